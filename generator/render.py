@@ -1,0 +1,198 @@
+"""Grayscale PNG encoding of uint8 images and contact-sheet grids.
+
+The bytes depend only on the pixels and the arguments (no timestamps or other
+metadata), so the same images always give the same file.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+__all__ = ["MAX_OUTPUT_PIXELS", "grid_to_png", "image_to_png"]
+
+# Far beyond any sensible contact sheet (10,000 MNIST digits at scale 1 are 9 MP);
+# refusing bigger requests keeps one call from exhausting a worker's memory.
+MAX_OUTPUT_PIXELS = 100_000_000
+
+# Fixed so that the bytes do not change with Pillow's default.
+_PNG_COMPRESS_LEVEL = 6
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) < minimum
+    ):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_images(images: object, ndim: int, name: str) -> npt.NDArray[np.uint8]:
+    if not isinstance(images, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{name} must have dtype uint8, got {images.dtype}")
+    if images.ndim != ndim:
+        expected = "(h, w)" if ndim == 2 else "(n, h, w)"
+        raise ValueError(
+            f"{name} must have shape {expected}, got {images.shape} "
+            f"({images.ndim} dimensions)"
+        )
+    if images.size == 0:
+        raise ValueError(f"{name} is empty: shape {images.shape}")
+    return images
+
+
+def _rescale(images: npt.NDArray[np.uint8], pixel_max: int) -> npt.NDArray[np.uint8]:
+    pixel_max = _check_int(pixel_max, "pixel_max", 1)
+    if pixel_max > 255:
+        raise ValueError(f"pixel_max must be at most 255, got {pixel_max}")
+    if pixel_max == 255:
+        return images
+    top = int(images.max())
+    if top > pixel_max:
+        raise ValueError(f"pixel value {top} exceeds pixel_max {pixel_max}")
+    # Integer arithmetic with round-half-up keeps the result exact and portable.
+    scaled = (images.astype(np.uint32) * 255 * 2 + pixel_max) // (2 * pixel_max)
+    return scaled.astype(np.uint8)
+
+
+def _check_size(height: int, width: int) -> None:
+    if height * width > MAX_OUTPUT_PIXELS:
+        raise ValueError(
+            f"output of {width}x{height} pixels exceeds {MAX_OUTPUT_PIXELS} pixels"
+        )
+
+
+def _encode(pixels: npt.NDArray[np.uint8]) -> bytes:
+    picture = Image.fromarray(np.ascontiguousarray(pixels))
+    if picture.mode != "L":  # pragma: no cover - guaranteed for 2-D uint8 input
+        raise AssertionError(f"expected a mode L image, got {picture.mode}")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def _upscale(pixels: npt.NDArray[np.uint8], scale: int) -> npt.NDArray[np.uint8]:
+    if scale == 1:
+        return pixels
+    # Nearest neighbour by repetition: exact, unlike resampling filters.
+    return np.repeat(np.repeat(pixels, scale, axis=-2), scale, axis=-1)
+
+
+def image_to_png(
+    image: npt.NDArray[np.uint8], *, scale: int = 1, pixel_max: int = 255
+) -> bytes:
+    """Encode one image as a grayscale (mode ``L``) PNG.
+
+    Parameters
+    ----------
+    image : numpy.ndarray of uint8, shape (h, w)
+        Pixel values; 0 is black.
+    scale : int
+        Integer upscaling factor (nearest neighbour); the PNG is
+        ``(h * scale, w * scale)``.
+    pixel_max : int
+        The value drawn as white: 255 for MNIST, 16 for raw ``digits`` images,
+        which are stretched to 0..255.
+
+    Returns
+    -------
+    bytes
+        PNG file contents, identical for identical input.
+
+    Raises
+    ------
+    ValueError
+        Not a 2-D non-empty uint8 array, a bad ``scale`` or ``pixel_max``, or a
+        pixel above ``pixel_max``.
+
+    Examples
+    --------
+    >>> png = image_to_png(np.zeros((28, 28), dtype=np.uint8), scale=2)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    pixels = _check_images(image, 2, "image")
+    scale = _check_int(scale, "scale", 1)
+    _check_size(pixels.shape[0] * scale, pixels.shape[1] * scale)
+    return _encode(_upscale(_rescale(pixels, pixel_max), scale))
+
+
+def grid_to_png(
+    images: npt.NDArray[np.uint8],
+    *,
+    columns: int | None = None,
+    scale: int = 1,
+    padding: int = 2,
+    background: int = 128,
+    pixel_max: int = 255,
+) -> bytes:
+    """Encode images as one contact-sheet PNG, row by row.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of uint8, shape (n, h, w)
+    columns : int or None
+        Tiles per row; ``None`` means ``ceil(sqrt(n))``. Capped at ``n``.
+    scale : int
+        Integer upscaling factor for each tile (nearest neighbour).
+    padding : int
+        Pixels between neighbouring tiles (after scaling); none at the border.
+    background : int
+        Gray level (0..255) of the padding and of empty cells in the last row;
+        mid-gray keeps black-background tiles apart.
+    pixel_max : int
+        The value drawn as white (see ``image_to_png``).
+
+    Returns
+    -------
+    bytes
+        PNG of ``columns * w * scale + (columns - 1) * padding`` by
+        ``rows * h * scale + (rows - 1) * padding`` pixels, with
+        ``rows = ceil(n / columns)``.
+
+    Raises
+    ------
+    ValueError
+        Not a 3-D non-empty uint8 array, or a bad ``columns``, ``scale``,
+        ``padding``, ``background`` or ``pixel_max``.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> png = grid_to_png(np.zeros((10, 8, 8), dtype=np.uint8), padding=1)
+    >>> Image.open(io.BytesIO(png)).size
+    (35, 26)
+    """
+    tiles = _check_images(images, 3, "images")
+    count, height, width = (int(size) for size in tiles.shape)
+    if columns is None:
+        columns = math.ceil(math.sqrt(count))
+    columns = min(_check_int(columns, "columns", 1), count)
+    scale = _check_int(scale, "scale", 1)
+    padding = _check_int(padding, "padding", 0)
+    background = _check_int(background, "background", 0)
+    if background > 255:
+        raise ValueError(f"background must be at most 255, got {background}")
+    rows = math.ceil(count / columns)
+    tile_height, tile_width = height * scale, width * scale
+    sheet_height = rows * tile_height + (rows - 1) * padding
+    sheet_width = columns * tile_width + (columns - 1) * padding
+    _check_size(sheet_height, sheet_width)
+
+    tiles = _upscale(_rescale(tiles, pixel_max), scale)
+    sheet = np.full((sheet_height, sheet_width), background, dtype=np.uint8)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top = row * (tile_height + padding)
+        left = column * (tile_width + padding)
+        sheet[top : top + tile_height, left : left + tile_width] = tiles[index]
+    return _encode(sheet)
