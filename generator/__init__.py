@@ -1,0 +1,85 @@
+"""MNIST KDE Studio's numerical core: PCA + kernel density models of digit images.
+
+numpy for the numerics; scikit-learn only for its bundled ``digits`` data and the
+evaluation classifier (imported lazily); no web framework.
+
+Examples
+--------
+>>> from generator import PRESETS, train_model
+>>> result = train_model(PRESETS["preview"])
+>>> result.model.sample(3, digit=7, random_state=0).shape
+(3, 8, 8)
+"""
+
+from __future__ import annotations
+
+# Set before the submodules load: generator.io records it in every model file.
+__version__ = "0.1.0"
+
+from generator.datasets import (
+    DATASET_NAMES,
+    Dataset,
+    DatasetUnavailable,
+    default_data_dir,
+    fetch_mnist,
+    load_dataset,
+)
+from generator.evaluate import (
+    evaluate_images,
+    evaluate_model,
+    load_classifier,
+)
+from generator.io import (
+    FORMAT_VERSION,
+    ModelFileError,
+    file_sha256,
+    load_model,
+    save_model,
+)
+from generator.kde import KERNELS, KernelDensity, NotFittedError
+from generator.model import ImageGenerator, TrainingResult, train_model
+from generator.pca import PCA
+from generator.render import grid_to_png, image_to_png
+from generator.search import (
+    CrossValidationResult,
+    cross_validate_bandwidth,
+)
+from generator.settings import (
+    PRESETS,
+    SettingsError,
+    TrainingSettings,
+    validate_settings,
+)
+
+__all__ = [
+    "DATASET_NAMES",
+    "FORMAT_VERSION",
+    "KERNELS",
+    "PCA",
+    "PRESETS",
+    "CrossValidationResult",
+    "Dataset",
+    "DatasetUnavailable",
+    "ImageGenerator",
+    "KernelDensity",
+    "ModelFileError",
+    "NotFittedError",
+    "SettingsError",
+    "TrainingResult",
+    "TrainingSettings",
+    "__version__",
+    "cross_validate_bandwidth",
+    "default_data_dir",
+    "evaluate_images",
+    "evaluate_model",
+    "fetch_mnist",
+    "file_sha256",
+    "grid_to_png",
+    "image_to_png",
+    "load_classifier",
+    "load_dataset",
+    "load_model",
+    "save_model",
+    "train_model",
+    "validate_settings",
+]

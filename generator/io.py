@@ -1,0 +1,672 @@
+"""Model files: one ``.npz`` of plain arrays plus a JSON metadata entry.
+
+Nothing is ever unpickled. A file is read with ``allow_pickle=False`` and every
+entry is checked (names, dtypes, shapes, consistency) before a model is built
+from it, so a damaged, tampered or foreign file fails with `ModelFileError`
+instead of producing a model that misbehaves later.
+
+Layout of format version 1 (``C`` densities, ``N`` training points, ``k``
+components, ``D`` pixels):
+
+==========================  =======  ================================
+entry                       dtype    shape
+==========================  =======  ================================
+``metadata``                uint8    (bytes,) UTF-8 JSON object
+``pca_components``          float64  (k, D)
+``pca_mean``                float64  (D,)
+``pca_explained_variance``  float64  (k,)
+``kde_points``              float64  (N, k), grouped by density
+``kde_counts``              int64    (C,) points per density
+``kde_bandwidths``          float64  (C,)
+``classes``                 int64    (C,), or (0,) if unconditional
+``class_priors``            float64  same shape as ``classes``
+``cv_bandwidths``           float64  (g,), only after a search
+``cv_fold_log_likelihood``  float64  (folds, g), only after a search
+==========================  =======  ================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import numbers
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from generator.kde import KERNELS, KernelDensity
+from generator.model import ImageGenerator
+from generator.pca import PCA
+from generator.search import CrossValidationResult
+from generator.settings import BANDWIDTH_RULES
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "file_sha256",
+    "load_model",
+    "save_model",
+]
+
+FORMAT_VERSION = 1
+
+#: Top-level metadata keys written by `save_model` itself.
+RESERVED_METADATA_KEYS = ("format_version", "library_versions", "model")
+
+_REQUIRED = {
+    "metadata": np.uint8,
+    "pca_components": np.float64,
+    "pca_mean": np.float64,
+    "pca_explained_variance": np.float64,
+    "kde_points": np.float64,
+    "kde_counts": np.int64,
+    "kde_bandwidths": np.float64,
+    "classes": np.int64,
+    "class_priors": np.float64,
+}
+_OPTIONAL = {
+    "cv_bandwidths": np.float64,
+    "cv_fold_log_likelihood": np.float64,
+}
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOL = b"\x80"
+_CHUNK_BYTES = 1 << 20
+
+
+class ModelFileError(ValueError):
+    """A model file is not one this software wrote, or is damaged."""
+
+
+def save_model(
+    model: ImageGenerator,
+    file: str | os.PathLike[str] | IO[bytes],
+    *,
+    metadata: Mapping[str, Any],
+) -> None:
+    """Write a fitted model to a single ``.npz`` file.
+
+    Parameters
+    ----------
+    model : ImageGenerator
+        A fitted model.
+    file : str, os.PathLike or binary file object
+        A path is written atomically (to a temporary file, then renamed), so a
+        crash never leaves half a model under that name; no suffix is added.
+    metadata : Mapping
+        JSON-serialisable caller data stored alongside, typically ``settings``,
+        ``dataset`` (``{"name", "digest"}``) and ``metrics``. The keys
+        ``format_version``, ``library_versions`` and ``model`` are reserved.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).uniform(size=(40, 4))
+    >>> model = ImageGenerator(n_components=2, bandwidth=0.2)
+    >>> model = model.fit(X, image_shape=(2, 2))
+    >>> buffer = io.BytesIO()
+    >>> save_model(model, buffer, metadata={"note": "demo"})
+    >>> load_model(buffer.getvalue())[1]["note"]
+    'demo'
+    """
+    model._check_fitted()
+    clashing = sorted(set(metadata) & set(RESERVED_METADATA_KEYS))
+    if clashing:
+        raise ValueError(f"metadata key {clashing[0]!r} is reserved by the file format")
+    document: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "library_versions": _library_versions(),
+        "model": _model_description(model),
+        **metadata,
+    }
+    try:
+        text = json.dumps(document, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"metadata must be JSON-serialisable: {error}") from error
+
+    arrays = _model_arrays(model)
+    arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if isinstance(file, str | os.PathLike):
+        _write_atomically(Path(file), arrays)
+    else:
+        _savez(file, arrays)
+
+
+def load_model(
+    file: str | os.PathLike[str] | bytes | IO[bytes],
+) -> tuple[ImageGenerator, dict[str, Any]]:
+    """Read a model written by `save_model`, validating every entry.
+
+    Parameters
+    ----------
+    file : str, os.PathLike, bytes or binary file object
+
+    Returns
+    -------
+    model : ImageGenerator
+        Samples exactly like the model that was saved.
+    metadata : dict
+        The caller's metadata plus ``format_version``, ``library_versions`` and
+        ``model`` (the hyperparameters and fitted scalars).
+
+    Raises
+    ------
+    ModelFileError
+        Not a ``.npz`` archive (a pickle, say), truncated or corrupted, an object
+        array, missing or unexpected entries, wrong dtypes or inconsistent
+        shapes, invalid metadata, or a format version newer than
+        `FORMAT_VERSION`.
+    """
+    content = _read_all(file)
+    if content.startswith(_PICKLE_PROTOCOL):
+        raise ModelFileError(
+            "not a model file: this looks like a Python pickle, which is never "
+            "loaded; model files are .npz archives"
+        )
+    if not content.startswith(_ZIP_MAGIC):
+        raise ModelFileError("not a model file: expected a .npz (zip) archive")
+    arrays = _read_arrays(content)
+    document = _parse_metadata(arrays)
+    _check_entries(arrays)
+    model = _build_model(arrays, document)
+    return model, document
+
+
+def file_sha256(file: str | os.PathLike[str] | bytes | IO[bytes]) -> str:
+    """SHA-256 hex digest of a file's bytes, read in chunks.
+
+    Parameters
+    ----------
+    file : str, os.PathLike, bytes or binary file object
+        A file object is read from its current position to the end.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Examples
+    --------
+    >>> file_sha256(b"")[:16]
+    'e3b0c44298fc1c14'
+    """
+    digest = hashlib.sha256()
+    if isinstance(file, bytes | bytearray | memoryview):
+        digest.update(file)
+    elif isinstance(file, str | os.PathLike):
+        with open(file, "rb") as stream:
+            _hash_stream(digest, stream)
+    else:
+        _hash_stream(digest, file)
+    return digest.hexdigest()
+
+
+def _hash_stream(digest: Any, stream: IO[bytes]) -> None:
+    while chunk := stream.read(_CHUNK_BYTES):
+        digest.update(chunk)
+
+
+# --------------------------------------------------------------------------- #
+# Writing
+# --------------------------------------------------------------------------- #
+
+
+def _library_versions() -> dict[str, str]:
+    from generator import __version__
+
+    versions = {"numpy": np.__version__, "generator": __version__}
+    for package in ("scipy", "scikit-learn"):
+        try:
+            versions[package] = package_metadata.version(package)
+        except package_metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def _model_description(model: ImageGenerator) -> dict[str, Any]:
+    n_components = model.n_components
+    requested_components: int | float = (
+        int(n_components)
+        if isinstance(n_components, numbers.Integral)
+        else float(n_components)
+    )
+    bandwidth = model.bandwidth
+    grid = model.bandwidth_grid
+    random_state = model.random_state
+    cv = model.cv_result_
+    return {
+        "n_components": requested_components,
+        "whiten": bool(model.whiten),
+        "kernel": str(model.kernel),
+        "bandwidth": bandwidth if isinstance(bandwidth, str) else float(bandwidth),
+        "bandwidth_grid": [float(grid[0]), float(grid[1]), int(grid[2])],
+        "cv_folds": int(model.cv_folds),
+        "class_conditional": bool(model.class_conditional),
+        # A Generator has no portable JSON form; the fitted state does not need it.
+        "random_state": (
+            int(random_state) if isinstance(random_state, numbers.Integral) else None
+        ),
+        "image_shape": [int(side) for side in model.image_shape_],
+        "bandwidth_": float(model.bandwidth_),
+        "pca_total_variance": float(model.pca_.total_variance_),
+        "pca_n_samples": int(model.pca_.n_samples_),
+        "cv_best_bandwidth": None if cv is None else float(cv.best_bandwidth),
+        "fit_seconds": {k: float(v) for k, v in model.fit_seconds_.items()},
+    }
+
+
+def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
+    pca = model.pca_
+    points = [np.asarray(kde.X_, dtype=np.float64) for kde in model.kdes_]
+    if model.classes_ is None:
+        classes = np.zeros(0, dtype=np.int64)
+        priors = np.zeros(0, dtype=np.float64)
+    else:
+        assert model.class_priors_ is not None
+        classes = np.asarray(model.classes_, dtype=np.int64)
+        priors = np.asarray(model.class_priors_, dtype=np.float64)
+    arrays: dict[str, NDArray[Any]] = {
+        "pca_components": np.asarray(pca.components_, dtype=np.float64),
+        "pca_mean": np.asarray(pca.mean_, dtype=np.float64),
+        "pca_explained_variance": np.asarray(pca.explained_variance_, np.float64),
+        "kde_points": np.concatenate(points, axis=0),
+        "kde_counts": np.array([len(block) for block in points], dtype=np.int64),
+        "kde_bandwidths": np.asarray(model.kde_bandwidths_, dtype=np.float64),
+        "classes": classes,
+        "class_priors": priors,
+    }
+    cv = model.cv_result_
+    if cv is not None:
+        arrays["cv_bandwidths"] = np.asarray(cv.bandwidths, dtype=np.float64)
+        arrays["cv_fold_log_likelihood"] = np.asarray(
+            cv.fold_log_likelihood, dtype=np.float64
+        )
+    return arrays
+
+
+def _savez(stream: IO[bytes], arrays: Mapping[str, NDArray[Any]]) -> None:
+    entries: dict[str, Any] = dict(arrays)
+    np.savez(stream, **entries)
+
+
+def _write_atomically(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".partial", dir=directory
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            _savez(stream, arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- #
+# Reading and validation
+# --------------------------------------------------------------------------- #
+
+
+def _read_all(file: str | os.PathLike[str] | bytes | IO[bytes]) -> bytes:
+    if isinstance(file, bytes | bytearray | memoryview):
+        return bytes(file)
+    if isinstance(file, str | os.PathLike):
+        try:
+            return Path(file).read_bytes()
+        except OSError as error:
+            raise ModelFileError(f"cannot read model file {file}: {error}") from error
+    content = file.read()
+    if not isinstance(content, bytes):
+        raise ModelFileError("model file objects must be opened in binary mode")
+    return content
+
+
+def _read_arrays(content: bytes) -> dict[str, NDArray[Any]]:
+    arrays: dict[str, NDArray[Any]] = {}
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
+            for name in archive.files:
+                arrays[name] = archive[name]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ModelFileError(
+                "model file contains an object array (pickled data), which is "
+                "never loaded"
+            ) from error
+        raise ModelFileError(f"model file is damaged: {error}") from error
+    except (OSError, EOFError, MemoryError, zipfile.BadZipFile, KeyError) as error:
+        raise ModelFileError(
+            f"model file is truncated or damaged: {error or type(error).__name__}"
+        ) from error
+    return arrays
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_metadata(arrays: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
+    if "metadata" not in arrays:
+        raise ModelFileError("model file has no 'metadata' entry")
+    raw = arrays["metadata"]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError("model file 'metadata' must be a 1-D uint8 array")
+    try:
+        document = json.loads(
+            raw.tobytes().decode("utf-8"), parse_constant=_reject_constant
+        )
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ModelFileError(
+            f"model file metadata is not valid JSON: {error}"
+        ) from None
+    if not isinstance(document, dict):
+        raise ModelFileError("model file metadata must be a JSON object")
+    version = document.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(
+            f"model file has no valid format_version (got {version!r})"
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model file format version {version} is newer than this software "
+            f"supports ({FORMAT_VERSION})"
+        )
+    return document
+
+
+def _check_entries(arrays: Mapping[str, NDArray[Any]]) -> None:
+    names = set(arrays)
+    missing = sorted(set(_REQUIRED) - names)
+    if missing:
+        raise ModelFileError(f"model file is missing the entry {missing[0]!r}")
+    unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL))
+    if unexpected:
+        raise ModelFileError(f"model file has an unexpected entry {unexpected[0]!r}")
+    present_optional = names & set(_OPTIONAL)
+    if present_optional and present_optional != set(_OPTIONAL):
+        raise ModelFileError(
+            "model file must hold both cv_bandwidths and cv_fold_log_likelihood, "
+            "or neither"
+        )
+    for name, array in arrays.items():
+        expected = {**_REQUIRED, **_OPTIONAL}[name]
+        if array.dtype != np.dtype(expected):
+            raise ModelFileError(
+                f"model file entry {name!r} has dtype {array.dtype}, "
+                f"expected {np.dtype(expected)}"
+            )
+
+
+def _fail_shape(name: str, array: NDArray[Any], expected: str) -> ModelFileError:
+    return ModelFileError(
+        f"model file entry {name!r} has shape {array.shape}, expected {expected}"
+    )
+
+
+def _build_model(
+    arrays: Mapping[str, NDArray[Any]], document: Mapping[str, Any]
+) -> ImageGenerator:
+    description = document.get("model")
+    if not isinstance(description, dict):
+        raise ModelFileError("model file metadata has no 'model' object")
+    hyper = _Description(description)
+
+    components = arrays["pca_components"]
+    if components.ndim != 2 or 0 in components.shape:
+        raise _fail_shape("pca_components", components, "(k, D)")
+    n_components, n_features = components.shape
+    mean = arrays["pca_mean"]
+    if mean.shape != (n_features,):
+        raise _fail_shape("pca_mean", mean, f"({n_features},)")
+    variance = arrays["pca_explained_variance"]
+    if variance.shape != (n_components,):
+        raise _fail_shape("pca_explained_variance", variance, f"({n_components},)")
+    points = arrays["kde_points"]
+    if points.ndim != 2 or points.shape[1] != n_components or points.shape[0] < 1:
+        raise _fail_shape("kde_points", points, f"(N, {n_components})")
+    counts = arrays["kde_counts"]
+    if counts.ndim != 1 or counts.size < 1:
+        raise _fail_shape("kde_counts", counts, "(C,)")
+    if (counts < 1).any() or int(counts.sum()) != points.shape[0]:
+        raise ModelFileError(
+            "model file kde_counts must be positive and add up to the "
+            f"{points.shape[0]} rows of kde_points"
+        )
+    n_densities = counts.size
+    bandwidths = arrays["kde_bandwidths"]
+    if bandwidths.shape != (n_densities,):
+        raise _fail_shape("kde_bandwidths", bandwidths, f"({n_densities},)")
+    classes = arrays["classes"]
+    priors = arrays["class_priors"]
+    expected_classes = n_densities if hyper.class_conditional else 0
+    if classes.shape != (expected_classes,):
+        raise _fail_shape("classes", classes, f"({expected_classes},)")
+    if priors.shape != classes.shape:
+        raise _fail_shape("class_priors", priors, f"({expected_classes},)")
+    if not hyper.class_conditional and n_densities != 1:
+        raise ModelFileError("an unconditional model must have exactly one density")
+    for name in ("pca_components", "pca_mean", "pca_explained_variance", "kde_points"):
+        if not np.isfinite(arrays[name]).all():
+            raise ModelFileError(f"model file entry {name!r} has non-finite values")
+    if (variance < 0).any():
+        raise ModelFileError("model file pca_explained_variance must be >= 0")
+    if not (np.isfinite(bandwidths).all() and (bandwidths > 0).all()):
+        raise ModelFileError("model file kde_bandwidths must be positive and finite")
+    if classes.size:
+        if (np.diff(classes) <= 0).any():
+            raise ModelFileError("model file classes must be sorted and distinct")
+        if not (
+            np.isfinite(priors).all()
+            and (priors > 0).all()
+            and abs(float(priors.sum()) - 1.0) < 1e-9
+        ):
+            raise ModelFileError("model file class_priors must be positive, sum to 1")
+    if isinstance(hyper.n_components, int) and hyper.n_components != n_components:
+        raise ModelFileError(
+            f"model file asks for {hyper.n_components} components but holds "
+            f"{n_components}"
+        )
+    if hyper.class_conditional and hyper.bandwidth in ("scott", "silverman"):
+        consistent = math.isclose(
+            float(priors @ bandwidths), hyper.fitted_bandwidth, rel_tol=1e-9
+        )
+    else:
+        consistent = bool((bandwidths == hyper.fitted_bandwidth).all())
+    if not consistent:
+        raise ModelFileError("model file kde_bandwidths disagree with bandwidth_")
+    height, width = hyper.image_shape
+    if height * width != n_features:
+        raise ModelFileError(
+            f"model file image_shape {height}x{width} does not match the "
+            f"{n_features} pixels of pca_mean"
+        )
+    if not hyper.total_variance >= float(variance.sum()) * (1 - 1e-9):
+        raise ModelFileError(
+            "model file pca_total_variance is smaller than the kept variance"
+        )
+    if hyper.pca_n_samples < max(2, n_components):
+        raise ModelFileError("model file pca_n_samples is too small")
+
+    cv_result = None
+    if "cv_bandwidths" in arrays:
+        grid = arrays["cv_bandwidths"]
+        folds = arrays["cv_fold_log_likelihood"]
+        if grid.ndim != 1 or grid.size < 1:
+            raise _fail_shape("cv_bandwidths", grid, "(g,)")
+        if folds.ndim != 2 or folds.shape[1] != grid.size or folds.shape[0] < 2:
+            raise _fail_shape("cv_fold_log_likelihood", folds, f"(folds, {grid.size})")
+        if not (np.isfinite(grid).all() and (grid > 0).all()):
+            raise ModelFileError("model file cv_bandwidths must be positive")
+        if np.isnan(folds).any() or (folds == np.inf).any():
+            raise ModelFileError("model file cv_fold_log_likelihood has invalid values")
+        best = hyper.cv_best_bandwidth
+        if best is None:
+            raise ModelFileError("model file has a search but no cv_best_bandwidth")
+        cv_result = CrossValidationResult(
+            bandwidths=grid,
+            fold_log_likelihood=folds,
+            mean_log_likelihood=folds.mean(axis=0),
+            best_bandwidth=best,
+        )
+
+    pca = PCA(n_components=hyper.n_components, whiten=hyper.whiten)
+    pca.components_ = components
+    pca.mean_ = mean
+    pca.explained_variance_ = variance
+    pca.explained_variance_ratio_ = (
+        variance / hyper.total_variance
+        if hyper.total_variance > 0
+        else np.zeros_like(variance)
+    )
+    pca.total_variance_ = hyper.total_variance
+    pca.n_components_ = n_components
+    pca.n_features_in_ = n_features
+    pca.n_samples_ = hyper.pca_n_samples
+
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    kdes = [
+        KernelDensity(bandwidth=float(bandwidths[index]), kernel=hyper.kernel).fit(
+            points[offsets[index] : offsets[index + 1]]
+        )
+        for index in range(n_densities)
+    ]
+
+    model = ImageGenerator(
+        n_components=hyper.n_components,
+        whiten=hyper.whiten,
+        kernel=hyper.kernel,
+        bandwidth=hyper.bandwidth,
+        bandwidth_grid=hyper.bandwidth_grid,
+        cv_folds=hyper.cv_folds,
+        class_conditional=hyper.class_conditional,
+        random_state=hyper.random_state,
+    )
+    model.pca_ = pca
+    model.kdes_ = kdes
+    model.classes_ = classes if hyper.class_conditional else None
+    model.class_priors_ = priors if hyper.class_conditional else None
+    model.bandwidth_ = hyper.fitted_bandwidth
+    model.kde_bandwidths_ = bandwidths
+    model.cv_result_ = cv_result
+    model.image_shape_ = (height, width)
+    model.n_features_in_ = n_features
+    model.fit_seconds_ = hyper.fit_seconds
+    return model
+
+
+class _Description:
+    """The ``model`` object of the metadata, type-checked field by field."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+        n_components = self._get("n_components")
+        if _is_int(n_components) and n_components >= 1:
+            self.n_components: int | float = int(n_components)
+        elif _is_real(n_components) and 0 < n_components < 1:
+            self.n_components = float(n_components)
+        else:
+            raise self._invalid("n_components")
+        self.whiten = self._bool("whiten")
+        self.class_conditional = self._bool("class_conditional")
+        kernel = self._get("kernel")
+        if kernel not in KERNELS:
+            raise self._invalid("kernel")
+        self.kernel: str = kernel
+        bandwidth = self._get("bandwidth")
+        if isinstance(bandwidth, str) and bandwidth in BANDWIDTH_RULES:
+            self.bandwidth: float | str = bandwidth
+        elif _is_real(bandwidth) and bandwidth > 0:
+            self.bandwidth = float(bandwidth)
+        else:
+            raise self._invalid("bandwidth")
+        grid = self._get("bandwidth_grid")
+        if not (
+            isinstance(grid, list)
+            and len(grid) == 3
+            and _is_real(grid[0])
+            and _is_real(grid[1])
+            and _is_int(grid[2])
+            and 0 < grid[0] <= grid[1]
+            and grid[2] >= 1
+        ):
+            raise self._invalid("bandwidth_grid")
+        self.bandwidth_grid = (float(grid[0]), float(grid[1]), int(grid[2]))
+        cv_folds = self._get("cv_folds")
+        if not (_is_int(cv_folds) and cv_folds >= 2):
+            raise self._invalid("cv_folds")
+        self.cv_folds: int = cv_folds
+        random_state = self._get("random_state")
+        if not (random_state is None or (_is_int(random_state) and random_state >= 0)):
+            raise self._invalid("random_state")
+        self.random_state: int | None = random_state
+        shape = self._get("image_shape")
+        if not (
+            isinstance(shape, list)
+            and len(shape) == 2
+            and all(_is_int(side) and side >= 1 for side in shape)
+        ):
+            raise self._invalid("image_shape")
+        self.image_shape: tuple[int, int] = (shape[0], shape[1])
+        self.fitted_bandwidth = self._positive("bandwidth_")
+        self.total_variance = self._positive("pca_total_variance", allow_zero=True)
+        n_samples = self._get("pca_n_samples")
+        if not _is_int(n_samples):
+            raise self._invalid("pca_n_samples")
+        self.pca_n_samples: int = n_samples
+        best = self._get("cv_best_bandwidth")
+        if best is not None and not (_is_real(best) and best > 0):
+            raise self._invalid("cv_best_bandwidth")
+        self.cv_best_bandwidth: float | None = None if best is None else float(best)
+        seconds = self._get("fit_seconds")
+        if not (
+            isinstance(seconds, dict)
+            and all(isinstance(key, str) and _is_real(v) for key, v in seconds.items())
+        ):
+            raise self._invalid("fit_seconds")
+        self.fit_seconds = {key: float(value) for key, value in seconds.items()}
+
+    def _get(self, key: str) -> Any:
+        if key not in self._data:
+            raise ModelFileError(f"model file metadata lacks model.{key}")
+        return self._data[key]
+
+    def _bool(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self._invalid(key)
+        return value
+
+    def _positive(self, key: str, *, allow_zero: bool = False) -> float:
+        value = self._get(key)
+        if not _is_real(value) or value < 0 or (value == 0 and not allow_zero):
+            raise self._invalid(key)
+        return float(value)
+
+    def _invalid(self, key: str) -> ModelFileError:
+        return ModelFileError(
+            f"model file metadata has an invalid model.{key}: {self._data[key]!r}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

@@ -1,0 +1,716 @@
+"""The image generator: PCA, then kernel density estimation in PCA space."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from generator.datasets import Dataset, load_dataset
+from generator.kde import KERNELS, BandwidthRule, KernelDensity, NotFittedError
+from generator.pca import PCA
+from generator.search import CrossValidationResult, cross_validate_bandwidth
+from generator.settings import BANDWIDTH_RULES, TrainingSettings
+
+__all__ = [
+    "MAX_EVALUATION_SAMPLES",
+    "PHASES",
+    "ImageGenerator",
+    "TrainingResult",
+    "bandwidth_grid_values",
+    "train_model",
+]
+
+FloatArray = NDArray[np.float64]
+ProgressCallback = Callable[[str, float], None]
+
+#: The phases of `train_model`, in order, with the overall progress fraction at
+#: which each one starts and ends.
+PHASES: dict[str, tuple[float, float]] = {
+    "loading": (0.0, 0.05),
+    "pca": (0.05, 0.15),
+    "search": (0.15, 0.85),
+    "fitting": (0.85, 0.9),
+    "evaluating": (0.9, 1.0),
+}
+
+#: Test images scored for the held-out log-likelihood metric.
+MAX_EVALUATION_SAMPLES = 2000
+
+
+def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
+    """Expand ``(start, stop, num)`` into ``num`` log-spaced bandwidths.
+
+    Parameters
+    ----------
+    grid : sequence of (float, float, int)
+
+    Returns
+    -------
+    ndarray of shape (num,)
+        From ``start`` to ``stop`` inclusive.
+
+    Examples
+    --------
+    >>> bandwidth_grid_values((0.1, 10.0, 3)).tolist()
+    [0.1, 1.0, 10.0]
+    """
+    if len(grid) != 3:
+        raise ValueError(f"bandwidth_grid must be (start, stop, num), got {grid!r}")
+    start, stop, num = grid
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
+        raise ValueError(f"bandwidth_grid num must be a positive integer, got {num!r}")
+    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start <= stop):
+        raise ValueError(
+            f"bandwidth_grid needs 0 < start <= stop, got start={start}, stop={stop}"
+        )
+    values: FloatArray = np.logspace(math.log10(start), math.log10(stop), int(num))
+    # logspace's round trip through log10 would otherwise miss the end points by
+    # an ulp, and users expect to see exactly the numbers they typed.
+    values[0] = start
+    values[-1] = stop
+    return values
+
+
+class ImageGenerator:
+    """Generate images from PCA followed by kernel density estimation.
+
+    Images are flattened and projected onto their principal components; a kernel
+    density estimate in that space is sampled, and the samples are mapped back to
+    pixels, clipped to [0, 1] and quantised to ``uint8``.
+
+    Parameters
+    ----------
+    n_components : int or float, default=50
+        See `generator.pca.PCA`.
+    whiten : bool, default=False
+        Whiten the PCA projections (the density then lives in whitened units).
+    kernel : str, default="gaussian"
+        One of ``generator.kde.KERNELS``.
+    bandwidth : float or {"cv", "scott", "silverman"}, default="cv"
+        ``"cv"`` picks, from ``bandwidth_grid``, the bandwidth with the best
+        ``cv_folds``-fold held-out log-likelihood. With ``class_conditional``,
+        the search scores each held-out image against its own class and picks one
+        bandwidth for all classes, whereas ``"scott"`` and ``"silverman"`` are
+        applied to each class's own sample size, giving one bandwidth per class.
+    bandwidth_grid : tuple of (float, float, int), default=(0.1, 10.0, 20)
+        ``(start, stop, num)``, see `bandwidth_grid_values`.
+    cv_folds : int, default=5
+    class_conditional : bool, default=False
+        Fit one density per label (sharing the PCA), so `sample` can be asked
+        for a given digit.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seeds the cross-validation folds.
+
+    Attributes
+    ----------
+    pca_ : PCA
+    kdes_ : list of KernelDensity
+        One per class in ``classes_``, or a single one.
+    classes_ : ndarray of int64 or None
+        Sorted labels (class-conditional models only).
+    class_priors_ : ndarray of float64 or None
+        Proportion of each label in the training data (class-conditional only).
+    bandwidth_ : float
+        The bandwidth used; for per-class rule bandwidths, their prior-weighted
+        mean (see ``kde_bandwidths_``).
+    kde_bandwidths_ : ndarray of shape (len(kdes_),)
+    cv_result_ : CrossValidationResult or None
+    image_shape_ : tuple of (int, int)
+    n_features_in_ : int
+    fit_seconds_ : dict of str to float
+        Wall time of the ``"pca"``, ``"search"`` and ``"fitting"`` phases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).uniform(size=(60, 16))
+    >>> model = ImageGenerator(n_components=3, bandwidth=0.1)
+    >>> model.fit(X, image_shape=(4, 4)).sample(2, random_state=0).shape
+    (2, 4, 4)
+    """
+
+    pca_: PCA
+    kdes_: list[KernelDensity]
+    classes_: NDArray[np.int64] | None
+    class_priors_: FloatArray | None
+    bandwidth_: float
+    kde_bandwidths_: FloatArray
+    cv_result_: CrossValidationResult | None
+    image_shape_: tuple[int, int]
+    n_features_in_: int
+    fit_seconds_: dict[str, float]
+
+    def __init__(
+        self,
+        *,
+        n_components: int | float = 50,
+        whiten: bool = False,
+        kernel: str = "gaussian",
+        bandwidth: float | str = "cv",
+        bandwidth_grid: tuple[float, float, int] = (0.1, 10.0, 20),
+        cv_folds: int = 5,
+        class_conditional: bool = False,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.whiten = whiten
+        self.kernel = kernel
+        self.bandwidth = bandwidth
+        self.bandwidth_grid = bandwidth_grid
+        self.cv_folds = cv_folds
+        self.class_conditional = class_conditional
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike | None = None,
+        *,
+        image_shape: tuple[int, int],
+        callback: ProgressCallback | None = None,
+    ) -> ImageGenerator:
+        """Fit the PCA, choose the bandwidth and fit the densities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened images with pixels scaled to [0, 1].
+        y : array-like of shape (n_samples,), optional
+            Integer labels; required when ``class_conditional``.
+        image_shape : tuple of (int, int)
+            ``(height, width)`` of the images.
+        callback : callable, optional
+            ``callback(phase, fraction)`` with ``phase`` in ``"pca"``,
+            ``"search"``, ``"fitting"`` (in that order) and ``fraction`` the
+            progress within that phase: 0.0 at its start, after each search fold,
+            and 1.0 at its end. Whatever it raises propagates and leaves the
+            model unchanged.
+
+        Returns
+        -------
+        self : ImageGenerator
+        """
+        data = np.asarray(X, dtype=np.float64)
+        if data.ndim != 2:
+            raise ValueError(f"X must be a 2-D array, got shape {data.shape}")
+        if not np.all(np.isfinite(data)):
+            raise ValueError("X contains NaN or infinite values")
+        if data.size and (data.min() < 0.0 or data.max() > 1.0):
+            raise ValueError("X must hold pixel values scaled to [0, 1]")
+        shape = _check_image_shape(image_shape, data.shape[1])
+        if self.kernel not in KERNELS:
+            raise ValueError(
+                f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}"
+            )
+        _check_bandwidth(self.bandwidth)
+        if not isinstance(self.class_conditional, bool):
+            raise ValueError("class_conditional must be True or False")
+        labels = None
+        if self.class_conditional:
+            labels = _check_labels(y, data.shape[0])
+        grid = None
+        if self.bandwidth == "cv":
+            cv_folds = self.cv_folds
+            if (
+                isinstance(cv_folds, bool)
+                or not isinstance(cv_folds, numbers.Integral)
+                or cv_folds < 2
+            ):
+                raise ValueError(f"cv_folds must be an integer >= 2, got {cv_folds!r}")
+            grid = bandwidth_grid_values(self.bandwidth_grid)
+        report = callback if callback is not None else _ignore_progress
+        seconds: dict[str, float] = {}
+
+        started = time.perf_counter()
+        report("pca", 0.0)
+        pca = PCA(n_components=self.n_components, whiten=self.whiten).fit(data)
+        projected = pca.transform(data)
+        seconds["pca"] = time.perf_counter() - started
+        report("pca", 1.0)
+
+        started = time.perf_counter()
+        report("search", 0.0)
+        cv_result = None
+        if grid is not None:
+
+            def fold_done(fold_index: int, n_folds: int) -> None:
+                report("search", (fold_index + 1) / n_folds)
+
+            cv_result = cross_validate_bandwidth(
+                projected,
+                grid,
+                kernel=self.kernel,
+                n_folds=int(self.cv_folds),
+                random_state=np.random.default_rng(self.random_state),
+                callback=fold_done,
+                groups=labels,
+            )
+            bandwidth: float | BandwidthRule = float(cv_result.best_bandwidth)
+        elif isinstance(self.bandwidth, str):
+            bandwidth = cast(BandwidthRule, self.bandwidth)
+        else:
+            bandwidth = float(self.bandwidth)
+        seconds["search"] = time.perf_counter() - started
+        report("search", 1.0)
+
+        started = time.perf_counter()
+        report("fitting", 0.0)
+        classes: NDArray[np.int64] | None = None
+        priors: FloatArray | None = None
+        if labels is None:
+            kdes = [KernelDensity(bandwidth=bandwidth, kernel=self.kernel)]
+            kdes[0].fit(projected)
+            kde_bandwidths = np.array([kdes[0].bandwidth_], dtype=np.float64)
+            bandwidth_value = float(kde_bandwidths[0])
+        else:
+            classes, counts = np.unique(labels, return_counts=True)
+            priors = counts / counts.sum()
+            kdes = []
+            for label in classes:
+                kde = KernelDensity(bandwidth=bandwidth, kernel=self.kernel)
+                kdes.append(kde.fit(projected[labels == label]))
+            kde_bandwidths = np.array(
+                [kde.bandwidth_ for kde in kdes], dtype=np.float64
+            )
+            if isinstance(bandwidth, str):
+                bandwidth_value = float(priors @ kde_bandwidths)
+            else:
+                # Exactly the shared value: a weighted mean could round it.
+                bandwidth_value = bandwidth
+        seconds["fitting"] = time.perf_counter() - started
+        report("fitting", 1.0)
+
+        self.pca_ = pca
+        self.kdes_ = kdes
+        self.classes_ = classes
+        self.class_priors_ = priors
+        self.bandwidth_ = bandwidth_value
+        self.kde_bandwidths_ = kde_bandwidths
+        self.cv_result_ = cv_result
+        self.image_shape_ = shape
+        self.n_features_in_ = data.shape[1]
+        self.fit_seconds_ = seconds
+        return self
+
+    def sample(
+        self,
+        n_samples: int = 1,
+        *,
+        digit: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        temperature: float = 1.0,
+    ) -> NDArray[np.uint8]:
+        """Generate images.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        digit : int, optional
+            The label to generate (class-conditional models only). Without it, a
+            class-conditional model draws each image's label from
+            ``class_priors_``.
+        random_state : int, numpy.random.Generator or None
+            The same int gives the same images.
+        temperature : float, default=1.0
+            Multiplies the bandwidth: below 1 stays closer to the training
+            images, above 1 wanders further.
+
+        Returns
+        -------
+        ndarray of uint8, shape (n_samples, height, width)
+            Pixels in 0..255.
+
+        Raises
+        ------
+        ValueError
+            ``digit`` given to a model that is not class-conditional, or a label
+            the model has not seen.
+        """
+        self._check_fitted()
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, numbers.Integral)
+            or n_samples < 0
+        ):
+            raise ValueError(
+                f"n_samples must be a non-negative integer, got {n_samples!r}"
+            )
+        if isinstance(temperature, bool) or not (
+            isinstance(temperature, numbers.Real)
+            and math.isfinite(temperature)
+            and temperature > 0
+        ):
+            raise ValueError(
+                f"temperature must be a positive number, got {temperature!r}"
+            )
+        count = int(n_samples)
+        rng = np.random.default_rng(random_state)
+        n_components = self.pca_.n_components_
+        projected = np.empty((count, n_components), dtype=np.float64)
+        if digit is not None:
+            index = self._class_index(digit)
+            projected[:] = self._sample_kde(index, count, rng, temperature)
+        elif self.classes_ is None:
+            projected[:] = self._sample_kde(0, count, rng, temperature)
+        else:
+            assert self.class_priors_ is not None
+            drawn = rng.choice(len(self.classes_), size=count, p=self.class_priors_)
+            for index in range(len(self.classes_)):
+                members = drawn == index
+                projected[members] = self._sample_kde(
+                    index, int(members.sum()), rng, temperature
+                )
+        pixels = self.pca_.inverse_transform(projected)
+        np.clip(pixels, 0.0, 1.0, out=pixels)
+        images = np.rint(pixels * 255.0).astype(np.uint8)
+        return images.reshape((count, *self.image_shape_))
+
+    def score_samples(self, X: ArrayLike) -> FloatArray:
+        """Log density of each image under the model, in PCA space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened images scaled to [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``log p(PCA(x))``; for a class-conditional model the mixture
+            ``log sum_c prior_c p(PCA(x) | c)``. ``-inf`` where a compact kernel
+            gives zero density. In whitened units when ``whiten``.
+        """
+        self._check_fitted()
+        projected = self.pca_.transform(X)
+        if self.classes_ is None:
+            scores: FloatArray = self.kdes_[0].score_samples(projected)
+            return scores
+        assert self.class_priors_ is not None
+        per_class = np.stack([kde.score_samples(projected) for kde in self.kdes_])
+        with np.errstate(divide="ignore"):
+            log_priors = np.log(self.class_priors_)[:, np.newaxis]
+        return _log_sum_exp(per_class + log_priors)
+
+    def score(self, X: ArrayLike) -> float:
+        """Total log density of ``X`` (the sum of `score_samples`)."""
+        return float(np.sum(self.score_samples(X)))
+
+    def _class_index(self, digit: object) -> int:
+        if self.classes_ is None:
+            raise ValueError(
+                "digit can only be requested from a class-conditional model; "
+                "this one was trained with class_conditional=False"
+            )
+        known = ", ".join(str(label) for label in self.classes_)
+        if isinstance(digit, bool) or not isinstance(digit, numbers.Integral):
+            raise ValueError(f"digit must be an integer, one of {known}")
+        matches = np.flatnonzero(self.classes_ == int(digit))
+        if matches.size == 0:
+            raise ValueError(f"unknown digit {digit}; this model knows {known}")
+        return int(matches[0])
+
+    def _sample_kde(
+        self, index: int, count: int, rng: np.random.Generator, temperature: float
+    ) -> FloatArray:
+        if count == 0:
+            return np.empty((0, self.pca_.n_components_), dtype=np.float64)
+        points: FloatArray = np.asarray(
+            self.kdes_[index].sample(
+                count, random_state=rng, temperature=float(temperature)
+            ),
+            dtype=np.float64,
+        )
+        return points
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "kdes_"):
+            raise NotFittedError(
+                "This ImageGenerator is not fitted yet; call fit() before using it"
+            )
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What `train_model` returns.
+
+    Attributes
+    ----------
+    model : ImageGenerator
+    metrics : dict
+        JSON-serialisable figures; see `train_model`.
+    dataset_name : str
+    dataset_digest : str
+        SHA-256 hex digest identifying the exact data trained on.
+    """
+
+    model: ImageGenerator
+    metrics: dict[str, Any]
+    dataset_name: str
+    dataset_digest: str
+
+
+def train_model(
+    settings: TrainingSettings,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    callback: ProgressCallback | None = None,
+) -> TrainingResult:
+    """Load the data set, train an `ImageGenerator` and measure it.
+
+    The ``n_train`` training images are a random subset drawn with ``seed``
+    (stratified by label for class-conditional models, so every class gets its
+    share). ``test_log_likelihood`` is the mean `ImageGenerator.score_samples`
+    of up to `MAX_EVALUATION_SAMPLES` seeded test images: for class-conditional
+    models the mixture density, not ``p(x | true label)``, because the mixture is
+    the density the model samples from.
+
+    Parameters
+    ----------
+    settings : TrainingSettings
+    data_dir : str or os.PathLike, optional
+        Where data sets are cached (``generator.datasets.default_data_dir()``).
+    callback : callable, optional
+        ``callback(phase, fraction)``: ``phase`` runs through the keys of
+        `PHASES` in order; ``fraction`` is the overall progress, non-decreasing
+        from 0.0 to a final 1.0, reported at each phase's start and after each
+        search fold. Whatever it raises cancels training and propagates; nothing
+        is written anywhere.
+
+    Returns
+    -------
+    TrainingResult
+        ``metrics`` holds: ``n_train``, ``original_dim``, ``n_components``,
+        ``explained_variance`` (fraction of total variance kept),
+        ``explained_variance_curve`` (cumulative fraction per component),
+        ``bandwidth``, ``cv`` (None, or ``{"bandwidths", "mean_log_likelihood",
+        "fold_log_likelihood"}``), ``test_log_likelihood``, ``seconds`` (per
+        phase) and ``classes`` (a list, or None). Infinite log-likelihoods
+        (compact kernels) are reported as None, as JSON has no infinity.
+
+    Examples
+    --------
+    >>> from generator.settings import PRESETS
+    >>> result = train_model(PRESETS["preview"])
+    >>> result.model.sample(4, digit=3, random_state=0).shape
+    (4, 8, 8)
+    """
+    if not isinstance(settings, TrainingSettings):
+        raise TypeError(
+            "settings must be a TrainingSettings (see generator.settings."
+            f"validate_settings), got {type(settings).__name__}"
+        )
+    report = callback if callback is not None else _ignore_progress
+    seconds: dict[str, float] = {}
+
+    def enter(phase: str, within: float = 0.0) -> None:
+        start, end = PHASES[phase]
+        report(phase, start + within * (end - start))
+
+    started = time.perf_counter()
+    enter("loading")
+    dataset = load_dataset(settings.dataset, data_dir=data_dir)
+    subset = _training_subset(dataset, settings)
+    features = subset.features("train")
+    seconds["loading"] = time.perf_counter() - started
+
+    def fit_progress(phase: str, within: float) -> None:
+        # The fit reports its own phases' boundaries; only the interior progress
+        # of the search adds information.
+        if within == 0.0 or phase == "search":
+            enter(phase, within if phase == "search" else 0.0)
+
+    model = ImageGenerator(
+        n_components=settings.n_components,
+        whiten=settings.whiten,
+        kernel=settings.kernel,
+        bandwidth=settings.bandwidth,
+        bandwidth_grid=settings.bandwidth_grid,
+        cv_folds=settings.cv_folds,
+        class_conditional=settings.class_conditional,
+        random_state=settings.seed,
+    )
+    model.fit(
+        features,
+        subset.labels_train,
+        image_shape=dataset.image_shape,
+        callback=fit_progress,
+    )
+    seconds.update(model.fit_seconds_)
+
+    started = time.perf_counter()
+    enter("evaluating")
+    test_images = dataset.images_test
+    rng = np.random.default_rng([settings.seed, 2])
+    if len(test_images) > MAX_EVALUATION_SAMPLES:
+        chosen = np.sort(
+            rng.choice(len(test_images), MAX_EVALUATION_SAMPLES, replace=False)
+        )
+        test_images = test_images[chosen]
+    test_features = test_images.reshape(len(test_images), -1).astype(np.float64)
+    test_features /= dataset.pixel_max
+    test_log_likelihood = float(np.mean(model.score_samples(test_features)))
+    seconds["evaluating"] = time.perf_counter() - started
+
+    pca = model.pca_
+    cv = model.cv_result_
+    metrics: dict[str, Any] = {
+        "n_train": int(subset.images_train.shape[0]),
+        "original_dim": int(dataset.n_features),
+        "n_components": int(pca.n_components_),
+        "explained_variance": float(np.sum(pca.explained_variance_ratio_)),
+        "explained_variance_curve": _json_floats(
+            np.cumsum(pca.explained_variance_ratio_)
+        ),
+        "bandwidth": float(model.bandwidth_),
+        "cv": None
+        if cv is None
+        else {
+            "bandwidths": _json_floats(cv.bandwidths),
+            "mean_log_likelihood": _json_floats(cv.mean_log_likelihood),
+            "fold_log_likelihood": [
+                _json_floats(row) for row in np.atleast_2d(cv.fold_log_likelihood)
+            ],
+        },
+        "test_log_likelihood": _json_float(test_log_likelihood),
+        "seconds": {phase: float(seconds[phase]) for phase in PHASES},
+        "classes": None
+        if model.classes_ is None
+        else [int(label) for label in model.classes_],
+    }
+    report("evaluating", 1.0)
+    return TrainingResult(
+        model=model,
+        metrics=metrics,
+        dataset_name=dataset.name,
+        dataset_digest=dataset.digest,
+    )
+
+
+def _training_subset(dataset: Dataset, settings: TrainingSettings) -> Dataset:
+    """The seeded ``n_train`` subset of the training split, in original order."""
+    n_available = dataset.images_train.shape[0]
+    n_train = settings.n_train
+    if n_train > n_available:
+        raise ValueError(
+            f"n_train ({n_train}) exceeds the {n_available} training images of "
+            f"{dataset.name}"
+        )
+    if n_train == n_available:
+        return dataset
+    rng = np.random.default_rng([settings.seed, 0])
+    if settings.class_conditional:
+        chosen = _stratified_choice(dataset.labels_train, n_train, rng)
+    else:
+        chosen = np.sort(rng.choice(n_available, n_train, replace=False))
+    return dataclasses.replace(
+        dataset,
+        images_train=dataset.images_train[chosen],
+        labels_train=dataset.labels_train[chosen],
+    )
+
+
+def _stratified_choice(
+    labels: NDArray[np.int64], n_chosen: int, rng: np.random.Generator
+) -> NDArray[np.intp]:
+    """Pick ``n_chosen`` indices with each label's share rounded fairly.
+
+    Every label gets at least ``floor(n_chosen * count / total)`` indices (the
+    bound `generator.settings.validate_settings` relies on); the remainder goes
+    to the largest fractional parts.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = n_chosen * counts / counts.sum()
+    quotas = np.floor(exact).astype(np.int64)
+    shortfall = n_chosen - int(quotas.sum())
+    # A stable sort keeps ties in label order, so the draw is reproducible.
+    by_remainder = np.argsort(-(exact - quotas), kind="stable")
+    quotas[by_remainder[:shortfall]] += 1
+    chosen = [
+        rng.choice(np.flatnonzero(labels == label), quota, replace=False)
+        for label, quota in zip(classes, quotas, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def _check_image_shape(image_shape: object, n_features: int) -> tuple[int, int]:
+    if (
+        not isinstance(image_shape, tuple | list)
+        or len(image_shape) != 2
+        or not all(
+            isinstance(side, numbers.Integral)
+            and not isinstance(side, bool)
+            and int(side) > 0
+            for side in image_shape
+        )
+    ):
+        raise ValueError(
+            f"image_shape must be (height, width) positive integers, "
+            f"got {image_shape!r}"
+        )
+    height, width = int(image_shape[0]), int(image_shape[1])
+    if height * width != n_features:
+        raise ValueError(
+            f"image_shape {height}x{width} does not match the {n_features} "
+            "features of X"
+        )
+    return (height, width)
+
+
+def _check_bandwidth(bandwidth: object) -> None:
+    if isinstance(bandwidth, str):
+        if bandwidth in BANDWIDTH_RULES:
+            return
+    elif (
+        isinstance(bandwidth, numbers.Real)
+        and not isinstance(bandwidth, bool)
+        and math.isfinite(bandwidth)
+        and float(bandwidth) > 0
+    ):
+        return
+    raise ValueError(
+        "bandwidth must be a positive number or one of "
+        f"{', '.join(BANDWIDTH_RULES)}, got {bandwidth!r}"
+    )
+
+
+def _check_labels(y: ArrayLike | None, n_samples: int) -> NDArray[np.int64]:
+    if y is None:
+        raise ValueError("a class-conditional model needs labels y")
+    labels = np.asarray(y)
+    if labels.shape != (n_samples,):
+        raise ValueError(
+            f"y must have shape ({n_samples},) to match X, got {labels.shape}"
+        )
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integer labels, got dtype {labels.dtype}")
+    return labels.astype(np.int64)
+
+
+def _log_sum_exp(terms: FloatArray) -> FloatArray:
+    """``log(sum(exp(terms), axis=0))`` without overflow; all ``-inf`` -> ``-inf``."""
+    largest = terms.max(axis=0)
+    shift = np.where(np.isfinite(largest), largest, 0.0)
+    with np.errstate(divide="ignore"):
+        total: FloatArray = np.log(np.exp(terms - shift).sum(axis=0)) + shift
+    return total
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _json_floats(values: ArrayLike) -> list[float | None]:
+    return [_json_float(float(value)) for value in np.ravel(values)]
+
+
+def _ignore_progress(phase: str, fraction: float) -> None:
+    """The default progress callback."""

@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from generator.datasets import DATASET_NAMES, load_dataset
+from generator.kde import KERNELS
+from generator.settings import (
+    DATASET_SIZES,
+    MAX_SEED,
+    PRESETS,
+    SettingsError,
+    TrainingSettings,
+    validate_settings,
+)
+
+
+def test_notebook_preset_is_the_default_and_the_old_notebook() -> None:
+    notebook = PRESETS["notebook"]
+    assert notebook == TrainingSettings()
+    assert notebook.to_dict() == {
+        "dataset": "mnist",
+        "n_components": 50,
+        "whiten": False,
+        "kernel": "gaussian",
+        "bandwidth": "cv",
+        "bandwidth_grid": {"start": 0.1, "stop": 10.0, "num": 20},
+        "cv_folds": 5,
+        "n_train": 10000,
+        "class_conditional": False,
+        "seed": 0,
+    }
+    assert validate_settings({}) == notebook
+
+
+def test_preview_preset_uses_every_digits_training_image() -> None:
+    preview = PRESETS["preview"]
+    assert preview.dataset == "digits"
+    assert preview.n_train == DATASET_SIZES["digits"].n_train
+    assert preview.class_conditional
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_survive_a_json_round_trip(name: str) -> None:
+    settings = PRESETS[name]
+    text = json.dumps(settings.to_dict(), allow_nan=False)
+    assert TrainingSettings.from_dict(json.loads(text)) == settings
+    assert validate_settings({}, preset=name) == settings
+
+
+def test_dataset_table_matches_the_data() -> None:
+    assert set(DATASET_SIZES) == set(DATASET_NAMES)
+    digits = load_dataset("digits")
+    size = DATASET_SIZES["digits"]
+    assert size.n_train == len(digits.labels_train)
+    assert size.n_test == len(digits.labels_test)
+    assert size.image_shape == digits.image_shape
+    assert size.n_classes == len(np.unique(digits.labels_train))
+    assert size.smallest_class_train == np.bincount(digits.labels_train).min()
+    assert DATASET_SIZES["mnist"].n_features == 784
+
+
+VALID = [
+    ("n_components", 1),
+    ("n_components", 784),
+    ("n_components", 0.5),
+    ("n_components", 1e-9),
+    ("n_components", np.int64(20)),
+    ("whiten", True),
+    ("kernel", "epanechnikov"),
+    ("bandwidth", 0.25),
+    ("bandwidth", 3),
+    ("bandwidth", "scott"),
+    ("bandwidth", "silverman"),
+    ("bandwidth_grid", {"start": 0.5, "stop": 0.5, "num": 1}),
+    ("bandwidth_grid", [0.01, 100, 50]),
+    ("bandwidth_grid", {"num": 7}),
+    ("cv_folds", 2),
+    ("cv_folds", 10),
+    ("n_train", 784),
+    ("n_train", 60000),
+    ("class_conditional", True),
+    ("seed", 0),
+    ("seed", MAX_SEED),
+    ("dataset", "fashion-mnist"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), VALID, ids=repr)
+def test_values_on_the_bounds_are_accepted(field: str, value: Any) -> None:
+    settings = validate_settings({field: value})
+    stored = getattr(settings, field)
+    if field == "bandwidth_grid":
+        assert isinstance(stored, tuple)
+        assert len(stored) == 3
+    else:
+        assert stored == value
+        assert type(stored) in (int, float, bool, str)
+
+
+INVALID = [
+    ("dataset", "cifar"),
+    ("dataset", None),
+    ("n_components", 0),
+    ("n_components", 785),
+    ("n_components", 1.0),
+    ("n_components", 0.0),
+    ("n_components", 50.0),
+    ("n_components", -0.5),
+    ("n_components", True),
+    ("n_components", "50"),
+    ("n_components", math.nan),
+    ("whiten", 1),
+    ("whiten", "false"),
+    ("kernel", "box"),
+    ("kernel", 3),
+    ("bandwidth", 0),
+    ("bandwidth", -1.0),
+    ("bandwidth", math.inf),
+    ("bandwidth", math.nan),
+    ("bandwidth", "auto"),
+    ("bandwidth", True),
+    ("bandwidth", None),
+    ("bandwidth_grid", {"start": 0, "stop": 1, "num": 5}),
+    ("bandwidth_grid", {"start": 2, "stop": 1, "num": 5}),
+    ("bandwidth_grid", {"start": 0.1, "stop": math.inf, "num": 5}),
+    ("bandwidth_grid", {"start": math.nan, "stop": 1, "num": 5}),
+    ("bandwidth_grid", {"num": 0}),
+    ("bandwidth_grid", {"num": 51}),
+    ("bandwidth_grid", {"num": 5.0}),
+    ("bandwidth_grid", {"num": True}),
+    ("bandwidth_grid", {"step": 2}),
+    ("bandwidth_grid", [0.1, 1.0]),
+    ("bandwidth_grid", "0.1,1,5"),
+    ("cv_folds", 1),
+    ("cv_folds", 11),
+    ("cv_folds", 5.0),
+    ("cv_folds", False),
+    ("n_train", 1),
+    ("n_train", 60001),
+    ("n_train", 100.0),
+    ("n_train", True),
+    ("class_conditional", 0),
+    ("class_conditional", None),
+    ("seed", -1),
+    ("seed", MAX_SEED + 1),
+    ("seed", 1.5),
+    ("seed", True),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID, ids=repr)
+def test_invalid_values_name_their_field(field: str, value: Any) -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({field: value})
+    assert caught.value.field == field
+    assert field in str(caught.value)
+    assert caught.value.message == str(caught.value)
+
+
+def test_n_components_message_is_readable() -> None:
+    with pytest.raises(
+        SettingsError,
+        match=r"^n_components must be an integer from 1 "
+        r"to 784 or a fraction in \(0, 1\)$",
+    ):
+        validate_settings({"n_components": 0})
+
+
+def test_bounds_follow_the_chosen_dataset() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_components": 65}, preset="preview")
+    assert caught.value.field == "n_components"
+    assert "64" in str(caught.value)
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 1439}, preset="preview")
+    assert caught.value.field == "n_train"
+    assert "1438" in str(caught.value)
+
+
+def test_n_components_cannot_exceed_n_train() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 40})
+    assert caught.value.field == "n_components"
+    assert validate_settings({"n_train": 40, "n_components": 0.9}).n_train == 40
+
+
+def test_search_needs_at_least_one_image_per_fold() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 4, "n_components": 2, "cv_folds": 5})
+    assert caught.value.field == "n_train"
+    settings = {"n_train": 4, "n_components": 2, "cv_folds": 5, "bandwidth": 1.0}
+    assert validate_settings(settings).n_train == 4
+
+
+def test_class_conditional_needs_enough_images_of_every_class() -> None:
+    base = {"class_conditional": True, "n_components": 2}
+    # MNIST's rarest digit is 9.035% of the training set: 23 images give it 2.
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({**base, "n_train": 22})
+    assert caught.value.field == "n_train"
+    assert "at least 23" in str(caught.value)
+    assert validate_settings({**base, "n_train": 23}).n_train == 23
+
+
+def test_unknown_keys_are_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"components": 50})
+    assert caught.value.field == "components"
+    assert "unknown setting" in str(caught.value)
+
+
+def test_unknown_preset_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({}, preset="fast")
+    assert caught.value.field == "preset"
+
+
+def test_given_fields_override_the_preset_and_a_partial_grid_is_merged() -> None:
+    settings = validate_settings(
+        {"n_components": 10, "bandwidth_grid": {"num": 4}}, preset="preview"
+    )
+    assert settings.dataset == "digits"
+    assert settings.n_components == 10
+    assert settings.bandwidth_grid == (
+        PRESETS["preview"].bandwidth_grid[0],
+        PRESETS["preview"].bandwidth_grid[1],
+        4,
+    )
+
+
+def test_numbers_are_normalised_to_python_types() -> None:
+    settings = validate_settings(
+        {"bandwidth": 2, "bandwidth_grid": [1, 2, np.int32(3)], "seed": np.int64(7)}
+    )
+    assert settings.bandwidth == 2.0
+    assert type(settings.bandwidth) is float
+    assert settings.bandwidth_grid == (1.0, 2.0, 3)
+    assert [type(value) for value in settings.bandwidth_grid] == [float, float, int]
+    assert type(settings.seed) is int
+    json.dumps(settings.to_dict(), allow_nan=False)
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(SettingsError) as caught:
+        TrainingSettings(kernel="box")
+    assert caught.value.field == "kernel"
+    for kernel in KERNELS:
+        assert TrainingSettings(kernel=kernel).kernel == kernel
+
+
+def test_settings_are_immutable() -> None:
+    with pytest.raises(AttributeError):
+        PRESETS["notebook"].seed = 3  # type: ignore[misc]
+
+
+def test_non_mapping_input_is_refused() -> None:
+    with pytest.raises(SettingsError):
+        validate_settings([("seed", 1)])  # type: ignore[arg-type]
