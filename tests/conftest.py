@@ -1,0 +1,158 @@
+"""Shared fixtures: one per actor (STYLE §7), plus small object builders."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from pytest_django import Settings as SettingsWrapper
+from rest_framework.test import APIClient
+
+PASSWORD = "a-long-test-password-42"
+
+# Small enough to train in well under a second; class-conditional so that digit
+# requests work.
+TINY_SETTINGS: dict[str, Any] = {
+    "dataset": "digits",
+    "n_components": 8,
+    "bandwidth": "cv",
+    "bandwidth_grid": {"start": 0.2, "stop": 2.0, "num": 3},
+    "cv_folds": 2,
+    "n_train": 300,
+    "class_conditional": True,
+    "seed": 0,
+}
+
+
+@dataclass(frozen=True)
+class TrainedFile:
+    """A real model file and what training reported about it."""
+
+    content: bytes
+    sha256: str
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    dataset_digest: str
+
+
+def _train(overrides: dict[str, Any]) -> TrainedFile:
+    from generator.io import file_sha256, save_model
+    from generator.model import train_model
+    from generator.settings import validate_settings
+
+    training = validate_settings({**TINY_SETTINGS, **overrides})
+    result = train_model(training)
+    buffer = io.BytesIO()
+    save_model(result.model, buffer, metadata={"settings": training.to_dict()})
+    content = buffer.getvalue()
+    return TrainedFile(
+        content=content,
+        sha256=file_sha256(content),
+        settings=training.to_dict(),
+        metrics=result.metrics,
+        dataset_digest=result.dataset_digest,
+    )
+
+
+@pytest.fixture
+def tiny_settings() -> dict[str, Any]:
+    return dict(TINY_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def conditional_file() -> TrainedFile:
+    return _train({})
+
+
+@pytest.fixture(scope="session")
+def unconditional_file() -> TrainedFile:
+    return _train({"class_conditional": False})
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user(username="owner", password=PASSWORD)
+
+
+@pytest.fixture
+def other_user(db: None) -> User:
+    return User.objects.create_user(username="other", password=PASSWORD)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_client(owner: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(owner)
+    return client
+
+
+@pytest.fixture
+def other_client(other_user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(other_user)
+    return client
+
+
+@pytest.fixture
+def make_model_version(
+    conditional_file: TrainedFile, unconditional_file: TrainedFile
+) -> Any:
+    """Build a ModelVersion row holding a real model file."""
+    from webapp.jobs.models import ModelVersion
+
+    def make(
+        owner: User, *, class_conditional: bool = True, **fields: Any
+    ) -> ModelVersion:
+        trained = conditional_file if class_conditional else unconditional_file
+        last = ModelVersion.objects.filter(owner=owner).count()
+        values: dict[str, Any] = {
+            "owner": owner,
+            "name": "tiny",
+            "version": last + 1,
+            "dataset": "digits",
+            "dataset_digest": trained.dataset_digest,
+            "settings": trained.settings,
+            "seed": 0,
+            "metrics": trained.metrics,
+            "model_file": trained.content,
+            "model_sha256": trained.sha256,
+            "model_size": len(trained.content),
+            "is_default": last == 0,
+        }
+        values.update(fields)
+        return ModelVersion.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def isolated_services(settings: SettingsWrapper) -> Iterator[None]:
+    """Unit-test settings: a private in-memory cache, no heartbeat thread.
+
+    The real Redis cache would carry throttle counts from test to test, and a
+    heartbeat thread's own connection cannot see the test's open transaction.
+    """
+    from django.core.cache import cache
+
+    from webapp.jobs import services
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    # Real password hashing costs about half a second per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.JOB_HEARTBEAT_SECONDS = 0
+    settings.GALLERY_EVALUATION = False
+    cache.clear()
+    services.model_cache.clear()
+    yield
+    services.model_cache.clear()

@@ -1,0 +1,153 @@
+"""webapp/settings.py: environment helpers and what the environment switches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp import settings as project_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("", True),
+    ],
+)
+def test_env_bool(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("STUDIO_FLAG", raw)
+    assert project_settings.env_bool("STUDIO_FLAG", True) is expected
+
+
+def test_env_bool_fails_loudly_on_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="STUDIO_FLAG"):
+        project_settings.env_bool("STUDIO_FLAG", False)
+
+
+def test_env_int(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STUDIO_NUMBER", raising=False)
+    assert project_settings.env_int("STUDIO_NUMBER", 7) == 7
+    monkeypatch.setenv("STUDIO_NUMBER", " 42 ")
+    assert project_settings.env_int("STUDIO_NUMBER", 7) == 42
+    for bad in ("4.5", "ten"):
+        monkeypatch.setenv("STUDIO_NUMBER", bad)
+        with pytest.raises(ImproperlyConfigured, match="STUDIO_NUMBER"):
+            project_settings.env_int("STUDIO_NUMBER", 7)
+    monkeypatch.setenv("STUDIO_NUMBER", "0")
+    with pytest.raises(ImproperlyConfigured, match="at least 1"):
+        project_settings.env_int("STUDIO_NUMBER", 7, minimum=1)
+
+
+def test_env_str_without_default_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_TEXT", "  ")
+    with pytest.raises(ImproperlyConfigured, match="Set the STUDIO_TEXT"):
+        project_settings.env_str("STUDIO_TEXT")
+    assert project_settings.env_str("STUDIO_TEXT", "fallback") == "fallback"
+    assert project_settings.env_list("STUDIO_TEXT", "a, b,,c") == ["a", "b", "c"]
+
+
+def load_settings(
+    env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Import the settings module in a fresh interpreter with only ``env`` set."""
+    script = (
+        "import json, webapp.settings as s\n"
+        "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'],"
+        " 'name': str(s.DATABASES['default']['NAME']), 'hosts': s.ALLOWED_HOSTS,"
+        " 'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['LOCATION']}))\n"
+    )
+    base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_zero_configuration_runs_on_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    result = load_settings({}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["debug"] is True
+    assert loaded["db"] == "django.db.backends.sqlite3"
+    assert loaded["name"] == str(tmp_path / "studio.sqlite3")
+    assert loaded["broker"] == loaded["cache"] == "redis://127.0.0.1:6379/0"
+
+
+def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
+    result = load_settings(
+        {
+            "DATABASE_URL": "postgres://user@db.example:5432/studio",
+            "REDIS_URL": "redis://cache.example:6379/2",
+        },
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert (loaded["db"], loaded["name"]) == (
+        "django.db.backends.postgresql",
+        "studio",
+    )
+    assert loaded["broker"] == loaded["cache"] == "redis://cache.example:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"DEBUG": "0", "ALLOWED_HOSTS": "example.org"}, "SECRET_KEY"),
+        ({"DEBUG": "0", "SECRET_KEY": "s3cret"}, "ALLOWED_HOSTS"),
+    ],
+)
+def test_production_settings_have_no_defaults(
+    tmp_path: Path, env: dict[str, str], missing: str
+) -> None:
+    result = load_settings(env, tmp_path)
+    assert result.returncode != 0
+    assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_settings_load_when_given(tmp_path: Path) -> None:
+    result = load_settings(
+        {"DEBUG": "false", "SECRET_KEY": "s3cret", "ALLOWED_HOSTS": "a.org,b.org"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert (loaded["debug"], loaded["hosts"]) == (False, ["a.org", "b.org"])
+
+
+def test_a_heartbeat_close_to_the_stale_threshold_is_refused(tmp_path: Path) -> None:
+    result = load_settings(
+        {"JOB_HEARTBEAT_SECONDS": "10", "JOB_STALE_AFTER_SECONDS": "20"}, tmp_path
+    )
+    assert result.returncode != 0
+    assert "JOB_STALE_AFTER_SECONDS" in result.stderr
+
+
+def test_broker_visibility_timeout_outlasts_every_hard_time_limit() -> None:
+    timeout = project_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert timeout > project_settings.TRAINING_HARD_TIME_LIMIT
+    assert timeout > project_settings.GENERATION_HARD_TIME_LIMIT
+    assert project_settings.TRAINING_HARD_TIME_LIMIT > (
+        project_settings.TRAINING_SOFT_TIME_LIMIT
+    )

@@ -1,0 +1,38 @@
+"""STYLE §1-2 for webapp: only services.py modules call the generator."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+WEBAPP = Path(__file__).resolve().parents[2] / "webapp"
+
+
+def generator_imports(path: Path) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        if any(name == "generator" or name.startswith("generator.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_services_modules_import_the_generator() -> None:
+    offenders = [
+        f"{path.relative_to(WEBAPP.parent)}:{line}"
+        for path in sorted(WEBAPP.rglob("*.py"))
+        if path.name != "services.py"
+        for line in generator_imports(path)
+    ]
+    assert offenders == []
+
+
+def test_the_checker_sees_generator_imports(tmp_path: Path) -> None:
+    module = tmp_path / "views.py"
+    module.write_text("import os\nfrom generator.model import train_model\n")
+    assert generator_imports(module) == [2]

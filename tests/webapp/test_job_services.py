@@ -1,0 +1,726 @@
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.contrib.auth.models import User
+from django.utils import timezone
+from PIL import Image
+from pytest_django import Settings as SettingsWrapper
+
+from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.jobs import services
+from webapp.jobs.models import Job, ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+TINY = {
+    "dataset": "digits",
+    "n_components": 8,
+    "bandwidth_grid": {"start": 0.2, "stop": 2.0, "num": 3},
+    "cv_folds": 2,
+    "n_train": 300,
+    "class_conditional": True,
+}
+
+
+def training_job(owner: User, **fields: Any) -> Job:
+    values: dict[str, Any] = {
+        "owner": owner,
+        "kind": Job.Kind.TRAINING,
+        "name": "tiny run",
+        "params": services.validate_training_settings(TINY),
+    }
+    values.update(fields)
+    return Job.objects.create(**values)
+
+
+def generation_job(owner: User, model_version: ModelVersion, **params: Any) -> Job:
+    values = {
+        "model_version": model_version.pk,
+        "n_images": 4,
+        "digit": 3,
+        "seed": 10,
+        "temperature": 1.0,
+    }
+    values.update(params)
+    return Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, params=values)
+
+
+def stale_time() -> Any:
+    return timezone.now() - timedelta(hours=1)
+
+
+# --- Creating jobs --------------------------------------------------------------------
+
+
+def test_create_training_job_dispatches_once_after_commit(
+    owner: User, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        job = services.create_training_job(
+            owner, training_settings={"dataset": "digits"}, name="run"
+        )
+        assert dispatched.calls == []  # nothing leaves before the commit
+    assert len(callbacks) == 1
+    assert dispatched.calls == [("training", job.pk, job.celery_task_id)]
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.kind) == (Job.State.QUEUED, 0, "training")
+
+
+def test_create_generation_job_records_a_seed_when_none_is_given(
+    owner: User,
+    make_model_version: Any,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    model_version = make_model_version(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.create_generation_job(
+            owner, model_version=model_version, n_images=5
+        )
+    assert dispatched.calls == [("generation", job.pk, job.celery_task_id)]
+    assert job.params["model_version"] == model_version.pk
+    assert isinstance(job.params["seed"], int)
+    assert 0 <= job.params["seed"] <= services.MAX_SEED
+
+
+def test_unreachable_broker_marks_the_job_failed(
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from webapp.jobs import dispatch
+
+    def refuse(job_id: Any, *, task_id: str) -> None:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(dispatch, "train", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.create_training_job(owner, training_settings={}, name="run")
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "queue is unavailable" in job.error
+
+
+# --- Running training jobs ------------------------------------------------------------
+
+
+def test_training_creates_one_default_model_version(owner: User) -> None:
+    job = training_job(owner)
+
+    assert services.run_training_job(job.pk) is services.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.progress, job.phase, job.attempts) == (
+        Job.State.SUCCEEDED,
+        1.0,
+        "done",
+        1,
+    )
+    assert job.started_at is not None
+    assert job.finished_at is not None
+    model_version = ModelVersion.objects.get(training_job=job)
+    assert (model_version.owner, model_version.version) == (owner, 1)
+    assert model_version.is_default
+    assert not model_version.is_public
+    assert model_version.dataset == "digits"
+    assert model_version.settings == job.params
+    assert model_version.metrics["n_components"] == 8
+    assert len(model_version.metrics["explained_variance_curve"]) == 8
+    assert model_version.metrics["cv"]["bandwidths"]
+    assert len(model_version.dataset_digest) == 64
+    content = services.model_file_bytes(model_version)
+    assert len(content) == model_version.model_size
+
+
+def test_later_versions_count_up_and_keep_the_first_default(owner: User) -> None:
+    first, second = training_job(owner), training_job(owner)
+    services.run_training_job(first.pk)
+    services.run_training_job(second.pk)
+    versions = ModelVersion.objects.filter(owner=owner).order_by("version")
+    assert [(v.version, v.is_default) for v in versions] == [(1, True), (2, False)]
+
+
+def test_demo_job_publishes_its_model(owner: User) -> None:
+    job = training_job(owner, publish_model=True)
+    services.run_training_job(job.pk)
+    assert ModelVersion.objects.get(training_job=job).is_public
+
+
+def test_progress_and_phase_are_written_while_training(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    seen: list[tuple[str, float]] = []
+    real_train = services.train_model
+
+    def watching_train(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        def spy(phase: str, fraction: float) -> None:
+            callback(phase, fraction)
+            row = Job.objects.get(pk=job.pk)
+            seen.append((row.phase, row.progress))
+
+        return real_train(settings, data_dir=data_dir, callback=spy)
+
+    monkeypatch.setattr(services, "train_model", watching_train)
+    services.run_training_job(job.pk)
+
+    phases = [phase for phase, _ in seen]
+    for phase in ("loading", "pca", "search", "fitting", "evaluating"):
+        assert phase in phases
+    progress = [value for _, value in seen]
+    assert progress == sorted(progress)
+    assert max(progress) < 1.0  # 1.0 only once the result is stored
+
+
+def test_duplicate_delivery_of_a_live_job_is_ignored(owner: User) -> None:
+    now = timezone.now()
+    job = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, started_at=now, heartbeat_at=now
+    )
+
+    assert services.run_training_job(job.pk) is services.RunOutcome.BUSY
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.RUNNING, 1)
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "state", [Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]
+)
+def test_delivery_of_a_finished_job_does_nothing(owner: User, state: str) -> None:
+    job = training_job(owner, state=state, attempts=1)
+    assert services.run_training_job(job.pk) is services.RunOutcome.SKIPPED
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (state, 1)
+    assert not ModelVersion.objects.exists()
+
+
+def test_delivery_of_an_unknown_job_does_nothing() -> None:
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert services.run_training_job(missing) is services.RunOutcome.SKIPPED
+
+
+def test_training_task_never_runs_a_generation_job(
+    owner: User, make_model_version: Any
+) -> None:
+    job = generation_job(owner, make_model_version(owner))
+    assert services.run_training_job(job.pk) is services.RunOutcome.SKIPPED
+    job.refresh_from_db()
+    assert job.state == Job.State.QUEUED
+
+
+def test_stale_heartbeat_takeover_creates_exactly_one_model_version(
+    owner: User,
+) -> None:
+    job = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=1,
+        started_at=stale_time(),
+        heartbeat_at=stale_time(),
+    )
+
+    assert services.run_training_job(job.pk) is services.RunOutcome.RAN
+    # A late redelivery of the crashed attempt's message changes nothing.
+    assert services.run_training_job(job.pk) is services.RunOutcome.SKIPPED
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 2)
+    assert ModelVersion.objects.filter(training_job=job).count() == 1
+    assert ModelVersion.objects.count() == 1
+
+
+def test_superseded_attempt_stores_nothing(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    real_train = services.train_model
+
+    def train_then_lose_the_claim(
+        settings: Any, *, data_dir: Any, callback: Any
+    ) -> Any:
+        result = real_train(settings, data_dir=data_dir, callback=callback)
+        # Another worker took the job over while this one was presumed dead.
+        Job.objects.filter(pk=job.pk).update(attempts=2, heartbeat_at=timezone.now())
+        return result
+
+    monkeypatch.setattr(services, "train_model", train_then_lose_the_claim)
+    assert services.run_training_job(job.pk) is services.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.RUNNING, 2)
+    assert not ModelVersion.objects.exists()
+
+
+def test_jobs_at_the_attempt_limit_are_not_taken_over(
+    owner: User, settings: SettingsWrapper
+) -> None:
+    job = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        heartbeat_at=stale_time(),
+    )
+    assert services.run_training_job(job.pk) is services.RunOutcome.SKIPPED
+    assert not ModelVersion.objects.exists()
+
+
+def test_cancel_requested_during_training_stops_it(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    real_train = services.train_model
+    phases: list[str] = []
+
+    def train_and_cancel(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        def report(phase: str, fraction: float) -> None:
+            phases.append(phase)
+            if phase == "search":
+                services.cancel_job(Job.objects.get(pk=job.pk))
+            callback(phase, fraction)
+
+        return real_train(settings, data_dir=data_dir, callback=report)
+
+    monkeypatch.setattr(services, "train_model", train_and_cancel)
+    assert services.run_training_job(job.pk) is services.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED
+    assert job.finished_at is not None
+    assert "evaluating" not in phases  # stopped at the first report after the request
+    assert not ModelVersion.objects.exists()
+
+
+def test_failure_marks_the_job_failed_and_reraises(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+
+    def broken(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        callback("loading", 0.0)
+        raise RuntimeError("disk on fire\nsecond line of detail")
+
+    monkeypatch.setattr(services, "train_model", broken)
+    with pytest.raises(RuntimeError):
+        services.run_training_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error == "RuntimeError: disk on fire"
+    assert job.phase == "loading"
+    assert not ModelVersion.objects.exists()
+
+
+def test_soft_time_limit_marks_the_job_failed_and_reraises(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+
+    def too_slow(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(services, "train_model", too_slow)
+    with pytest.raises(SoftTimeLimitExceeded):
+        services.run_training_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error == "Training exceeded its time limit."
+
+
+def test_invalid_stored_settings_fail_the_job(owner: User) -> None:
+    job = training_job(owner, params={"cv_folds": 99})
+    with pytest.raises(services.SettingsError):
+        services.run_training_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "cv_folds" in job.error
+
+
+# --- Running generation jobs ----------------------------------------------------------
+
+
+def test_generation_creates_a_gallery_of_decodable_pngs(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = generation_job(owner, model_version, n_images=6, digit=7, seed=100)
+
+    assert services.run_generation_job(job.pk) is services.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.progress) == (Job.State.SUCCEEDED, 1.0)
+    gallery = Gallery.objects.get(job=job)
+    assert (gallery.owner, gallery.model_version, gallery.n_images) == (
+        owner,
+        model_version,
+        6,
+    )
+    assert (gallery.digit, gallery.seed, gallery.temperature) == (7, 100, 1.0)
+    images = list(gallery.images.order_by("index"))
+    assert [image.index for image in images] == list(range(6))
+    assert [image.seed for image in images] == list(range(100, 106))
+    assert {image.digit for image in images} == {7}
+    for image in images:
+        with Image.open(io.BytesIO(bytes(image.png))) as png:
+            assert (png.format, png.mode, png.size) == ("PNG", "L", (8, 8))
+
+
+def test_generation_is_reproducible_from_its_seed(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    first = generation_job(owner, model_version, seed=5)
+    second = generation_job(owner, model_version, seed=5)
+    services.run_generation_job(first.pk)
+    services.run_generation_job(second.pk)
+
+    def pngs(job: Job) -> list[bytes]:
+        images = GeneratedImage.objects.filter(gallery__job=job).order_by("index")
+        return [bytes(image.png) for image in images]
+
+    assert pngs(first) == pngs(second)
+
+
+def test_generation_redelivery_creates_no_second_gallery(
+    owner: User, make_model_version: Any
+) -> None:
+    job = generation_job(owner, make_model_version(owner))
+    services.run_generation_job(job.pk)
+    assert services.run_generation_job(job.pk) is services.RunOutcome.SKIPPED
+    assert Gallery.objects.count() == 1
+    assert GeneratedImage.objects.count() == 4
+
+
+def test_generation_records_the_evaluation_when_enabled(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    settings.GALLERY_EVALUATION = True
+    job = generation_job(owner, make_model_version(owner), n_images=8)
+    services.run_generation_job(job.pk)
+    evaluation = Gallery.objects.get(job=job).evaluation
+    assert evaluation is not None
+    assert evaluation["n_images"] == 8
+    assert 0.0 <= evaluation["digit_match_fraction"] <= 1.0
+
+
+def test_generation_fails_cleanly_when_the_model_file_is_corrupt(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    ModelVersion.objects.filter(pk=model_version.pk).update(model_file=b"garbage")
+    job = generation_job(owner, model_version)
+
+    with pytest.raises(services.ModelUnavailable):
+        services.run_generation_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "checksum" in job.error
+    assert not Gallery.objects.exists()
+
+
+def test_generation_fails_when_the_model_version_is_gone(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = generation_job(owner, model_version)
+    model_version.delete()
+    with pytest.raises(services.ModelUnavailable):
+        services.run_generation_job(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.error) == (
+        Job.State.FAILED,
+        "The model version no longer exists.",
+    )
+
+
+def test_cancel_requested_during_generation_stops_it(
+    owner: User, make_model_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = generation_job(owner, make_model_version(owner), n_images=50)
+    real_image_to_png = services.image_to_png
+    calls = 0
+
+    def render_then_cancel(image: Any) -> bytes:
+        nonlocal calls
+        calls += 1
+        return real_image_to_png(image)
+
+    def report_and_cancel(self: Any, phase: str, fraction: float) -> None:
+        if phase == "sampling":
+            Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        original_report(self, phase, fraction)
+
+    original_report = services._Run.report
+    monkeypatch.setattr(services._Run, "report", report_and_cancel)
+    monkeypatch.setattr(services, "image_to_png", render_then_cancel)
+
+    services.run_generation_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED
+    assert calls == 0
+    assert not Gallery.objects.exists()
+
+
+# --- Cancelling and queue position ----------------------------------------------------
+
+
+def test_cancelling_a_queued_job_is_immediate_and_it_never_starts(
+    owner: User,
+) -> None:
+    job = services.cancel_job(training_job(owner))
+    assert (job.state, job.cancel_requested) == (Job.State.CANCELLED, True)
+    assert job.finished_at is not None
+
+    assert services.run_training_job(job.pk) is services.RunOutcome.SKIPPED
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.started_at) == (Job.State.CANCELLED, 0, None)
+
+
+def test_cancelling_a_running_job_only_requests_it(owner: User) -> None:
+    job = training_job(owner, state=Job.State.RUNNING, attempts=1)
+    job = services.cancel_job(job)
+    assert (job.state, job.cancel_requested) == (Job.State.RUNNING, True)
+
+
+@pytest.mark.parametrize(
+    "state", [Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]
+)
+def test_cancelling_a_finished_job_conflicts(owner: User, state: str) -> None:
+    job = training_job(owner, state=state)
+    with pytest.raises(services.JobConflict):
+        services.cancel_job(job)
+    job.refresh_from_db()
+    assert (job.state, job.cancel_requested) == (state, False)
+
+
+def test_queue_position_counts_earlier_queued_jobs_of_the_same_kind(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    first = training_job(owner)
+    training_job(other_user, state=Job.State.RUNNING)
+    generation_job(owner, make_model_version(owner))
+    second = training_job(other_user)
+    third = training_job(owner)
+    assert [services.queue_position(job) for job in (first, second, third)] == [
+        1,
+        2,
+        3,
+    ]
+    first.state = Job.State.RUNNING
+    first.save()
+    assert services.queue_position(first) is None
+    assert services.queue_position(third) == 2
+
+
+# --- Sweeping -------------------------------------------------------------------------
+
+
+def test_sweep_requeues_fails_and_cancels_stale_jobs(
+    owner: User,
+    settings: SettingsWrapper,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fresh = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+    retry = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, heartbeat_at=stale_time()
+    )
+    exhausted = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        heartbeat_at=stale_time(),
+    )
+    abandoned = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=1,
+        heartbeat_at=stale_time(),
+        cancel_requested=True,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.sweep_stale_jobs()
+
+    assert result == services.SweepResult(requeued=1, failed=1, cancelled=1)
+    for job in (fresh, retry, exhausted, abandoned):
+        job.refresh_from_db()
+    assert fresh.state == Job.State.RUNNING
+    assert (retry.state, retry.attempts) == (Job.State.QUEUED, 1)
+    assert dispatched.calls == [("training", retry.pk, retry.celery_task_id)]
+    assert exhausted.state == Job.State.FAILED
+    assert "stopped responding" in exhausted.error
+    assert abandoned.state == Job.State.CANCELLED
+
+    # The requeued job then runs normally.
+    assert services.run_training_job(retry.pk) is services.RunOutcome.RAN
+    retry.refresh_from_db()
+    assert (retry.state, retry.attempts) == (Job.State.SUCCEEDED, 2)
+
+
+def test_redispatch_queued_jobs_sends_each_queued_job_again(
+    owner: User, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    queued = training_job(owner)
+    training_job(owner, state=Job.State.SUCCEEDED)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.redispatch_queued_jobs() == 1
+    assert dispatched.job_ids == [queued.pk]
+
+
+# --- Model versions and models --------------------------------------------------------
+
+
+def test_set_default_swaps_atomically(owner: User, make_model_version: Any) -> None:
+    first = make_model_version(owner)
+    second = make_model_version(owner)
+    assert (first.is_default, second.is_default) == (True, False)
+
+    services.set_default_model_version(second)
+
+    defaults = ModelVersion.objects.filter(owner=owner, is_default=True)
+    assert list(defaults) == [second]
+
+
+def test_set_default_leaves_other_owners_alone(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    mine = make_model_version(owner)
+    theirs = make_model_version(other_user)
+    make_model_version(owner, is_default=False)
+    services.set_default_model_version(mine)
+    theirs.refresh_from_db()
+    assert theirs.is_default
+
+
+def test_serving_model_prefers_the_users_default_over_the_demo(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    demo = make_model_version(other_user, is_public=True)
+    assert services.serving_model_version(AnonymousUser()) == demo
+    assert services.serving_model_version(owner) == demo
+    mine = make_model_version(owner)
+    assert services.serving_model_version(owner) == mine
+    assert services.serving_model_version(AnonymousUser()) == demo
+
+
+def test_tampered_model_file_is_refused(owner: User, make_model_version: Any) -> None:
+    model_version = make_model_version(owner)
+    content = bytearray(services.model_file_bytes(model_version))
+    content[len(content) // 2] ^= 0xFF
+    ModelVersion.objects.filter(pk=model_version.pk).update(model_file=bytes(content))
+    with pytest.raises(services.ModelUnavailable, match="checksum"):
+        services.model_file_bytes(model_version)
+    with pytest.raises(services.ModelUnavailable):
+        services.sample_pngs(model_version, 2)
+
+
+def test_loaded_models_are_cached_by_sha256(
+    owner: User,
+    make_model_version: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
+) -> None:
+    settings.MODEL_CACHE_SIZE = 1
+    loads: list[int] = []
+    real_load = services.load_model
+
+    def counting_load(content: bytes) -> Any:
+        loads.append(len(content))
+        return real_load(content)
+
+    monkeypatch.setattr(services, "load_model", counting_load)
+    conditional = make_model_version(owner)
+    unconditional = make_model_version(owner, class_conditional=False)
+
+    services.sample_pngs(conditional, 1)
+    services.sample_pngs(conditional, 1)
+    assert len(loads) == 1
+    services.sample_pngs(unconditional, 1)
+    services.sample_pngs(conditional, 1)  # evicted by the other one
+    assert len(loads) == 3
+
+
+def test_sample_pngs_returns_fresh_random_pngs(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    first = services.sample_pngs(model_version, 4)
+    second = services.sample_pngs(model_version, 4)
+    assert len(first) == 4
+    assert first != second
+    for png in first:
+        with Image.open(io.BytesIO(png)) as image:
+            assert image.size == (8, 8)
+
+
+# --- Demo seeding ---------------------------------------------------------------------
+
+
+def test_seed_demo_queues_one_public_training(
+    dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.seed_demo_model(preset="preview")
+    assert job is not None
+    demo = User.objects.get(username=services.DEMO_USERNAME)
+    assert not demo.has_usable_password()
+    assert (job.owner, job.publish_model, job.state) == (demo, True, Job.State.QUEUED)
+    assert job.params == services.validate_training_settings({}, preset="preview")
+    assert dispatched.job_ids == [job.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.seed_demo_model(preset="preview")
+    assert again == job
+    assert Job.objects.count() == 1
+    # The queued demo job is sent again in case the broker lost it.
+    assert dispatched.job_ids == [job.pk, job.pk]
+
+
+def test_seed_demo_does_nothing_once_a_public_model_exists(
+    owner: User, make_model_version: Any, dispatched: Any
+) -> None:
+    make_model_version(owner, is_public=True)
+    assert services.seed_demo_model() is None
+    assert not Job.objects.exists()
+    assert dispatched.calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_thread_keeps_a_long_step_alive(
+    owner: User, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> None:
+    import time
+
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    job = training_job(owner)
+    beats: list[Any] = []
+    real_train = services.train_model
+
+    def one_long_step(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        callback("loading", 0.0)
+        # A step that reports nothing for a while, like one slow search fold.
+        deadline = time.monotonic() + 10
+        while len(set(beats)) < 3 and time.monotonic() < deadline:
+            beats.append(Job.objects.get(pk=job.pk).heartbeat_at)
+            time.sleep(0.01)
+        return real_train(settings, data_dir=data_dir, callback=callback)
+
+    monkeypatch.setattr(services, "train_model", one_long_step)
+    assert services.run_training_job(job.pk) is services.RunOutcome.RAN
+    assert len(set(beats)) >= 3
+    assert beats == sorted(beats)

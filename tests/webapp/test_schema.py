@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+
+def test_schema_generates_without_warnings() -> None:
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    schema = out.getvalue()
+    for path in (
+        "/api/v1/auth/register",
+        "/api/v1/training-runs",
+        "/api/v1/generations",
+        "/api/v1/jobs/",
+        "/api/v1/jobs/{id}",
+        "/api/v1/jobs/{id}/cancel",
+        "/api/v1/model-versions/{id}/set-default",
+        "/api/v1/galleries/{id}/grid.png",
+        "/api/v1/images/{id}.png",
+        "/stats",
+        "/generate",
+    ):
+        assert f"{path}:" in schema, path
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_are_served(anonymous_client: APIClient) -> None:
+    schema = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    docs = anonymous_client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_a_json_404(anonymous_client: APIClient) -> None:
+    response = anonymous_client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_health_check(anonymous_client: APIClient) -> None:
+    response = anonymous_client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})

@@ -1,0 +1,118 @@
+"""The Celery app's configuration and the thin task wrappers (run in-process here;
+tests/integration runs them in a real worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from webapp.jobs import dispatch, services
+from webapp.jobs.models import Job, ModelVersion
+from worker import app
+from worker.tasks import generate_images_task, sweep_jobs_task, train_model_task
+
+
+def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
+    conf = app.conf
+    assert conf.broker_url.startswith("redis://")
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json"
+    assert conf.accept_content == ["json"]
+    assert conf.task_ignore_result is True
+    assert conf.broker_transport_options["visibility_timeout"] > max(
+        train_model_task.time_limit, generate_images_task.time_limit
+    )
+    schedule = conf.beat_schedule["sweep-stale-jobs"]
+    assert schedule["task"] == "jobs.sweep"
+
+
+@pytest.mark.parametrize(
+    ("task", "name", "queue"),
+    [
+        (train_model_task, "jobs.train", "training"),
+        (generate_images_task, "jobs.generate", "generation"),
+        (sweep_jobs_task, "jobs.sweep", "generation"),
+    ],
+)
+def test_tasks_have_names_queues_and_time_limits(
+    task: Any, name: str, queue: str
+) -> None:
+    assert task.name == name
+    assert name in app.tasks
+    route = app.amqp.router.route({}, name, (), {})
+    assert route["queue"].name == queue
+    assert 0 < task.soft_time_limit < task.time_limit
+
+
+@pytest.mark.parametrize(
+    ("send", "task"),
+    [(dispatch.train, train_model_task), (dispatch.generate, generate_images_task)],
+)
+def test_dispatch_sends_only_the_job_id(
+    monkeypatch: pytest.MonkeyPatch, send: Any, task: Any
+) -> None:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(task, "apply_async", lambda **kwargs: sent.append(kwargs))
+    job_id = "6f1c3c4e-0d7e-4b8e-9a55-1d2b3c4d5e6f"
+    send(job_id, task_id="task-1")
+    assert sent == [{"args": [job_id], "task_id": "task-1"}]
+
+
+@pytest.mark.django_db
+def test_train_task_runs_the_training_service(owner: User) -> None:
+    job = Job.objects.create(
+        owner=owner,
+        kind=Job.Kind.TRAINING,
+        params=services.validate_training_settings(
+            {"n_components": 5, "bandwidth": 0.5}, preset="preview"
+        ),
+    )
+    result = train_model_task.apply(args=[str(job.pk)])
+    assert result.successful()
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    assert ModelVersion.objects.filter(training_job=job).count() == 1
+
+
+@pytest.mark.django_db
+def test_generate_task_runs_the_generation_service(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = Job.objects.create(
+        owner=owner,
+        kind=Job.Kind.GENERATION,
+        params={
+            "model_version": model_version.pk,
+            "n_images": 3,
+            "digit": None,
+            "seed": 1,
+            "temperature": 1.0,
+        },
+    )
+    assert generate_images_task.apply(args=[str(job.pk)]).successful()
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    assert job.gallery.images.count() == 3
+
+
+def test_a_busy_job_is_looked_at_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def busy(job_id: str) -> services.RunOutcome:
+        calls.append(job_id)
+        return services.RunOutcome.BUSY
+
+    monkeypatch.setattr(services, "run_training_job", busy)
+    result = train_model_task.apply(args=["job-1"])
+    assert result.successful()
+    assert calls == ["job-1", "job-1"]
+
+
+@pytest.mark.django_db
+def test_sweep_task_runs_the_sweeper() -> None:
+    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 0}

@@ -1,0 +1,125 @@
+"""REST endpoints for galleries and their images."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
+
+from webapp.gallery import services
+from webapp.gallery.filters import GalleryFilter
+from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.gallery.serializers import GalleryDetailSerializer, GallerySerializer
+from webapp.jobs.permissions import IsOwner
+from webapp.negotiation import FileContentNegotiation
+
+# Images are immutable once written; private because they belong to one user.
+_CACHE_CONTROL = "private, max-age=86400"
+
+
+def _positive_int(request: Request, name: str, maximum: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise ValidationError({name: [f"Must be an integer from 1 to {maximum}."]})
+    return value
+
+
+class GalleryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Gallery]
+):
+    """The caller's galleries."""
+
+    permission_classes = (IsAuthenticated, IsOwner)
+    filterset_class = GalleryFilter
+    ordering_fields = ("created_at", "n_images")
+
+    def get_queryset(self) -> QuerySet[Gallery]:
+        queryset = (
+            Gallery.objects.filter(owner_id=self.request.user.pk)
+            .select_related("model_version")
+            .defer("model_version__model_file")
+        )
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("images", queryset=GeneratedImage.objects.defer("png"))
+            )
+        return queryset
+
+    def get_serializer_class(self) -> type[BaseSerializer[Gallery]]:
+        if self.action == "retrieve":
+            return GalleryDetailSerializer
+        return GallerySerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("scale", int, description="Pixels per image pixel, 1..8."),
+            OpenApiParameter("columns", int, description="Images per row."),
+        ],
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="grid.png",
+        url_name="grid",
+        content_negotiation_class=FileContentNegotiation,
+    )
+    def grid(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """All images of the gallery as one PNG sheet."""
+        gallery = self.get_object()
+        png = services.gallery_grid_png(
+            gallery,
+            scale=_positive_int(request, "scale", services.MAX_GRID_SCALE),
+            columns=_positive_int(request, "columns", 256),
+        )
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = _CACHE_CONTROL
+        return response
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(
+        detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation
+    )
+    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """Every image as a PNG file in one ZIP, with a gallery.json."""
+        gallery = self.get_object()
+        response = HttpResponse(
+            services.gallery_zip(gallery), content_type="application/zip"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="gallery-{gallery.pk}.zip"'
+        )
+        return response
+
+
+class ImageView(GenericAPIView[GeneratedImage]):
+    """One generated image as a PNG."""
+
+    content_negotiation_class = FileContentNegotiation
+
+    def get_queryset(self) -> QuerySet[GeneratedImage]:
+        return GeneratedImage.objects.filter(gallery__owner_id=self.request.user.pk)
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: str) -> HttpResponse:
+        image = self.get_object()
+        response = HttpResponse(bytes(image.png), content_type="image/png")
+        response["Cache-Control"] = _CACHE_CONTROL
+        response["Content-Disposition"] = (
+            f'inline; filename="{services.image_filename(image)}"'
+        )
+        return response

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+
+from webapp.gallery.models import Gallery
+
+
+class GalleryFilter(filters.FilterSet):  # type: ignore[misc]
+    """``?model_version=3&digit=7&created_after=...``."""
+
+    model_version = filters.NumberFilter(field_name="model_version_id")
+    digit = filters.NumberFilter()
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt"
+    )
+
+    class Meta:
+        model = Gallery
+        fields = ("model_version", "digit")

@@ -1,0 +1,60 @@
+"""Galleries: the images a generation job produced, stored as PNG bytes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Gallery(models.Model):
+    """The result of one generation job."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="galleries"
+    )
+    job = models.OneToOneField(
+        "jobs.Job", on_delete=models.CASCADE, related_name="gallery"
+    )
+    model_version = models.ForeignKey(
+        "jobs.ModelVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="galleries",
+    )
+    n_images = models.PositiveIntegerField()
+    digit = models.PositiveSmallIntegerField(null=True, blank=True)
+    seed = models.PositiveBigIntegerField()
+    temperature = models.FloatField(default=1.0)
+    # generator.evaluate's figures; None when evaluation was off or failed.
+    evaluation = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "galleries"
+
+    def __str__(self) -> str:
+        return f"gallery {self.pk} ({self.n_images} images)"
+
+
+class GeneratedImage(models.Model):
+    """One image: ``sample(1, digit=digit, random_state=seed)`` of the model."""
+
+    gallery = models.ForeignKey(
+        Gallery, on_delete=models.CASCADE, related_name="images"
+    )
+    index = models.PositiveIntegerField()
+    digit = models.PositiveSmallIntegerField(null=True, blank=True)
+    seed = models.PositiveBigIntegerField()
+    png = models.BinaryField()
+
+    class Meta:
+        ordering = ("gallery", "index")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["gallery", "index"], name="one_image_per_gallery_index"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"image {self.index} of gallery {self.gallery_id}"

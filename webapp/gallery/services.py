@@ -1,0 +1,86 @@
+"""Read-side use cases of galleries: the contact sheet and the ZIP download."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from generator.render import grid_to_png
+from webapp.gallery.models import Gallery, GeneratedImage
+
+# Tiles of about this many pixels a side unless the caller asks for a scale.
+_TILE_PIXELS = 56
+MAX_GRID_SCALE = 8
+# A fixed timestamp keeps the ZIP of a gallery byte-for-byte reproducible.
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def _images(gallery: Gallery) -> list[GeneratedImage]:
+    return list(gallery.images.order_by("index"))
+
+
+def _decode(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def gallery_grid_png(
+    gallery: Gallery, *, scale: int | None = None, columns: int | None = None
+) -> bytes:
+    """All images of the gallery as one PNG sheet."""
+    tiles = np.stack([_decode(bytes(image.png)) for image in _images(gallery)])
+    if scale is None:
+        scale = max(1, min(MAX_GRID_SCALE, math.ceil(_TILE_PIXELS / tiles.shape[1])))
+    return grid_to_png(tiles, scale=scale, columns=columns)
+
+
+def image_filename(image: GeneratedImage) -> str:
+    digit = "any" if image.digit is None else str(image.digit)
+    return f"image-{image.index:03d}-digit-{digit}-seed-{image.seed}.png"
+
+
+def gallery_zip(gallery: Gallery) -> bytes:
+    """Every image as a PNG file plus a ``gallery.json`` saying how they were made."""
+    model_version = gallery.model_version
+    description: dict[str, Any] = {
+        "gallery": gallery.pk,
+        "job": str(gallery.job_id),
+        "n_images": gallery.n_images,
+        "digit": gallery.digit,
+        "seed": gallery.seed,
+        "temperature": gallery.temperature,
+        "model_version": None
+        if model_version is None
+        else {
+            "id": model_version.pk,
+            "name": model_version.name,
+            "version": model_version.version,
+            "dataset": model_version.dataset,
+            "settings": model_version.settings,
+            "sha256": model_version.model_sha256,
+        },
+        "evaluation": gallery.evaluation,
+        "images": [],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for image in _images(gallery):
+            name = image_filename(image)
+            description["images"].append(
+                {
+                    "file": name,
+                    "index": image.index,
+                    "digit": image.digit,
+                    "seed": image.seed,
+                }
+            )
+            archive.writestr(zipfile.ZipInfo(name, _ZIP_DATE), bytes(image.png))
+        info = zipfile.ZipInfo("gallery.json", _ZIP_DATE)
+        archive.writestr(info, json.dumps(description, indent=2) + "\n")
+    return buffer.getvalue()

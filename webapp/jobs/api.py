@@ -1,0 +1,309 @@
+"""REST endpoints for training runs, generations, jobs and model versions, plus the
+old app's /stats and /generate."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import DatabaseError, connection
+from django.db.models import F, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import (
+    NotAuthenticated,
+    ParseError,
+    UnsupportedMediaType,
+)
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from webapp.jobs import services
+from webapp.jobs.filters import JobFilter, ModelVersionFilter
+from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
+from webapp.jobs.serializers import (
+    GenerationSerializer,
+    JobSerializer,
+    ModelVersionDetailSerializer,
+    ModelVersionSerializer,
+    TrainingRunSerializer,
+)
+from webapp.negotiation import FileContentNegotiation
+from webapp.throttles import GenerateThrottle
+
+NO_MODEL_MESSAGE = (
+    "No model is available yet: the demo model is still training. "
+    "Please try again in a few minutes."
+)
+
+
+def _owner(request: Request) -> AbstractBaseUser:
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):  # IsAuthenticated already ran
+        raise NotAuthenticated
+    return user
+
+
+def _accepted(job: Job, request: Request) -> Response:
+    data = JobSerializer(job, context={"request": request}).data
+    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
+    return Response(
+        data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+    )
+
+
+class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
+    """Queue a training run."""
+
+    serializer_class = TrainingRunSerializer
+    queryset = Job.objects.none()
+
+    @extend_schema(responses={202: JobSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.create_training_job(
+            _owner(request),
+            training_settings=serializer.validated_data["settings"],
+            name=serializer.validated_data["name"],
+        )
+        return _accepted(job, request)
+
+
+class GenerationViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
+    """Queue the generation of a gallery of images."""
+
+    serializer_class = GenerationSerializer
+    queryset = Job.objects.none()
+
+    @extend_schema(responses={202: JobSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.create_generation_job(
+            _owner(request), **serializer.validated_data
+        )
+        return _accepted(job, request)
+
+
+class JobViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]
+):
+    """The caller's jobs: poll these for state and progress."""
+
+    serializer_class = JobSerializer
+    permission_classes = (IsAuthenticated, IsOwner)
+    filterset_class = JobFilter
+    ordering_fields = ("created_at", "started_at", "finished_at", "state", "kind")
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return Job.objects.filter(owner_id=self.request.user.pk).annotate(
+            result_model_version_id=F("model_version__id"),
+            result_gallery_id=F("gallery__id"),
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(description="The job has already finished."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel: a queued job never starts, a running one stops at its next step."""
+        job = self.get_object()
+        try:
+            job = services.cancel_job(job)
+        except services.JobConflict as conflict:
+            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(job).data)
+
+
+class ModelVersionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ModelVersion],
+):
+    """The caller's model versions and the public demo model."""
+
+    permission_classes = (IsAuthenticated, IsOwnerOrPublicReadOnly)
+    filterset_class = ModelVersionFilter
+    ordering_fields = ("created_at", "version", "name", "dataset")
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        if self.action == "set_default":
+            queryset = ModelVersion.objects.filter(owner_id=self.request.user.pk)
+        else:
+            queryset = services.visible_model_versions(self.request.user)
+        return queryset.defer("model_file").select_related("owner")
+
+    def get_serializer_class(self) -> type[BaseSerializer[ModelVersion]]:
+        if self.action == "list":
+            return ModelVersionSerializer
+        return ModelVersionDetailSerializer
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        content_negotiation_class=FileContentNegotiation,
+    )
+    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The model's .npz file (checked against its SHA-256 first)."""
+        model_version = self.get_object()
+        try:
+            content = services.model_file_bytes(model_version)
+        except services.ModelUnavailable as error:
+            return Response(
+                {"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+            )
+        response = HttpResponse(content, content_type="application/octet-stream")
+        filename = f"model-{model_version.pk}-v{model_version.version}.npz"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["X-Content-SHA256"] = model_version.model_sha256
+        return response
+
+    @extend_schema(request=None, responses={200: ModelVersionDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="set-default")
+    def set_default(self, request: Request, pk: str | None = None) -> Response:
+        """Make this your default model version (used when none is named)."""
+        model_version = services.set_default_model_version(self.get_object())
+        return Response(self.get_serializer(model_version).data)
+
+
+_LEGACY_ERROR = inline_serializer(
+    "LegacyError",
+    {"success": serializers.BooleanField(), "error": serializers.CharField()},
+)
+
+
+def _legacy_error(message: str, status_code: int) -> Response:
+    return Response({"success": False, "error": message}, status=status_code)
+
+
+class LegacyStatsView(APIView):
+    """The old app's model figures, for the caller's default or the demo model."""
+
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "LegacyStats",
+                {
+                    "pca_components": serializers.IntegerField(),
+                    "variance_explained": serializers.FloatField(),
+                    "kde_bandwidth": serializers.FloatField(),
+                    "original_dim": serializers.IntegerField(),
+                    "reduced_dim": serializers.IntegerField(),
+                },
+            ),
+            503: _LEGACY_ERROR,
+        }
+    )
+    def get(self, request: Request) -> Response:
+        model_version = services.serving_model_version(request.user)
+        if model_version is None:
+            return _legacy_error(NO_MODEL_MESSAGE, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(model_version.stats())
+
+
+class LegacyGenerateView(APIView):
+    """The old app's synchronous sampler: ``{"n_samples": 1..16}`` -> data URLs."""
+
+    permission_classes = (AllowAny,)
+    throttle_classes = (GenerateThrottle,)
+    DEFAULT_SAMPLES = 16
+
+    @extend_schema(
+        request=inline_serializer(
+            "LegacyGenerateRequest",
+            {"n_samples": serializers.IntegerField(min_value=1, max_value=16)},
+        ),
+        responses={
+            200: inline_serializer(
+                "LegacyGenerateResponse",
+                {
+                    "success": serializers.BooleanField(),
+                    "images": serializers.ListField(child=serializers.CharField()),
+                    "count": serializers.IntegerField(),
+                },
+            ),
+            400: _LEGACY_ERROR,
+            503: _LEGACY_ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            data = request.data
+        except UnsupportedMediaType:
+            return _legacy_error(
+                "Send a JSON body.", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+            )
+        except ParseError:
+            return _legacy_error(
+                "The request body is not valid JSON.", status.HTTP_400_BAD_REQUEST
+            )
+        if not isinstance(data, dict):
+            return _legacy_error(
+                'Send a JSON object such as {"n_samples": 8}.',
+                status.HTTP_400_BAD_REQUEST,
+            )
+        n_samples = data.get("n_samples", self.DEFAULT_SAMPLES)
+        limit = services.MAX_SYNC_SAMPLES
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, int)
+            or not 1 <= n_samples <= limit
+        ):
+            return _legacy_error(
+                f"n_samples must be an integer from 1 to {limit}.",
+                status.HTTP_400_BAD_REQUEST,
+            )
+        model_version = services.serving_model_version(request.user)
+        if model_version is None:
+            return _legacy_error(NO_MODEL_MESSAGE, status.HTTP_503_SERVICE_UNAVAILABLE)
+        try:
+            pngs = services.sample_pngs(model_version, n_samples)
+        except services.ModelUnavailable as error:
+            return _legacy_error(str(error), status.HTTP_503_SERVICE_UNAVAILABLE)
+        images = [
+            "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            for png in pngs
+        ]
+        return Response({"success": True, "images": images, "count": len(images)})
+
+
+class HealthView(APIView):
+    """Liveness and database reachability, for load balancers and Compose."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer("Health", {"status": serializers.CharField()}),
+            503: inline_serializer("Unhealthy", {"status": serializers.CharField()}),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            connection.ensure_connection()
+        except DatabaseError:
+            return Response(
+                {"status": "database unavailable"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "ok"})

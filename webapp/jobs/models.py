@@ -1,0 +1,143 @@
+"""Jobs (the source of truth for every background task) and model versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import models
+from django.db.models import Q
+
+
+class Job(models.Model):
+    """One training or generation request and everything known about its run."""
+
+    class Kind(models.TextChoices):
+        TRAINING = "training"
+        GENERATION = "generation"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    # Training: TrainingSettings.to_dict(). Generation: model_version, n_images,
+    # digit, seed, temperature. Always validated before the row is written.
+    params = models.JSONField(default=dict)
+    # Training only: the resulting model version is public (the demo model).
+    publish_model = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0)
+    phase = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (
+            models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
+            models.Index(fields=["kind", "state", "created_at"], name="job_queue"),
+        )
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(progress__gte=0.0) & Q(progress__lte=1.0),
+                name="job_progress_in_unit_interval",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED_STATES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+class ModelVersion(models.Model):
+    """A trained model: its settings, metrics and the .npz file itself."""
+
+    owner = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="model_versions",
+    )
+    name = models.CharField(max_length=100)
+    # 1, 2, 3... per owner, in creation order.
+    version = models.PositiveIntegerField()
+    dataset = models.CharField(max_length=32)
+    dataset_digest = models.CharField(max_length=64, blank=True)
+    settings = models.JSONField(default=dict)
+    seed = models.PositiveBigIntegerField(default=0)
+    code_version = models.CharField(max_length=64, blank=True)
+    metrics = models.JSONField(default=dict)
+    # In the database so that web servers and workers never need a shared disk.
+    model_file = models.BinaryField(editable=False)
+    model_sha256 = models.CharField(max_length=64)
+    model_size = models.PositiveBigIntegerField(default=0)
+    is_default = models.BooleanField(default=False)
+    is_public = models.BooleanField(default=False)
+    training_job = models.OneToOneField(
+        Job,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="model_version",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["owner", "version"], name="model_version_number_per_owner"
+            ),
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=Q(is_default=True),
+                name="one_default_model_per_owner",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_class_conditional(self) -> bool:
+        return bool(self.settings.get("class_conditional"))
+
+    def stats(self) -> dict[str, Any]:
+        """The old app's ``/stats`` figures."""
+        metrics = self.metrics
+        return {
+            "pca_components": metrics.get("n_components"),
+            "variance_explained": metrics.get("explained_variance"),
+            "kde_bandwidth": metrics.get("bandwidth"),
+            "original_dim": metrics.get("original_dim"),
+            "reduced_dim": metrics.get("n_components"),
+        }

@@ -1,0 +1,332 @@
+"""Django settings, read from the environment only.
+
+With no environment at all the project runs for development: DEBUG on, a SQLite
+file in the data directory and Redis on its default local port. With DEBUG off,
+SECRET_KEY and ALLOWED_HOSTS have no defaults, so a deployment that forgot them
+stops at start-up instead of running insecurely. deploy/.env.example lists every
+variable read here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    """The variable's value; an empty value counts as unset."""
+    value = os.environ.get(name, "")
+    if value.strip():
+        return value.strip()
+    if default is None:
+        raise ImproperlyConfigured(f"Set the {name} environment variable.")
+    return default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable (1/0, true/false, yes/no, on/off)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean; use one of 1, 0, true, false, yes, no."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer variable, optionally bounded below."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        number = default
+    else:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not an integer.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
+    return number
+
+
+def env_list(name: str, default: str | None = None) -> list[str]:
+    """A comma-separated list; blank items are dropped."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("mnist-kde-studio")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- Core -----------------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", True)
+# The development key only exists while DEBUG is on; see the module docstring.
+SECRET_KEY = env_str(
+    "SECRET_KEY", "dev-only-insecure-key-do-not-deploy" if DEBUG else None
+)
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else None
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# Read by generator.datasets straight from the environment (where the raw MNIST
+# files live); kept here so that every variable the processes read is listed once.
+MNIST_DIR = env_str("MNIST_DIR", "")
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CODE_VERSION = env_str("CODE_VERSION", _package_version())
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "webapp.accounts",
+    "webapp.jobs",
+    "webapp.gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+WSGI_APPLICATION = "webapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Project-wide templates (base layout, registration pages); app pages live
+        # in <app>/templates/<app>/.
+        "DIRS": [BASE_DIR / "webapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+
+_DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'studio.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL", _DEFAULT_DATABASE_URL)
+_database = dj_database_url.parse(DATABASE_URL)
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASE_URL == _DEFAULT_DATABASE_URL:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # The web server, the worker and beat write the same file: WAL lets readers go
+    # on during a write, IMMEDIATE takes the write lock up front (no deadlocking
+    # lock upgrades) and the timeout waits for it instead of failing.
+    _database["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
+    _database["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and sessions (shared by the web processes through Redis) -------------------
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "studio",
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- Auth -----------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# --- Internationalisation, static files -----------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise warns on every start when collectstatic has not created it yet.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # No manifest: templates keep rendering when collectstatic has not run.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve app static files straight from the apps, so `make run` needs no
+# collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST framework -------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header turns "not logged in" into a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "webapp.pagination.PagePagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env_str("AUTH_THROTTLE_RATE", "30/minute"),
+        "generate": env_str("GENERATE_THROTTLE_RATE", "120/minute"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MNIST KDE Studio API",
+    "DESCRIPTION": (
+        "Train PCA + kernel density models of handwritten digits and generate "
+        "images from them. Jobs run on Celery workers; poll /api/v1/jobs/{id}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["webapp.schema.document_paths_as_written"],
+    # Swagger UI's assets are served from the sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Jobs and Celery ------------------------------------------------------------------
+
+# Soft limits raise SoftTimeLimitExceeded inside the task (the job is marked
+# failed); hard limits kill the process a little later if that did not stop it.
+TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_TIME_LIMIT", 3600, minimum=10)
+TRAINING_HARD_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 120
+GENERATION_SOFT_TIME_LIMIT = env_int("GENERATION_TIME_LIMIT", 600, minimum=10)
+GENERATION_HARD_TIME_LIMIT = GENERATION_SOFT_TIME_LIMIT + 60
+SWEEP_SOFT_TIME_LIMIT = 60
+SWEEP_HARD_TIME_LIMIT = 90
+
+# A running job's worker refreshes the heartbeat every JOB_HEARTBEAT_SECONDS; one
+# silent for JOB_STALE_AFTER_SECONDS is presumed dead and may be taken over.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=0)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120, minimum=1)
+if JOB_HEARTBEAT_SECONDS and JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "JOB_STALE_AFTER_SECONDS must be at least three heartbeats "
+        f"({3 * JOB_HEARTBEAT_SECONDS} s), or live jobs would be taken over."
+    )
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+# Progress writes closer together than this are skipped (phase changes never are).
+JOB_PROGRESS_WRITE_SECONDS = 0.5
+MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4, minimum=1)
+GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The job row is the only status anyone reads; Celery results are never stored.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "generation"
+CELERY_TASK_ROUTES = {
+    "jobs.train": {"queue": "training"},
+    "jobs.generate": {"queue": "generation"},
+    "jobs.sweep": {"queue": "generation"},
+}
+# Redis hands an unacknowledged message to another worker after the visibility
+# timeout; it must outlast the longest task or a live training would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * TRAINING_HARD_TIME_LIMIT,
+}
+# The in-memory scheduler: the default one keeps its state in a shelve (pickle)
+# file, and a 60-second sweep loses nothing by forgetting its last run.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-jobs": {
+        "task": "jobs.sweep",
+        "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
+    },
+}
+
+# --- Logging --------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}

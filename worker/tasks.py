@@ -1,0 +1,46 @@
+"""Thin task wrappers: each takes a job id and calls one service."""
+
+from __future__ import annotations
+
+from celery import Task
+from django.conf import settings
+
+from webapp.jobs import services
+from worker.celery_app import app
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    bind=True,
+    name="jobs.train",
+    soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
+    time_limit=settings.TRAINING_HARD_TIME_LIMIT,
+)
+def train_model_task(self: Task, job_id: str) -> None:
+    """Run a training job; if a worker seems to hold it, look again once it is stale."""
+    outcome = services.run_training_job(job_id)
+    if outcome is services.RunOutcome.BUSY and not self.request.retries:
+        raise self.retry(countdown=services.takeover_delay(), max_retries=1)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    bind=True,
+    name="jobs.generate",
+    soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
+    time_limit=settings.GENERATION_HARD_TIME_LIMIT,
+)
+def generate_images_task(self: Task, job_id: str) -> None:
+    """Run a generation job; if a worker seems to hold it, look again once stale."""
+    outcome = services.run_generation_job(job_id)
+    if outcome is services.RunOutcome.BUSY and not self.request.retries:
+        raise self.retry(countdown=services.takeover_delay(), max_retries=1)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name="jobs.sweep",
+    soft_time_limit=settings.SWEEP_SOFT_TIME_LIMIT,
+    time_limit=settings.SWEEP_HARD_TIME_LIMIT,
+)
+def sweep_jobs_task() -> dict[str, int]:
+    """Requeue, fail or cancel running jobs whose heartbeat went stale."""
+    result = services.sweep_stale_jobs()
+    return {"requeued": result.requeued, "failed": result.failed}
