@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from generator import kde as kde_module
+from generator.kde import KERNELS, log_kernel_normalisation
+from generator.search import (
+    CrossValidationResult,
+    assign_folds,
+    cross_validate_bandwidth,
+)
+from tests.generator.kde_reference import log_profile
+
+GRID = (0.02, 0.1, 0.3, 0.9, 2.7, 8.0)
+
+
+def brute_force_fold_log_likelihood(
+    X: np.ndarray,
+    bandwidths: np.ndarray,
+    kernel: str,
+    folds: np.ndarray,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per fold, the mean over held-out points of log p(x), one point at a time."""
+    labels = np.zeros(len(X)) if groups is None else groups
+    d = X.shape[1]
+    result = np.empty((folds.max() + 1, len(bandwidths)))
+    for fold in range(folds.max() + 1):
+        held_out = np.flatnonzero(folds == fold)
+        per_point = np.empty((held_out.size, len(bandwidths)))
+        for row, i in enumerate(held_out):
+            train = X[(folds != fold) & (labels == labels[i])]
+            distances = np.sqrt(((train - X[i]) ** 2).sum(axis=1))
+            for k, h in enumerate(bandwidths):
+                per_point[row, k] = (
+                    special.logsumexp(log_profile(kernel, distances / h))
+                    - math.log(len(train))
+                    + log_kernel_normalisation(kernel, d, h)
+                )
+        result[fold] = per_point.mean(axis=0)
+    return result
+
+
+def mixture(
+    seed: int, n: int = 90, d: int = 3, offset: float = 50.0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    centres = rng.normal(scale=3.0, size=(3, d)) + offset
+    return centres[labels] + rng.normal(size=(n, d)), labels
+
+
+def assert_same_log_likelihoods(actual: np.ndarray, expected: np.ndarray) -> None:
+    np.testing.assert_array_equal(actual == -np.inf, expected == -np.inf)
+    finite = np.isfinite(expected)
+    assert finite.any()
+    np.testing.assert_allclose(actual[finite], expected[finite], rtol=1e-9)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_matches_brute_force_held_out_log_likelihood(kernel: str) -> None:
+    X, _ = mixture(0)
+    grid = np.array(GRID)
+    result = cross_validate_bandwidth(X, grid, kernel=kernel, n_folds=4, random_state=1)
+    folds = assign_folds(len(X), 4, random_state=1)
+    expected = brute_force_fold_log_likelihood(X, grid, kernel, folds)
+    assert_same_log_likelihoods(result.fold_log_likelihood, expected)
+    np.testing.assert_allclose(
+        result.mean_log_likelihood[np.isfinite(expected).all(axis=0)],
+        expected.mean(axis=0)[np.isfinite(expected).all(axis=0)],
+        rtol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_grouped_search_scores_each_point_against_its_own_class(kernel: str) -> None:
+    X, labels = mixture(1, n=75)
+    grid = np.array(GRID)
+    result = cross_validate_bandwidth(
+        X, grid, kernel=kernel, n_folds=3, random_state=2, groups=labels
+    )
+    folds = assign_folds(len(X), 3, random_state=2, groups=labels)
+    expected = brute_force_fold_log_likelihood(X, grid, kernel, folds, labels)
+    assert_same_log_likelihoods(result.fold_log_likelihood, expected)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential", "epanechnikov"])
+def test_pruned_chunked_threaded_search_stays_exact(
+    kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MNIST-like: many dimensions, a wide grid, rows long enough that small
+    # bandwidths drop most terms and the chunks switch to compressed lists.
+    rng = np.random.default_rng(3)
+    spread = 4.0 if kernel == "exponential" else 1.0
+    X = rng.normal(size=(300, 20)) * np.linspace(2.0, 0.2, 20) * spread
+    grid = np.logspace(-1, 1, 20)
+    compressed_calls = []
+    original_terms = kde_module._kernel_terms
+
+    def spying_terms(values: np.ndarray, *args: object) -> np.ndarray:
+        compressed_calls.append(values.ndim == 1)
+        return original_terms(values, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kde_module, "_kernel_terms", spying_terms)
+    monkeypatch.setattr(kde_module, "CHUNK_BYTES", 8 * 240 * 7)
+    monkeypatch.setattr(kde_module, "BLOCK_BYTES", 8 * 240 * 21)
+    result = cross_validate_bandwidth(
+        X, grid, kernel=kernel, n_folds=5, random_state=4, n_jobs=3
+    )
+    assert any(compressed_calls)
+    assert not all(compressed_calls)
+    folds = assign_folds(len(X), 5, random_state=4)
+    expected = brute_force_fold_log_likelihood(X, grid, kernel, folds)
+    assert_same_log_likelihoods(result.fold_log_likelihood, expected)
+
+
+def test_thread_count_does_not_change_the_result() -> None:
+    X, _ = mixture(5, n=200, d=6)
+    grid = np.logspace(-1, 1, 8)
+    one = cross_validate_bandwidth(X, grid, random_state=0, n_jobs=1)
+    two = cross_validate_bandwidth(X, grid, random_state=0, n_jobs=2)
+    np.testing.assert_allclose(
+        one.fold_log_likelihood, two.fold_log_likelihood, rtol=1e-13
+    )
+
+
+def test_result_follows_the_grid_order_and_picks_the_best() -> None:
+    X, _ = mixture(6)
+    grid = np.array([2.0, 0.05, 0.5, 8.0])
+    result = cross_validate_bandwidth(X, grid, random_state=0)
+    assert isinstance(result, CrossValidationResult)
+    np.testing.assert_array_equal(result.bandwidths, grid)
+    assert result.fold_log_likelihood.shape == (5, 4)
+    np.testing.assert_allclose(
+        result.mean_log_likelihood, result.fold_log_likelihood.mean(axis=0)
+    )
+    assert result.best_bandwidth == grid[np.argmax(result.mean_log_likelihood)]
+    ascending = cross_validate_bandwidth(X, np.sort(grid), random_state=0)
+    np.testing.assert_allclose(
+        ascending.mean_log_likelihood,
+        result.mean_log_likelihood[np.argsort(grid)],
+        rtol=1e-12,
+    )
+
+
+def test_all_infinite_grid_falls_back_to_the_largest_bandwidth() -> None:
+    X, _ = mixture(7, offset=0.0)
+    result = cross_validate_bandwidth(X, [1e-4, 1e-3], kernel="tophat", random_state=0)
+    assert np.isneginf(result.mean_log_likelihood).all()
+    assert result.best_bandwidth == 1e-3
+
+
+def test_callback_is_called_after_each_fold() -> None:
+    X, _ = mixture(8)
+    calls: list[tuple[int, int]] = []
+    cross_validate_bandwidth(
+        X, GRID, n_folds=4, random_state=0, callback=lambda i, n: calls.append((i, n))
+    )
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4)]
+
+
+def test_raising_from_the_callback_cancels_the_search() -> None:
+    class Cancelled(Exception):
+        pass
+
+    calls: list[int] = []
+
+    def cancel_after_second_fold(fold_index: int, n_folds: int) -> None:
+        calls.append(fold_index)
+        if fold_index == 1:
+            raise Cancelled
+
+    X, _ = mixture(9)
+    with pytest.raises(Cancelled):
+        cross_validate_bandwidth(
+            X, GRID, random_state=0, callback=cancel_after_second_fold
+        )
+    assert calls == [0, 1]
+
+
+# --- folds ----------------------------------------------------------------------
+
+
+def test_folds_are_balanced_shuffled_and_seeded() -> None:
+    folds = assign_folds(103, 5, random_state=0)
+    assert sorted(np.bincount(folds).tolist()) == [20, 20, 21, 21, 21]
+    np.testing.assert_array_equal(folds, assign_folds(103, 5, random_state=0))
+    assert not np.array_equal(folds, assign_folds(103, 5, random_state=1))
+    assert not np.array_equal(folds, np.arange(103) % 5)
+
+
+def test_grouped_folds_are_stratified() -> None:
+    labels = np.repeat([0, 1, 2], [50, 30, 7])
+    folds = assign_folds(len(labels), 5, random_state=0, groups=labels)
+    for label in (0, 1, 2):
+        counts = np.bincount(folds[labels == label], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_folds": 1}, "n_folds"),
+        ({"n_folds": 31}, "n_folds"),
+        ({"groups": np.r_[np.zeros(29), 1]}, "at least 2"),
+        ({"groups": np.zeros(5)}, "shape"),
+        ({"kernel": "box"}, "kernel"),
+        ({"bandwidths": [0.1, -1.0]}, "positive"),
+        ({"bandwidths": []}, "non-empty"),
+        ({"random_state": "seed"}, "random_state"),
+    ],
+)
+def test_bad_arguments_are_rejected(kwargs: dict[str, object], match: str) -> None:
+    arguments: dict[str, object] = {"bandwidths": GRID, **kwargs}
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(ValueError, match=match):
+        cross_validate_bandwidth(X, **arguments)  # type: ignore[arg-type]
