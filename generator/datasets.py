@@ -29,6 +29,8 @@ from typing import IO, Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from generator.files import write_atomically
+
 __all__ = [
     "DATASET_INFO",
     "DATASET_NAMES",
@@ -894,28 +896,13 @@ def _write_cache(
     file_sha256: Mapping[str, str],
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
-        dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp", delete=False
-    )
     payload: dict[str, Any] = {
         "format_version": np.int64(_CACHE_FORMAT_VERSION),
         "file_names": np.array(IDX_FILE_NAMES),
         "file_sha256": np.array([file_sha256[n] for n in IDX_FILE_NAMES]),
         **arrays,
     }
-    try:
-        with handle:
-            np.savez(handle, **payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # NamedTemporaryFile creates mode 0600; the web server and the worker may
-        # run as different users and both read the cache.
-        os.chmod(handle.name, 0o644)
-        # A reader never sees a half-written cache: the rename is atomic.
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda stream: np.savez(stream, **payload))
 
 
 def _load_cache(path: Path, spec: _IdxDatasetSpec) -> Dataset:

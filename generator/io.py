@@ -33,7 +33,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from importlib import metadata as package_metadata
@@ -43,6 +42,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from generator.files import write_atomically
 from generator.kde import KERNELS, KernelDensity
 from generator.model import ImageGenerator
 from generator.pca import PCA
@@ -136,7 +136,7 @@ def save_model(
     arrays = _model_arrays(model)
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if isinstance(file, str | os.PathLike):
-        _write_atomically(Path(file), arrays)
+        write_atomically(Path(file), lambda stream: _savez(stream, arrays))
     else:
         _savez(file, arrays)
 
@@ -296,22 +296,6 @@ def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
 def _savez(stream: IO[bytes], arrays: Mapping[str, NDArray[Any]]) -> None:
     entries: dict[str, Any] = dict(arrays)
     np.savez(stream, **entries)
-
-
-def _write_atomically(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".partial", dir=directory
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            _savez(stream, arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- #

@@ -23,6 +23,7 @@ from generator.settings import BANDWIDTH_RULES, TrainingSettings
 __all__ = [
     "MAX_EVALUATION_SAMPLES",
     "PHASES",
+    "SAMPLE_PIXEL_MAX",
     "ImageGenerator",
     "TrainingResult",
     "bandwidth_grid_values",
@@ -44,6 +45,9 @@ PHASES: dict[str, tuple[float, float]] = {
 
 #: Test images scored for the held-out log-likelihood metric.
 MAX_EVALUATION_SAMPLES = 2000
+#: ``sample`` quantises every data set's images to 0..SAMPLE_PIXEL_MAX, whatever
+#: the data set's own pixel_max (16 for digits).
+SAMPLE_PIXEL_MAX = 255
 
 
 def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
@@ -371,7 +375,7 @@ class ImageGenerator:
                 )
         pixels = self.pca_.inverse_transform(projected)
         np.clip(pixels, 0.0, 1.0, out=pixels)
-        images = np.rint(pixels * 255.0).astype(np.uint8)
+        images = np.rint(pixels * SAMPLE_PIXEL_MAX).astype(np.uint8)
         return images.reshape((count, *self.image_shape_))
 
     def score_samples(self, X: ArrayLike) -> FloatArray:

@@ -429,13 +429,14 @@ PRESETS: dict[str, TrainingSettings] = {
     # The original notebook: PCA(50) + a 5-fold search of 20 bandwidths on 10,000
     # MNIST images.
     "notebook": TrainingSettings(),
-    # Provisional: the evaluation search will replace these values.
+    # The winner of bench/sharp_search.py (README, "Models and presets"): the
+    # highest classifier confidence x class balance among settings whose samples
+    # are at least as far from the training set as real test images are.
     "sharp": TrainingSettings(
         dataset="mnist",
-        n_components=30,
-        kernel="gaussian",
-        bandwidth="cv",
-        class_conditional=True,
+        n_components=20,
+        kernel="exponential",
+        bandwidth=0.107,
     ),
     # Small enough to train and sample in a few seconds, for demos and smoke tests.
     "preview": TrainingSettings(
