@@ -176,19 +176,6 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
     )
     seed = _IntegerSetting("Seeds the subset, the folds and the evaluation.")
 
-    _SETTING_NAMES = (
-        "dataset",
-        "n_components",
-        "whiten",
-        "kernel",
-        "bandwidth",
-        "bandwidth_grid",
-        "cv_folds",
-        "n_train",
-        "class_conditional",
-        "seed",
-    )
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(self.initial_data, dict):
             unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -197,7 +184,7 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
                     {key: ["Unknown field."] for key in unknown}
                 )
         preset = attrs.get("preset")
-        given = {key: attrs[key] for key in self._SETTING_NAMES if key in attrs}
+        given = {key: attrs[key] for key in services.SETTING_NAMES if key in attrs}
         try:
             training_settings = services.validate_training_settings(
                 given, preset=preset

@@ -15,6 +15,7 @@ Running a job follows one protocol for both kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import io
@@ -40,9 +41,15 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from generator.io import file_sha256, load_model, save_model
-from generator.model import ImageGenerator, train_model
+from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator, train_model
 from generator.render import image_to_png
-from generator.settings import MAX_SEED, PRESETS, SettingsError, validate_settings
+from generator.settings import (
+    MAX_SEED,
+    PRESETS,
+    SettingsError,
+    TrainingSettings,
+    validate_settings,
+)
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion
@@ -57,6 +64,7 @@ __all__ = [
     "MAX_SEED",
     "MAX_SYNC_SAMPLES",
     "PRESET_NAMES",
+    "SETTING_NAMES",
     "JobConflict",
     "ModelUnavailable",
     "RunOutcome",
@@ -79,6 +87,8 @@ __all__ = [
 ]
 
 PRESET_NAMES = tuple(PRESETS)
+#: The training settings' field names, in the generator's order.
+SETTING_NAMES = tuple(field.name for field in dataclasses.fields(TrainingSettings))
 MAX_GENERATION_IMAGES = 256
 MAX_SYNC_SAMPLES = 16
 MIN_TEMPERATURE = 0.1
@@ -680,7 +690,11 @@ def _evaluate(
     try:
         dataset, classifier = _evaluation_tools(dataset_name)
         return evaluate_images(
-            images, dataset=dataset, classifier=classifier, requested_digit=digit
+            images,
+            dataset=dataset,
+            classifier=classifier,
+            requested_digit=digit,
+            pixel_max=SAMPLE_PIXEL_MAX,
         )
     except (SoftTimeLimitExceeded, _Cancelled, _LostClaim):
         raise
