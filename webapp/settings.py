@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
+    "webapp.web",
 ]
 
 MIDDLEWARE = [
@@ -186,9 +187,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+LOGOUT_REDIRECT_URL = "web:landing"
 
 # --- Internationalisation, static files -----------------------------------------------
 

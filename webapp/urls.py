@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -53,8 +52,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^generate/?$", LegacyGenerateView.as_view(), name="legacy-generate"),
     path("healthz", HealthView.as_view(), name="health"),
     path("admin/", admin.site.urls),
-    # Until the browser pages exist, the interactive API docs are the front page.
-    path("", RedirectView.as_view(pattern_name="docs"), name="home"),
+    path("", include("webapp.web.urls")),
 ]
 
 handler404 = "webapp.errors.not_found"

@@ -4,88 +4,40 @@ The worker is a ``celery -A worker worker`` subprocess pointed at pytest-django'
 test database (``test_<name>``) and at a dedicated Redis database (15 unless
 TEST_REDIS_URL says otherwise), which is flushed before and after the session.
 Tests use ``live_server`` with ``transactional_db``, so rows are committed and the
-worker sees them, and jobs reach it through the real broker.
+worker sees them, and jobs reach it through the real broker. The plumbing lives in
+integration_support.py, shared with tests/browser.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from integration_support import Api, WorkerProcess, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _start(arguments: list[str], env: dict[str, str], log_path: Path) -> WorkerProcess:
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", *arguments],
-        cwd=REPO,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log_file.close()
-    return WorkerProcess(process=process, log_path=log_path)
-
-
-def _stop(worker: WorkerProcess) -> None:
-    if worker.process.poll() is None:
-        worker.process.terminate()
-        try:
-            worker.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            # Its own session: this reaches only the processes this fixture started.
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait(timeout=10)
+from tests.integration.integration_support import (
+    Api,
+    WorkerProcess,
+    flushed_test_redis,
+    process_environment,
+    producer_and_cache_on,
+    running_worker,
+    start_celery,
+    stop_celery,
+    subprocess_database_url,
+)
 
 
 @pytest.fixture(scope="session")
 def integration_redis_url() -> Iterator[str]:
-    import redis
-    from django.conf import settings
-
-    configured = urlsplit(settings.REDIS_URL)
-    url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
-        configured._replace(path="/15")
-    )
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"integration tests need Redis at {url}: {error}")
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with flushed_test_redis("integration") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def worker_database_url(django_db_setup: None) -> str:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "integration tests need PostgreSQL (set DATABASE_URL=postgres://...): "
-            "the worker is another process and cannot share an in-memory SQLite"
-        )
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"])
-    return (
-        f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-        f"/{db['NAME']}"
-    )
+    return subprocess_database_url("integration")
 
 
 @pytest.fixture(scope="session")
@@ -95,19 +47,14 @@ def process_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of every subprocess: the test database and Redis."""
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "DATABASE_URL": worker_database_url,
-        "REDIS_URL": integration_redis_url,
-        "DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
+    return process_environment(
+        database_url=worker_database_url,
+        redis_url=integration_redis_url,
+        data_dir=tmp_path_factory.mktemp("worker-data"),
         # Short enough that a crashed worker's job is taken over within seconds.
-        "JOB_HEARTBEAT_SECONDS": "1",
-        "JOB_STALE_AFTER_SECONDS": "3",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "LOG_LEVEL": "INFO",
-    }
+        JOB_HEARTBEAT_SECONDS="1",
+        JOB_STALE_AFTER_SECONDS="3",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -116,35 +63,10 @@ def celery_worker(
 ) -> Iterator[WorkerProcess]:
     """One worker for both queues, one job at a time (so a second job waits)."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    worker = _start(
-        [
-            "worker",
-            "-Q",
-            "training,generation",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"pytest-{os.getpid()}@%h",
-        ],
-        process_env,
-        log_path,
-    )
-    try:
-        wait_for(
-            lambda: " ready." in worker.log() or worker.process.poll() is not None,
-            timeout=60,
-            what="the Celery worker to start",
-            log=worker,
-        )
-        assert worker.process.poll() is None, worker.tail()
+    with running_worker(
+        process_env, log_path, hostname=f"pytest-{os.getpid()}@%h"
+    ) as worker:
         yield worker
-    finally:
-        _stop(worker)
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +77,7 @@ def start_beat(
 
     def start(extra_env: dict[str, str]) -> WorkerProcess:
         log_path = tmp_path_factory.mktemp("beat") / "beat.log"
-        beat = _start(
+        beat = start_celery(
             ["beat", "--loglevel", "INFO"], {**process_env, **extra_env}, log_path
         )
         started.append(beat)
@@ -163,48 +85,14 @@ def start_beat(
 
     yield start
     for beat in started:
-        _stop(beat)
+        stop_celery(beat)
 
 
 @pytest.fixture(scope="session")
 def _web_uses_test_redis(integration_redis_url: str) -> Iterator[None]:
-    """Point this process's producer and cache at the test Redis database.
-
-    Django settings were read before any fixture ran, possibly with another
-    REDIS_URL; the Celery app takes the broker URL when it opens its connection
-    pool, so the pool is replaced along with the URL.
-    """
-    from django.test import override_settings
-
-    from worker import app
-
-    previous = app.conf.broker_url
-    _connect_producer(app, integration_redis_url)
-    caches = override_settings(
-        CACHES={
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": integration_redis_url,
-                "KEY_PREFIX": "studio-test",
-            }
-        }
-    )
-    caches.enable()
-    yield
-    caches.disable()
-    _connect_producer(app, previous)
-
-
-def _connect_producer(app: Any, url: str) -> None:
-    """Make the app publish to ``url``, dropping connections pooled for another."""
-    app.conf.broker_url = url
-    pool = app._pool
-    if pool is not None:
-        pool.force_close_all()
-        app._pool = None
-        amqp = app.__dict__.get("amqp")
-        if amqp is not None:
-            amqp._producer_pool = None
+    """Point this process's producer and cache at the test Redis database."""
+    with producer_and_cache_on(integration_redis_url, key_prefix="studio-test"):
+        yield
 
 
 @pytest.fixture

@@ -1,19 +1,32 @@
-"""Helpers shared by the integration tests and their fixtures."""
+"""Helpers shared by the integration and browser tests and their fixtures.
+
+Both run the real stack: a ``celery -A worker worker`` subprocess on pytest-django's
+test database (PostgreSQL) and a dedicated Redis database, with this process's
+producer and cache pointed at that Redis database too.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
 
 T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_for(
@@ -105,3 +118,196 @@ class Api:
 
     def post(self, path: str, body: Any = None) -> tuple[int, Any]:
         return self.request("POST", path, {} if body is None else body)
+
+
+# --- Redis and PostgreSQL for the subprocesses --------------------------------------
+
+
+@contextmanager
+def flushed_test_redis(who: str) -> Iterator[str]:
+    """The URL of the test Redis database, flushed before and after.
+
+    TEST_REDIS_URL, or database 15 of the configured REDIS_URL's server; skips the
+    ``who`` tests when it does not answer.
+    """
+    import redis
+    from django.conf import settings
+
+    configured = urlsplit(settings.REDIS_URL)
+    url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
+        configured._replace(path="/15")
+    )
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"{who} tests need Redis at {url}: {error}")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def subprocess_database_url(who: str) -> str:
+    """A ``postgres://`` URL of pytest-django's test database, for a subprocess.
+
+    Call it once the test database exists (from a fixture that requests
+    ``django_db_setup``); skips the ``who`` tests on anything but PostgreSQL.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            f"{who} tests need PostgreSQL (set DATABASE_URL=postgres://...): "
+            "the worker is another process and cannot share an in-memory SQLite"
+        )
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"])
+    return (
+        f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+        f"/{db['NAME']}"
+    )
+
+
+def process_environment(
+    *, database_url: str, redis_url: str, data_dir: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a worker or beat subprocess on the test database and Redis."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(data_dir),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+# --- Celery subprocesses --------------------------------------------------------------
+
+
+def start_celery(
+    arguments: list[str], env: dict[str, str], log_path: Path
+) -> WorkerProcess:
+    """``celery -A worker <arguments>`` in its own session, logging to ``log_path``."""
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", *arguments],
+        cwd=REPO,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log_file.close()
+    return WorkerProcess(process=process, log_path=log_path)
+
+
+def stop_celery(worker: WorkerProcess) -> None:
+    """Terminate a process from ``start_celery``; kill its session if it lingers."""
+    if worker.process.poll() is None:
+        worker.process.terminate()
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            # Its own session: this reaches only the processes start_celery started.
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait(timeout=10)
+
+
+@contextmanager
+def running_worker(
+    env: dict[str, str], log_path: Path, *, hostname: str
+) -> Iterator[WorkerProcess]:
+    """One worker for both queues, one job at a time (so a second job waits).
+
+    Ready when the block starts, stopped when it ends.
+    """
+    worker = start_celery(
+        [
+            "worker",
+            "-Q",
+            "training,generation",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            hostname,
+        ],
+        env,
+        log_path,
+    )
+    try:
+        wait_for(
+            lambda: " ready." in worker.log() or worker.process.poll() is not None,
+            timeout=60,
+            what="the Celery worker to start",
+            log=worker,
+        )
+        assert worker.process.poll() is None, worker.tail()
+        yield worker
+    finally:
+        stop_celery(worker)
+
+
+# --- This process's producer and cache ------------------------------------------------
+
+
+def connect_producer(app: Any, url: str) -> None:
+    """Make the app publish to ``url``, dropping every connection pooled for another.
+
+    Django settings were read before any fixture ran, possibly with another
+    REDIS_URL; the Celery app takes the broker URL when it opens its connection
+    pool, so the pool goes along with the URL. kombu also keeps process-wide
+    producer pools keyed by broker URL: closing only the app's pool would leave one
+    that a later user of the same URL gets back, closed.
+    """
+    from kombu import pools
+
+    app.conf.broker_url = url
+    pool = app._pool
+    if pool is not None:
+        pool.force_close_all()
+    pools.reset()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@contextmanager
+def producer_and_cache_on(redis_url: str, *, key_prefix: str) -> Iterator[None]:
+    """This process's Celery producer and Django cache on ``redis_url``, restored
+    (with no pooled connection left) when the block ends."""
+    from django.test import override_settings
+
+    from worker import app
+
+    previous = app.conf.broker_url
+    connect_producer(app, redis_url)
+    caches = override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": key_prefix,
+            }
+        }
+    )
+    caches.enable()
+    try:
+        yield
+    finally:
+        caches.disable()
+        connect_producer(app, previous)

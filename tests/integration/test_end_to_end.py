@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from integration_support import Api, WorkerProcess, wait_for
 from PIL import Image
+
+from tests.integration.integration_support import Api, WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,402 @@
+"""Forms of the pages.
+
+The forms render fields and turn text into JSON values; they do not decide what is
+valid. Each page hands the values to the same DRF serializer the REST API uses and
+puts that serializer's messages on the fields (``add_serializer_errors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from webapp.web import services
+
+BANDWIDTH_VALUE = "value"
+SETTING_FIELDS = services.SETTING_NAMES
+
+
+def _number_input(*, integer: bool, placeholder: str = "") -> forms.TextInput:
+    # type=text (not number): a browser blanks unparseable number input, and the
+    # user's text must reach the validator to get its message back.
+    attrs = {
+        "inputmode": "numeric" if integer else "decimal",
+        "autocomplete": "off",
+        "spellcheck": "false",
+    }
+    if placeholder:
+        attrs["placeholder"] = placeholder
+    return forms.TextInput(attrs=attrs)
+
+
+def parse_number(text: str) -> int | float | str:
+    """``"50"`` -> 50, ``"0.9"`` -> 0.9; anything else is returned as given."""
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        return float(stripped)
+    except ValueError:
+        return stripped
+
+
+def _sizes_text() -> str:
+    return ", ".join(
+        f"{facts.n_train:,} for {facts.name}" for facts in services.dataset_facts()
+    )
+
+
+def _features_text() -> str:
+    return ", ".join(
+        f"{facts.n_features} for {facts.name}" for facts in services.dataset_facts()
+    )
+
+
+class TrainingRunForm(forms.Form):
+    """Every setting of ``POST /api/v1/training-runs``.
+
+    No field validates anything itself (choices included): a bad value reaches
+    the API's serializer and comes back with the API's message.
+    """
+
+    preset = forms.CharField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(
+        required=False,
+        help_text="Shown in your history. Blank: named after the preset.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100}),
+    )
+    dataset = forms.CharField(
+        label="Data set",
+        widget=forms.Select(choices=[(name, name) for name in services.DATASET_NAMES]),
+        help_text=(
+            "mnist: 28\u00d728 handwritten digits; fashion-mnist: 28\u00d728 clothing; "
+            "digits: scikit-learn's small 8\u00d78 digits (always available, fastest)."
+        ),
+    )
+    n_components = forms.CharField(
+        label="PCA components or variance fraction",
+        widget=_number_input(integer=False),
+        help_text=(
+            "A whole number keeps that many principal components (at most the "
+            f"pixel count: {_features_text()}); a fraction between 0 and 1, such "
+            "as 0.9, keeps as many as needed to explain that share of the variance."
+        ),
+    )
+    whiten = forms.BooleanField(
+        label="Whiten the components",
+        required=False,
+        help_text=(
+            "Scale every component to unit variance before the density estimate, "
+            "so one bandwidth fits all directions equally."
+        ),
+    )
+    kernel = forms.CharField(
+        widget=forms.Select(choices=[(name, name) for name in services.KERNELS]),
+        help_text=(
+            "The shape of the bump placed on every training point. Gaussian is "
+            "smooth; tophat, epanechnikov, linear and cosine have compact support."
+        ),
+    )
+    bandwidth_mode = forms.CharField(
+        label="Bandwidth",
+        widget=forms.RadioSelect(
+            choices=[
+                ("cv", "Cross-validate over a grid"),
+                ("scott", "Scott's rule"),
+                ("silverman", "Silverman's rule"),
+                (BANDWIDTH_VALUE, "A fixed value"),
+            ]
+        ),
+        help_text=(
+            "The width of each kernel. Cross-validation picks the value with the "
+            "best held-out log-likelihood; the rules of thumb are instant."
+        ),
+    )
+    bandwidth_value = forms.CharField(
+        label="Fixed bandwidth",
+        required=False,
+        widget=_number_input(integer=False, placeholder="e.g. 1.5"),
+        help_text="A positive number, used only with “A fixed value”.",
+    )
+    grid_start = forms.CharField(
+        label="Grid from",
+        required=False,
+        widget=_number_input(integer=False),
+        help_text="Smallest bandwidth tried (positive).",
+    )
+    grid_stop = forms.CharField(
+        label="Grid to",
+        required=False,
+        widget=_number_input(integer=False),
+        help_text="Largest bandwidth tried.",
+    )
+    grid_num = forms.CharField(
+        label="Grid values",
+        required=False,
+        widget=_number_input(integer=True),
+        help_text=(
+            f"How many values, spaced logarithmically (1 to {services.MAX_GRID_NUM})."
+        ),
+    )
+    cv_folds = forms.CharField(
+        label="Cross-validation folds",
+        required=False,
+        widget=_number_input(integer=True),
+        help_text=(
+            f"{services.MIN_CV_FOLDS} to {services.MAX_CV_FOLDS}. More folds: a "
+            "steadier choice, a slower search."
+        ),
+    )
+    n_train = forms.CharField(
+        label="Training images",
+        widget=_number_input(integer=True),
+        help_text=(
+            "A seeded random subset of the training split, up to its size "
+            f"({_sizes_text()}). Time grows with the square of this number."
+        ),
+    )
+    class_conditional = forms.BooleanField(
+        label="Class-conditional (one density per digit)",
+        required=False,
+        help_text=(
+            "Fits a separate density for each label, so you can ask for a "
+            "particular digit when generating."
+        ),
+    )
+    seed = forms.CharField(
+        label="Seed",
+        widget=_number_input(integer=True),
+        help_text=(
+            f"0 to {services.MAX_SEED:,}. The same seed and settings give the "
+            "same model."
+        ),
+    )
+
+    REQUIRED = (
+        "dataset",
+        "n_components",
+        "kernel",
+        "bandwidth_mode",
+        "n_train",
+        "seed",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # Blank values are judged in api_data, next to the API's checks.
+            field.required = False
+        _mark_optional(self, "name")
+
+    @classmethod
+    def initial_from_settings(
+        cls, settings: Mapping[str, Any], *, preset: str, name: str = ""
+    ) -> dict[str, Any]:
+        """Form values showing ``settings`` (a validated settings dict)."""
+        bandwidth = settings["bandwidth"]
+        grid = settings["bandwidth_grid"]
+        is_rule = isinstance(bandwidth, str)
+        return {
+            "preset": preset,
+            "name": name,
+            "dataset": settings["dataset"],
+            "n_components": _text(settings["n_components"]),
+            "whiten": settings["whiten"],
+            "kernel": settings["kernel"],
+            "bandwidth_mode": bandwidth if is_rule else BANDWIDTH_VALUE,
+            "bandwidth_value": "" if is_rule else _text(bandwidth),
+            "grid_start": _text(grid["start"]),
+            "grid_stop": _text(grid["stop"]),
+            "grid_num": _text(grid["num"]),
+            "cv_folds": _text(settings["cv_folds"]),
+            "n_train": _text(settings["n_train"]),
+            "class_conditional": settings["class_conditional"],
+            "seed": _text(settings["seed"]),
+        }
+
+    def api_data(self) -> dict[str, Any]:
+        """The request body the REST API would receive for these values.
+
+        Call after ``is_valid()``. A blank value that the chosen mode needs gets
+        a field error here; other text is passed on for the API's validation.
+        """
+        data = self.cleaned_data
+        for name in self.REQUIRED:
+            if not str(data.get(name) or "").strip():
+                self.add_error(name, "Enter a value.")
+        body: dict[str, Any] = {}
+        if data.get("preset"):
+            body["preset"] = data["preset"]
+        if data.get("name"):
+            body["name"] = data["name"]
+        for key in ("dataset", "kernel"):
+            if data.get(key):
+                body[key] = data[key]
+        body["whiten"] = bool(data.get("whiten"))
+        body["class_conditional"] = bool(data.get("class_conditional"))
+        for key in ("n_components", "n_train", "seed"):
+            if data.get(key, "") != "":
+                body[key] = parse_number(data[key])
+        mode = data.get("bandwidth_mode")
+        if mode == BANDWIDTH_VALUE:
+            if data.get("bandwidth_value", "").strip():
+                body["bandwidth"] = parse_number(data["bandwidth_value"])
+            else:
+                self.add_error("bandwidth_value", "Enter the bandwidth to use.")
+        elif mode:
+            body["bandwidth"] = mode
+        grid_fields = {"start": "grid_start", "stop": "grid_stop", "num": "grid_num"}
+        grid = {
+            key: parse_number(data[field])
+            for key, field in grid_fields.items()
+            if data.get(field, "").strip()
+        }
+        if mode == "cv":
+            for key, field in grid_fields.items():
+                if key not in grid:
+                    self.add_error(field, "Enter a value for the bandwidth search.")
+            if not data.get("cv_folds", "").strip():
+                self.add_error("cv_folds", "Enter the number of folds.")
+        # Outside cv mode a blank grid or fold count keeps the preset's values.
+        if len(grid) == len(grid_fields):
+            body["bandwidth_grid"] = grid
+        if data.get("cv_folds", "").strip():
+            body["cv_folds"] = parse_number(data["cv_folds"])
+        return body
+
+    def field_for_error(self, key: str, message: str) -> str | None:
+        """The form field that shows an API error about ``key``."""
+        if key == "bandwidth":
+            mode = self.cleaned_data.get("bandwidth_mode")
+            return "bandwidth_value" if mode == BANDWIDTH_VALUE else "bandwidth_mode"
+        if key == "bandwidth_grid":
+            lowered = message.lower()
+            for word, field in (("num", "grid_num"), ("stop", "grid_stop")):
+                if f" {word} " in f" {lowered} ":
+                    return field
+            return "grid_start"
+        if key in self.fields and key != "preset":
+            return key
+        return None
+
+
+def _mark_optional(form: forms.Form, *names: str) -> None:
+    # Only fields a person may really leave blank say "(optional)"; the grid
+    # fields are not required by the form but are by the cv mode.
+    for name in names:
+        form.fields[name].show_optional = True  # type: ignore[attr-defined]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        # 10.0 -> "10": a grid end point reads as the number the user typed.
+        return str(int(value))
+    return str(value)
+
+
+class GenerationForm(forms.Form):
+    """Every field of ``POST /api/v1/generations`` except the model version."""
+
+    n_images = forms.CharField(
+        label="Number of images",
+        initial="16",
+        widget=_number_input(integer=True),
+        help_text="1 to 256.",
+    )
+    digit = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any digit")],
+        help_text=(
+            "This model has one density per digit. “Any digit” follows the "
+            "label proportions of the training set."
+        ),
+    )
+    seed = forms.CharField(
+        required=False,
+        widget=_number_input(integer=True, placeholder="random"),
+        help_text="Blank for a random seed; the gallery records the one used.",
+    )
+    temperature = forms.CharField(
+        initial="1.0",
+        widget=_number_input(integer=False),
+        help_text=(
+            "0.1 to 3. Scales the bandwidth: lower stays closer to the training "
+            "images, higher is more varied (and noisier)."
+        ),
+    )
+
+    def __init__(
+        self, *args: Any, digits: Sequence[int] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        _mark_optional(self, "seed")
+        digit_field = self.fields["digit"]
+        assert isinstance(digit_field, forms.ChoiceField)
+        if digits is None:
+            del self.fields["digit"]
+        else:
+            digit_field.choices = [
+                ("", "Any digit"),
+                *((str(digit), str(digit)) for digit in digits),
+            ]
+
+
+class SignUpForm(forms.Form):
+    """The API's registration fields plus a repeated password."""
+
+    username = forms.CharField(
+        max_length=150,
+        help_text="Letters, digits and @/./+/-/_ only.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password_confirm = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (
+            cleaned.get("password")
+            and cleaned.get("password_confirm")
+            and cleaned["password"] != cleaned["password_confirm"]
+        ):
+            self.add_error("password_confirm", "The two passwords differ.")
+        return cleaned
+
+
+def add_serializer_errors(
+    form: forms.Form,
+    errors: Mapping[str, Any],
+    field_for: Any = None,
+) -> None:
+    """Put a DRF serializer's ``errors`` on the form's fields (or the form)."""
+    for key, messages in errors.items():
+        for message in _flatten(messages):
+            target = field_for(key, message) if field_for is not None else key
+            if target not in form.fields:
+                target = None
+            if message in form.errors.get(target or "__all__", []):
+                continue
+            form.add_error(target, message)
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, Mapping):
+        return [m for value in messages.values() for m in _flatten(value)]
+    if isinstance(messages, list | tuple):
+        return [m for value in messages for m in _flatten(value)]
+    return [str(messages)]

@@ -1,0 +1,139 @@
+// The job page: polls GET /api/v1/jobs/{id} every second and redraws the state,
+// phase, progress, queue position, elapsed time, error and result link.
+"use strict";
+
+(function () {
+  const root = document.getElementById("job");
+  if (!root) {
+    return;
+  }
+  const FINISHED = ["succeeded", "failed", "cancelled"];
+  const POLL_MS = 1000;
+  const phaseLabels = JSON.parse(document.getElementById("phase-labels").textContent);
+  let job = JSON.parse(document.getElementById("job-data").textContent);
+  const $ = function (id) { return document.getElementById(id); };
+
+  function isFinished() {
+    return FINISHED.indexOf(job.state) !== -1;
+  }
+
+  function seconds(from, to) {
+    if (!from) {
+      return null;
+    }
+    const end = to ? Date.parse(to) : Date.now();
+    return Math.max(0, (end - Date.parse(from)) / 1000);
+  }
+
+  function renderElapsed() {
+    const element = $("job-elapsed");
+    if (job.started_at) {
+      const text = Studio.formatDuration(seconds(job.started_at, job.finished_at));
+      element.textContent = job.finished_at ? text : text + " so far";
+    } else if (job.finished_at) {
+      element.textContent = "never started";
+    } else {
+      element.textContent = "waiting for " + Studio.formatDuration(seconds(job.created_at, null));
+    }
+  }
+
+  function render() {
+    const badge = $("job-state").querySelector("[data-state-badge]");
+    badge.className = "badge state-" + job.state;
+    badge.textContent = job.state;
+
+    const percent = Math.round((job.progress || 0) * 100);
+    const bar = $("job-progress");
+    bar.value = percent;
+    bar.textContent = percent + "%";
+    bar.className = "progress progress-lg is-" + job.state;
+    $("job-percent").textContent = percent + "%";
+
+    let phase = phaseLabels[job.phase] || job.phase || "Waiting";
+    if (job.state === "queued") {
+      phase = "Waiting for a worker";
+    } else if (job.state === "running" && job.cancel_requested) {
+      phase = "Cancelling after the current step";
+    } else if (job.state === "failed") {
+      phase = "Failed" + (job.phase ? " while " + (phaseLabels[job.phase] || job.phase).toLowerCase() : "");
+    } else if (job.state === "cancelled") {
+      phase = "Cancelled";
+    } else if (job.state === "succeeded") {
+      phase = "Finished";
+    }
+    $("job-phase").textContent = phase;
+
+    $("job-queue").textContent = job.queue_position
+      ? "#" + job.queue_position + " in the " + job.kind + " queue"
+      : "—";
+    $("job-attempts").textContent = String(job.attempts);
+    renderElapsed();
+
+    $("job-error").hidden = !job.error;
+    $("job-error-text").textContent = job.error || "";
+
+    let resultUrl = null;
+    if (job.model_version) {
+      resultUrl = root.dataset.modelUrl.replace("/0/", "/" + job.model_version + "/");
+    } else if (job.gallery) {
+      resultUrl = root.dataset.galleryUrl.replace("/0/", "/" + job.gallery + "/");
+    }
+    $("job-result").hidden = resultUrl === null;
+    if (resultUrl) {
+      $("job-result-link").href = resultUrl;
+    }
+
+    const cancelForm = $("cancel-form");
+    cancelForm.hidden = isFinished();
+    const cancelButton = $("cancel-button");
+    if (job.cancel_requested && !isFinished()) {
+      cancelButton.disabled = true;
+      cancelButton.textContent = "Cancelling…";
+    }
+    if (isFinished()) {
+      $("job-live-note").textContent = "This job has finished.";
+    }
+  }
+
+  async function poll() {
+    try {
+      const result = await Studio.requestJSON(root.dataset.apiUrl);
+      if (result.ok && result.data) {
+        job = result.data;
+        render();
+      }
+    } catch (error) {
+      // Network hiccup: try again on the next tick.
+    }
+    if (!isFinished()) {
+      window.setTimeout(poll, POLL_MS);
+    }
+  }
+
+  $("cancel-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const button = $("cancel-button");
+    button.disabled = true;
+    button.textContent = "Cancelling…";
+    const result = await Studio.requestJSON(root.dataset.cancelUrl, { method: "POST" });
+    if (result.ok && result.data) {
+      job = result.data;
+    } else if (result.status === 409) {
+      // It finished first; the next poll shows how.
+    } else {
+      button.disabled = false;
+      button.textContent = "Cancel job";
+    }
+    render();
+  });
+
+  render();
+  window.setInterval(function () {
+    if (!isFinished()) {
+      renderElapsed();
+    }
+  }, 1000);
+  if (!isFinished()) {
+    window.setTimeout(poll, POLL_MS);
+  }
+})();

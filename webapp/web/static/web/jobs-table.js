@@ -1,0 +1,84 @@
+// Live rows in job tables (dashboard, history): poll unfinished jobs' API rows.
+"use strict";
+
+(function () {
+  const FINISHED = ["succeeded", "failed", "cancelled"];
+  const INTERVAL_MS = 1500;
+  const labelsSource = document.getElementById("phase-labels");
+  const phaseLabels = labelsSource ? JSON.parse(labelsSource.textContent) : {};
+  const rows = Array.from(document.querySelectorAll("[data-live-jobs] tr[data-job-api]"));
+
+  function adjustCount(id, delta) {
+    const element = document.getElementById(id);
+    if (element) {
+      element.textContent = String(Math.max(0, parseInt(element.textContent, 10) + delta));
+    }
+  }
+
+  function resultLink(row, job) {
+    if (job.model_version) {
+      return ["Model version →", row.dataset.modelUrl.replace("/0/", "/" + job.model_version + "/")];
+    }
+    if (job.gallery) {
+      return ["Gallery →", row.dataset.galleryUrl.replace("/0/", "/" + job.gallery + "/")];
+    }
+    return null;
+  }
+
+  function update(row, job) {
+    const before = row.dataset.state;
+    if (before !== job.state) {
+      if (before === "queued") { adjustCount("count-queued", -1); }
+      if (before === "running") { adjustCount("count-running", -1); }
+      if (job.state === "queued") { adjustCount("count-queued", 1); }
+      if (job.state === "running") { adjustCount("count-running", 1); }
+    }
+    row.dataset.state = job.state;
+    const badge = row.querySelector("[data-state-badge]");
+    badge.className = "badge state-" + job.state;
+    badge.textContent = job.state;
+    const percent = Math.round((job.progress || 0) * 100);
+    const bar = row.querySelector("progress");
+    bar.value = percent;
+    bar.className = "progress is-" + job.state;
+    bar.textContent = percent + "%";
+    const phase = row.querySelector("[data-phase]");
+    if (job.state === "running") {
+      phase.textContent = phaseLabels[job.phase] || job.phase || "Starting";
+    } else if (job.state === "queued") {
+      phase.textContent = job.queue_position ? "#" + job.queue_position + " in queue" : "waiting";
+    } else {
+      phase.textContent = percent + "%";
+    }
+    const link = resultLink(row, job);
+    const cell = row.querySelector("[data-result]");
+    if (link) {
+      const anchor = document.createElement("a");
+      anchor.textContent = link[0];
+      anchor.href = link[1];
+      cell.replaceChildren(anchor);
+    } else if (job.state === "failed") {
+      cell.innerHTML = '<span class="muted small">failed</span>';
+    }
+  }
+
+  async function poll(row) {
+    try {
+      const result = await Studio.requestJSON(row.dataset.jobApi);
+      if (result.ok && result.data) {
+        update(row, result.data);
+      }
+    } catch (error) {
+      // A dropped request is retried on the next tick.
+    }
+    if (FINISHED.indexOf(row.dataset.state) === -1) {
+      window.setTimeout(function () { poll(row); }, INTERVAL_MS);
+    }
+  }
+
+  rows.forEach(function (row) {
+    if (FINISHED.indexOf(row.dataset.state) === -1) {
+      window.setTimeout(function () { poll(row); }, INTERVAL_MS);
+    }
+  });
+})();

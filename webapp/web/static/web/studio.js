@@ -1,0 +1,67 @@
+// Shared helpers for the page scripts: CSRF-aware JSON requests to our own API.
+"use strict";
+
+window.Studio = (function () {
+  function cookie(name) {
+    const prefix = name + "=";
+    for (const part of document.cookie.split(";")) {
+      const item = part.trim();
+      if (item.startsWith(prefix)) {
+        return decodeURIComponent(item.slice(prefix.length));
+      }
+    }
+    return "";
+  }
+
+  function csrfToken() {
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return (input && input.value) || cookie("csrftoken");
+  }
+
+  // Resolves to {ok, status, data}; data is the parsed JSON body or null.
+  async function requestJSON(url, options) {
+    const settings = Object.assign({ method: "GET" }, options || {});
+    const headers = { Accept: "application/json" };
+    if (settings.method !== "GET") {
+      headers["Content-Type"] = "application/json";
+      headers["X-CSRFToken"] = csrfToken();
+    }
+    const response = await fetch(url, {
+      method: settings.method,
+      headers: headers,
+      body: settings.body === undefined ? undefined : JSON.stringify(settings.body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+
+  function formatDuration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds) || seconds < 0) {
+      return "—";
+    }
+    if (seconds < 10) {
+      return seconds.toFixed(1) + " s";
+    }
+    const whole = Math.round(seconds);
+    const hours = Math.floor(whole / 3600);
+    const minutes = Math.floor((whole % 3600) / 60);
+    const secs = whole % 60;
+    const pad = function (n) { return String(n).padStart(2, "0"); };
+    if (hours) {
+      return hours + " h " + pad(minutes) + " m";
+    }
+    if (minutes) {
+      return minutes + " m " + pad(secs) + " s";
+    }
+    return secs + " s";
+  }
+
+  return { cookie: cookie, csrfToken: csrfToken, requestJSON: requestJSON, formatDuration: formatDuration };
+})();
