@@ -1,0 +1,201 @@
+"""docker-compose.yml, deploy/ and the settings agree (STYLE §10)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+# Keys the app services may differ in: what they run, and the web port.
+PER_SERVICE_KEYS = {"command", "ports"}
+
+ENV_READ_PATTERNS = (
+    # The settings' env_str/env_bool/env_int/... helpers.
+    re.compile(r"""\benv_\w+\(\s*["']([A-Z][A-Z0-9_]*)["']"""),
+    re.compile(r"""\bos\.environ\.get\(\s*["']([A-Z][A-Z0-9_]*)["']"""),
+    re.compile(r"""\bos\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""),
+    re.compile(r"""\bos\.getenv\(\s*["']([A-Z][A-Z0-9_]*)["']"""),
+)
+ENV_EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+
+
+def settings_env_vars(source: str) -> set[str]:
+    names: set[str] = set()
+    for pattern in ENV_READ_PATTERNS:
+        names.update(pattern.findall(source))
+    # dj_database_url.config() reads DATABASE_URL unless told another name.
+    if "dj_database_url.config(" in source and "env=" not in source:
+        names.add("DATABASE_URL")
+    names.discard("DJANGO_SETTINGS_MODULE")
+    return names
+
+
+def env_example_vars(text: str) -> set[str]:
+    return set(ENV_EXAMPLE_LINE.findall(text))
+
+
+def command_words(service: dict[str, Any]) -> list[str]:
+    command = service["command"]
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def option_value(words: list[str], *names: str) -> str | None:
+    for index, word in enumerate(words):
+        if word in names and index + 1 < len(words):
+            return words[index + 1]
+        for name in names:
+            if name.startswith("--") and word.startswith(name + "="):
+                return word.split("=", 1)[1]
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = compose["services"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def settings_vars() -> set[str]:
+    names = settings_env_vars((REPO / "webapp" / "settings.py").read_text())
+    # Guards the scanner itself: these are read by any version of the settings.
+    assert {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "REDIS_URL"} <= names
+    return names
+
+
+def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    assert {"db", "redis", "web", "worker", "beat"} <= set(services)
+
+
+def test_app_services_share_one_image_and_block(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    shared = [
+        {k: v for k, v in services[name].items() if k not in PER_SERVICE_KEYS}
+        for name in APP_SERVICES
+    ]
+    assert shared[0] == shared[1] == shared[2]
+    assert shared[0]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (REPO / shared[0]["build"]["dockerfile"]).is_file()
+    assert "ports" not in services["worker"]
+    assert "ports" not in services["beat"]
+
+
+def test_compose_file_uses_a_yaml_anchor_for_the_app_block() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    assert re.search(r"^x-app: &app\b", text, re.MULTILINE)
+    assert len(re.findall(r"<<: \*app\b", text)) == len(APP_SERVICES)
+
+
+def test_worker_consumes_both_queues(services: dict[str, dict[str, Any]]) -> None:
+    words = command_words(services["worker"])
+    assert words[:4] == ["celery", "-A", "worker", "worker"]
+    queues = option_value(words, "-Q", "--queues")
+    assert queues is not None
+    assert set(queues.split(",")) == {"training", "generation"}
+
+
+def test_beat_and_web_commands(services: dict[str, dict[str, Any]]) -> None:
+    beat = command_words(services["beat"])
+    assert beat[:4] == ["celery", "-A", "worker", "beat"]
+    web = command_words(services["web"])
+    assert "--migrate" in web
+    gunicorn = web.index("gunicorn")
+    assert web[gunicorn + 1].startswith("webapp.wsgi")
+
+
+def test_app_services_wait_for_healthy_db_and_redis(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("db", "redis"):
+        assert services[name]["healthcheck"]["test"]
+    assert services["db"]["image"].startswith("postgres:16")
+    for name in APP_SERVICES:
+        depends_on = services[name]["depends_on"]
+        assert depends_on == {
+            "db": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        }
+
+
+def test_data_lives_on_a_named_volume(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        mounts = [m.split(":") for m in services[name]["volumes"]]
+        assert [environment["DATA_DIR"]] == [m[1] for m in mounts if m[0] == "data"]
+    assert "data" in compose["volumes"]
+
+
+def test_compose_passes_only_variables_the_settings_read(
+    services: dict[str, dict[str, Any]], settings_vars: set[str]
+) -> None:
+    for name in APP_SERVICES:
+        assert set(services[name]["environment"]) - settings_vars == set()
+
+
+def test_env_example_lists_every_variable_the_settings_read(
+    settings_vars: set[str],
+) -> None:
+    listed = env_example_vars((REPO / "deploy" / ".env.example").read_text())
+    assert settings_vars - listed == set()
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    lines = (REPO / "deploy" / "Dockerfile").read_text().splitlines()
+    assert next(line for line in lines if line.startswith("FROM ")) == (
+        "FROM python:3.11-slim"
+    )
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0")
+
+
+def test_entrypoint_is_valid_shell() -> None:
+    entrypoint = REPO / "deploy" / "entrypoint.sh"
+    result = subprocess.run(
+        ["sh", "-n", str(entrypoint)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_settings_scanner_finds_each_way_of_reading() -> None:
+    source = (
+        'SECRET_KEY = env_str("SECRET_KEY")\n'
+        'DEBUG = env_bool( "DEBUG", default=True)\n'
+        "WORKERS = env_int('WORKERS', 2)\n"
+        'HOME = os.environ.get("HOME_DIR")\n'
+        'TOKEN = os.environ["TOKEN"]\n'
+        'X = os.getenv("X_Y")\n'
+        "DATABASES = {'default': dj_database_url.config(default='sqlite://')}\n"
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")\n'
+    )
+    assert settings_env_vars(source) == {
+        "SECRET_KEY",
+        "DEBUG",
+        "WORKERS",
+        "HOME_DIR",
+        "TOKEN",
+        "X_Y",
+        "DATABASE_URL",
+    }
+
+
+def test_env_example_parser_reads_set_and_commented_variables() -> None:
+    text = "# Comment: not=this\nDEBUG=1\n# MNIST_DIR=/srv/mnist\nlower=x\n"
+    assert env_example_vars(text) == {"DEBUG", "MNIST_DIR"}
