@@ -411,7 +411,10 @@ def _real(value: object) -> float | None:
     """``value`` as a float when it is a finite real number (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float, so not finite either
+        return None
     return number if math.isfinite(number) else None
 
 

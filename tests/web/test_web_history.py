@@ -130,6 +130,40 @@ def test_model_versions_filter_and_sort_by_likelihood(
     assert "Nothing matches these filters" in empty
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "tab=models&until=9999-12-31",
+        "tab=galleries&until=9999-12-31",
+        "dataset=%00",
+        "kernel=a%00b",
+        "tab=models&dataset=%00&kernel=%00",
+        "tab=galleries&dataset=%00&kernel=%00",
+    ],
+)
+def test_odd_history_filters_are_not_server_errors(
+    owner: User, owner_client: Client, make_job: Any, query: str
+) -> None:
+    make_job(owner, name="kept", params={"dataset": "digits", "kernel": "gaussian"})
+    response = owner_client.get(f"/history/?{query}")
+    assert response.status_code == 200
+    if "tab=" not in query:
+        assert job_names(response.content) == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "ids", ["%C2%B2", "-1", pytest.param("1" * 5000, id="5000-digits")]
+)
+def test_compare_ignores_ids_that_are_not_plain_digits(
+    owner_client: Client, ids: str
+) -> None:
+    # "²" passes isdigit() but not int(); 5,000 digits are past int()'s limit.
+    response = owner_client.get(f"/compare/?ids={ids}")
+    assert response.status_code == 200
+    assert "Pick 2 to 4" not in response.content.decode()
+
+
 def test_compare_two_versions_highlights_differences(
     owner: User, owner_client: Client, make_model_version: Any
 ) -> None:

@@ -194,6 +194,9 @@ def test_fraction_fixed_bandwidth_and_default_name(
         ),
         ({"kernel": "boxcar"}, None, "kernel", None),
         ({"name": "x" * 101}, {"name": "x" * 101}, "name", "name"),
+        # An integer too large for a float.
+        ({"n_components": "1" + "0" * 400}, None, "n_components", None),
+        ({"grid_stop": "1" + "0" * 400}, None, "grid_stop", "bandwidth_grid"),
     ],
 )
 def test_bad_value_shows_the_apis_message_and_creates_nothing(

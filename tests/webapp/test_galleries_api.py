@@ -142,6 +142,16 @@ def test_unknown_image_is_a_404(api_client: APIClient) -> None:
     assert api_client.get("/api/v1/images/999999.png").status_code == 404
 
 
+def test_created_filter_takes_an_offset_postgresql_refuses(
+    api_client: APIClient, gallery: Gallery
+) -> None:
+    response = api_client.get(
+        "/api/v1/galleries/?created_before=2000-01-01T00:00:00%2B23:30"
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
 def test_galleries_filter_by_digit(api_client: APIClient, gallery: Gallery) -> None:
     response = api_client.get("/api/v1/galleries/?digit=3")
     assert response.json()["results"] == []

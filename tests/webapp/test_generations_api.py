@@ -125,6 +125,8 @@ def test_digit_needs_a_class_conditional_model(
         ("temperature", 3.5),
         ("temperature", "hot"),
         ("model_version", "abc"),
+        ("model_version", 1.5),
+        ("model_version", True),
     ],
 )
 def test_out_of_bounds_field_is_a_400_naming_it(
@@ -141,3 +143,15 @@ def test_out_of_bounds_field_is_a_400_naming_it(
     assert list(response.json()) == [field]
     assert not Job.objects.exists()
     assert dispatched.calls == []
+
+
+def test_model_version_beyond_the_float_range_is_a_400(
+    api_client: APIClient, owner: Any, make_model_version: Any, dispatched: Any
+) -> None:
+    make_model_version(owner)
+    response = api_client.post(
+        URL, '{"model_version": 1e309}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["model_version"]
+    assert not Job.objects.exists()

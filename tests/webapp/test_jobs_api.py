@@ -123,6 +123,26 @@ def test_bad_list_parameters_are_client_errors(
     assert 400 <= response.status_code < 500
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        # Offsets PostgreSQL refuses (past ±15:59) but ISO 8601 and Python allow.
+        ("?created_after=2000-01-01T00:00:00-22:10", True),
+        ("?created_before=2000-01-01T00:00:00%2B23:59", False),
+        ("?created_after=0001-01-01T00:00:00%2B23:00", True),
+        ("?created_before=9999-12-31T23:00:00-23:00", True),
+    ],
+)
+def test_created_filters_take_any_utc_offset(
+    api_client: APIClient, owner: User, query: str, found: bool
+) -> None:
+    job = make_job(owner)
+    response = api_client.get("/api/v1/jobs/" + query)
+    assert response.status_code == 200
+    ids = [item["id"] for item in response.json()["results"]]
+    assert ids == ([str(job.pk)] if found else [])
+
+
 def test_list_is_paginated(api_client: APIClient, owner: User) -> None:
     for _ in range(3):
         make_job(owner)

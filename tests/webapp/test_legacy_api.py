@@ -98,7 +98,10 @@ def test_generate_with_bad_n_samples_is_a_400(
     }
 
 
-@pytest.mark.parametrize("body", ["{broken", "[1, 2]"])
+@pytest.mark.parametrize(
+    "body",
+    ["{broken", "[1, 2]", pytest.param("[" * 100_000 + "]" * 100_000, id="deep")],
+)
 def test_generate_with_a_bad_body_is_a_400(
     anonymous_client: APIClient, body: str
 ) -> None:

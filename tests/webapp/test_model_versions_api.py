@@ -149,3 +149,14 @@ def test_filters_by_dataset_and_kernel(
     assert ids("?dataset=digits&kernel=gaussian") == [model_version.pk]
     assert ids("?dataset=mnist") == []
     assert ids("?kernel=tophat") == []
+
+
+def test_created_filter_takes_an_offset_postgresql_refuses(
+    api_client: APIClient, owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    response = api_client.get(
+        "/api/v1/model-versions/?created_after=2000-01-01T00:00:00-22:10"
+    )
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [model_version.pk]

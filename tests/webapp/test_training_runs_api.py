@@ -134,6 +134,14 @@ def test_preset_fills_the_settings_and_fields_override_it(
         ("seed", -1),
         ("seed", 2**32),
         ("preset", "turbo"),
+        # Integers too large for a float.
+        pytest.param("n_components", 10**400, id="n_components-huge"),
+        pytest.param("bandwidth", 10**400, id="bandwidth-huge"),
+        pytest.param(
+            "bandwidth_grid",
+            {"start": 0.1, "stop": 10**400, "num": 5},
+            id="bandwidth_grid-huge",
+        ),
     ],
 )
 def test_out_of_bounds_field_is_a_400_naming_it(
@@ -184,8 +192,22 @@ def test_a_body_that_is_not_an_object_is_a_400(
     assert not Job.objects.exists()
 
 
-def test_malformed_json_is_a_400(api_client: APIClient, dispatched: Any) -> None:
-    response = api_client.post(URL, "{nope", content_type="application/json")
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{nope",
+        # Deep enough for json.load's RecursionError.
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deep-array"),
+        pytest.param(
+            '{"bandwidth_grid": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001,
+            id="deep-object",
+        ),
+    ],
+)
+def test_malformed_json_is_a_400(
+    api_client: APIClient, dispatched: Any, body: str
+) -> None:
+    response = api_client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
     assert not Job.objects.exists()
 

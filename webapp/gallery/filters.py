@@ -3,6 +3,7 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 
 from webapp.gallery.models import Gallery
+from webapp.jobs.filters import UtcIsoDateTimeFilter
 
 
 class GalleryFilter(filters.FilterSet):  # type: ignore[misc]
@@ -10,12 +11,8 @@ class GalleryFilter(filters.FilterSet):  # type: ignore[misc]
 
     model_version = filters.NumberFilter(field_name="model_version_id")
     digit = filters.NumberFilter()
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Gallery

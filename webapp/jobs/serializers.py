@@ -195,8 +195,21 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
         return {"name": name, "settings": training_settings}
 
 
+class _ModelVersionField(serializers.PrimaryKeyRelatedField[ModelVersion]):
+    """A model version id: a JSON integer, or digits as text (the HTML form).
+
+    DRF hands any other number to the query: ``1e309`` overflows (a 500), ``1.5``
+    and ``true`` would find model version 1.
+    """
+
+    def to_internal_value(self, data: Any) -> ModelVersion:
+        if isinstance(data, bool | float):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class GenerationSerializer(serializers.Serializer[Any]):
-    model_version = serializers.PrimaryKeyRelatedField(
+    model_version = _ModelVersionField(
         queryset=ModelVersion.objects.none(),
         required=False,
         allow_null=True,
@@ -232,7 +245,7 @@ class GenerationSerializer(serializers.Serializer[Any]):
         if request is not None:
             # Someone else's private model version is "does not exist", exactly
             # like an unknown id.
-            fields["model_version"] = serializers.PrimaryKeyRelatedField(
+            fields["model_version"] = _ModelVersionField(
                 queryset=services.visible_model_versions(request.user),
                 required=False,
                 allow_null=True,

@@ -672,6 +672,12 @@ def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) 
     return min(max(value, low), high)
 
 
+def _text_param(params: QueryDict, name: str) -> str:
+    """The parameter, or blank if it holds a NUL (PostgreSQL text cannot)."""
+    value = params.get(name, "")
+    return "" if "\x00" in value else value
+
+
 def _date_param(params: QueryDict, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(params.get(name, ""))
@@ -692,7 +698,7 @@ def _filter_dates(
     if since is not None:
         start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
         queryset = queryset.filter(created_at__gte=start)
-    if until is not None:
+    if until is not None and until < dt.date.max:  # the last day has no "next day"
         end = dt.datetime.combine(
             until + dt.timedelta(days=1), dt.time.min, tzinfo=zone
         )
@@ -713,8 +719,8 @@ def history(request: HttpRequest) -> HttpResponse:
     kind = params.get("kind", "training")
     if kind not in JOB_KINDS:
         kind = "training"
-    dataset = params.get("dataset", "")
-    kernel = params.get("kernel", "")
+    dataset = _text_param(params, "dataset")
+    kernel = _text_param(params, "kernel")
     since, until = _date_param(params, "since"), _date_param(params, "until")
     sort = params.get("sort", "newest")
     if sort not in SORTS[tab]:
@@ -813,6 +819,19 @@ def _differs(values: Iterable[Any]) -> bool:
     return len(distinct) > 1
 
 
+def _id_param(text: str) -> int | None:
+    """An id typed as plain decimal digits, else None."""
+    text = text.strip()
+    # isdigit() also passes "²", which int() refuses; int() alone would take
+    # signs and underscores.
+    if not text.isdecimal():
+        return None
+    try:
+        return int(text)
+    except ValueError:  # past int()'s digit limit
+        return None
+
+
 @_login_required
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
@@ -823,8 +842,9 @@ def compare(request: HttpRequest) -> HttpResponse:
     ids: list[int] = []
     for raw in raw_ids:
         for part in raw.split(","):
-            if part.strip().isdigit() and int(part) not in ids:
-                ids.append(int(part))
+            pk = _id_param(part)
+            if pk is not None and pk not in ids:
+                ids.append(pk)
     error = None
     chosen: list[ModelVersion] = []
     if ids:
