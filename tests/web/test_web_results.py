@@ -267,6 +267,7 @@ def test_gallery_page_lists_downloadable_images_and_figures(
     assert f'href="/models/{model.pk}/"' in content
     assert "75.0%" in content
     assert "93.0%" in content
+    assert "one digit was requested, so low is right" in content
     assert len(svgs(response.content)) == 1
     for image_id in image_ids[:1]:
         assert owner_client.get(f"/api/v1/images/{image_id}.png").status_code == 200
