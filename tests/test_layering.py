@@ -1,4 +1,4 @@
-"""STYLE §1: imports flow worker -> webapp -> generator, with one lazy back-edge."""
+"""STYLE §1: imports flow worker -> webapp -> generator, with no exception."""
 
 from __future__ import annotations
 
@@ -11,44 +11,34 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# webapp/jobs/dispatch.py may import worker.tasks, lazily inside its functions.
-DISPATCH = Path("webapp/jobs/dispatch.py")
 SERVICE_PACKAGES = ("django", "rest_framework", "celery", "kombu", "redis")
+# What each package may not import, lazily or not. webapp reaches the worker
+# through the broker only (webapp/jobs/dispatch.py sends tasks by name).
+FORBIDDEN = {
+    "generator": ("webapp", "worker", *SERVICE_PACKAGES),
+    "webapp": ("worker",),
+}
 
 
-def imported_modules(tree: ast.AST) -> list[tuple[str, int, bool]]:
-    """Return (module, line, at_module_level) for every absolute import in tree."""
-    found: list[tuple[str, int, bool]] = []
-
-    def visit(node: ast.AST, nested: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            inner = nested or isinstance(
-                child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-            )
-            if isinstance(child, ast.Import):
-                found.extend(
-                    (alias.name, child.lineno, not nested) for alias in child.names
-                )
-            elif (
-                isinstance(child, ast.ImportFrom) and child.level == 0 and child.module
-            ):
-                found.append((child.module, child.lineno, not nested))
-            elif (
-                isinstance(child, ast.Call)
-                and isinstance(child.func, ast.Attribute | ast.Name)
-                and (
-                    getattr(child.func, "attr", None) or getattr(child.func, "id", None)
-                )
-                in ("import_module", "__import__")
-                and child.args
-                and isinstance(child.args[0], ast.Constant)
-                and isinstance(child.args[0].value, str)
-            ):
-                found.append((child.args[0].value, child.lineno, not nested))
-            visit(child, inner)
-
-    visit(tree, False)
-    return found
+def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:
+    """Return (module, line) for every absolute import in tree, lazy ones included."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module, node.lineno))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and (getattr(node.func, "attr", None) or getattr(node.func, "id", None))
+            in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.args[0].value, node.lineno))
+    return sorted(found, key=lambda item: item[1])
 
 
 def is_within(module: str, packages: tuple[str, ...]) -> bool:
@@ -62,19 +52,11 @@ def python_files(root: Path, package: str) -> list[Path]:
 def layering_violations(root: Path) -> list[str]:
     """Every import that breaks the worker -> webapp -> generator direction."""
     problems: list[str] = []
-    for path in python_files(root, "generator"):
-        for module, line, _ in imported_modules(ast.parse(path.read_text())):
-            if is_within(module, ("webapp", "worker", *SERVICE_PACKAGES)):
-                problems.append(f"{path.relative_to(root)}:{line} imports {module}")
-    for path in python_files(root, "webapp"):
-        relative = path.relative_to(root)
-        for module, line, top_level in imported_modules(ast.parse(path.read_text())):
-            if not is_within(module, ("worker",)):
-                continue
-            if relative == DISPATCH and not top_level:
-                continue
-            where = "at module level " if relative == DISPATCH else ""
-            problems.append(f"{relative}:{line} imports {module} {where}".strip())
+    for package, forbidden in FORBIDDEN.items():
+        for path in python_files(root, package):
+            for module, line in imported_modules(ast.parse(path.read_text())):
+                if is_within(module, forbidden):
+                    problems.append(f"{path.relative_to(root)}:{line} imports {module}")
     return problems
 
 
@@ -120,13 +102,14 @@ def clean_tree(tmp_path: Path) -> Path:
     write(
         tmp_path,
         "webapp/jobs/dispatch.py",
-        "def train(job_id):\n    from worker.tasks import train_task\n"
-        "    train_task.delay(job_id)\n",
+        "from celery import Celery\napp = Celery('webapp')\n"
+        "def train(job_id):\n    app.send_task('jobs.train', args=[job_id])\n",
     )
+    write(tmp_path, "worker/tasks.py", "from webapp.jobs import services\n")
     return tmp_path
 
 
-def test_checker_accepts_the_sanctioned_lazy_back_edge(clean_tree: Path) -> None:
+def test_checker_accepts_dispatch_by_task_name(clean_tree: Path) -> None:
     assert layering_violations(clean_tree) == []
 
 
@@ -161,7 +144,18 @@ def test_checker_accepts_the_sanctioned_lazy_back_edge(clean_tree: Path) -> None
         (
             "webapp/jobs/dispatch.py",
             "from worker import tasks\n",
-            "webapp/jobs/dispatch.py:1 imports worker at module level",
+            "webapp/jobs/dispatch.py:1 imports worker",
+        ),
+        (
+            "webapp/jobs/dispatch.py",
+            "def train(job_id):\n    from worker.tasks import train_task\n"
+            "    train_task.delay(job_id)\n",
+            "webapp/jobs/dispatch.py:2 imports worker.tasks",
+        ),
+        (
+            "webapp/jobs/dispatch.py",
+            "def app():\n    from worker.celery_app import app\n    return app\n",
+            "webapp/jobs/dispatch.py:2 imports worker.celery_app",
         ),
     ],
 )

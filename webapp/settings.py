@@ -17,6 +17,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.jobs import task_names
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -299,9 +301,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generation"
 CELERY_TASK_ROUTES = {
-    "jobs.train": {"queue": "training"},
-    "jobs.generate": {"queue": "generation"},
-    "jobs.sweep": {"queue": "generation"},
+    task_names.TRAIN: {"queue": "training"},
+    task_names.GENERATE: {"queue": "generation"},
+    task_names.SWEEP: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would run twice.
@@ -313,7 +315,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
-        "task": "jobs.sweep",
+        "task": task_names.SWEEP,
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
     },
 }

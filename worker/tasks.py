@@ -5,13 +5,13 @@ from __future__ import annotations
 from celery import Task
 from django.conf import settings
 
-from webapp.jobs import services
+from webapp.jobs import services, task_names
 from worker.celery_app import app
 
 
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
-    name="jobs.train",
+    name=task_names.TRAIN,
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
     time_limit=settings.TRAINING_HARD_TIME_LIMIT,
 )
@@ -24,7 +24,7 @@ def train_model_task(self: Task, job_id: str) -> None:
 
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
-    name="jobs.generate",
+    name=task_names.GENERATE,
     soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
     time_limit=settings.GENERATION_HARD_TIME_LIMIT,
 )
@@ -36,7 +36,7 @@ def generate_images_task(self: Task, job_id: str) -> None:
 
 
 @app.task(  # type: ignore[untyped-decorator]
-    name="jobs.sweep",
+    name=task_names.SWEEP,
     soft_time_limit=settings.SWEEP_SOFT_TIME_LIMIT,
     time_limit=settings.SWEEP_HARD_TIME_LIMIT,
 )

@@ -292,7 +292,7 @@ def producer_and_cache_on(redis_url: str, *, key_prefix: str) -> Iterator[None]:
     (with no pooled connection left) when the block ends."""
     from django.test import override_settings
 
-    from worker import app
+    from webapp.jobs.dispatch import app
 
     previous = app.conf.broker_url
     connect_producer(app, redis_url)

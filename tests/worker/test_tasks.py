@@ -3,6 +3,7 @@ tests/integration runs them in a real worker)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -49,17 +50,43 @@ def test_tasks_have_names_queues_and_time_limits(
 
 
 @pytest.mark.parametrize(
-    ("send", "task"),
-    [(dispatch.train, train_model_task), (dispatch.generate, generate_images_task)],
+    ("send", "name"),
+    [(dispatch.train, "jobs.train"), (dispatch.generate, "jobs.generate")],
 )
-def test_dispatch_sends_only_the_job_id(
-    monkeypatch: pytest.MonkeyPatch, send: Any, task: Any
+def test_dispatch_sends_only_the_job_id_by_task_name(
+    monkeypatch: pytest.MonkeyPatch, send: Any, name: str
 ) -> None:
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(task, "apply_async", lambda **kwargs: sent.append(kwargs))
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        dispatch.app, "send_task", lambda name, **kwargs: sent.append((name, kwargs))
+    )
     job_id = "6f1c3c4e-0d7e-4b8e-9a55-1d2b3c4d5e6f"
     send(job_id, task_id="task-1")
-    assert sent == [{"args": [job_id], "task_id": "task-1"}]
+    assert sent == [(name, {"args": [job_id], "task_id": "task-1"})]
+
+
+def test_every_name_dispatch_sends_is_a_registered_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    senders = [
+        function
+        for name, function in inspect.getmembers(dispatch, inspect.isfunction)
+        if function.__module__ == dispatch.__name__ and not name.startswith("_")
+    ]
+    sent: list[str] = []
+    monkeypatch.setattr(
+        dispatch.app, "send_task", lambda name, **kwargs: sent.append(name)
+    )
+    for send in senders:
+        send("6f1c3c4e-0d7e-4b8e-9a55-1d2b3c4d5e6f", task_id="task-1")
+    assert len(sent) == len(senders) == 2
+    for name in sent:
+        assert name in app.tasks
+        # The sending app routes the name to the queue the worker's app would.
+        sending_route = dispatch.app.amqp.router.route({}, name, (), {})
+        assert sending_route["queue"].name == (
+            app.amqp.router.route({}, name, (), {})["queue"].name
+        )
 
 
 @pytest.mark.django_db

@@ -1,24 +1,32 @@
-"""Enqueueing: the only module in webapp that touches the worker package.
+"""Enqueueing: the only module in webapp that talks to the broker.
 
-Callers pass primary keys only and call these after the transaction that wrote the
-job row has committed (``transaction.on_commit``), so a worker never looks for a
-row that is not there yet.
+Tasks are sent by name (``webapp.jobs.task_names``), so webapp never imports the
+worker package. Callers pass primary keys only and call these after the
+transaction that wrote the job row has committed (``transaction.on_commit``), so
+a worker never looks for a row that is not there yet.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from celery import Celery
+
+from webapp.jobs.task_names import GENERATE, TRAIN
+
+# A sending-only app, configured from the same CELERY_* settings as
+# worker.celery_app: routing goes by task name (CELERY_TASK_ROUTES), so a message
+# lands on the same queue whichever app sends it. It is never the current app and
+# has no fixups: the Django fixup prepares processes that run tasks.
+app = Celery("webapp", set_as_current=False, fixups=[])
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
 
 def train(job_id: UUID, *, task_id: str) -> None:
     """Queue a training job on the ``training`` queue."""
-    from worker.tasks import train_model_task
-
-    train_model_task.apply_async(args=[str(job_id)], task_id=task_id)
+    app.send_task(TRAIN, args=[str(job_id)], task_id=task_id)
 
 
 def generate(job_id: UUID, *, task_id: str) -> None:
     """Queue a generation job on the ``generation`` queue."""
-    from worker.tasks import generate_images_task
-
-    generate_images_task.apply_async(args=[str(job_id)], task_id=task_id)
+    app.send_task(GENERATE, args=[str(job_id)], task_id=task_id)
