@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from celery import Task
 from django.conf import settings
 
@@ -42,5 +44,4 @@ def generate_images_task(self: Task, job_id: str) -> None:
 )
 def sweep_jobs_task() -> dict[str, int]:
     """Requeue, fail or cancel running jobs whose heartbeat went stale."""
-    result = services.sweep_stale_jobs()
-    return {"requeued": result.requeued, "failed": result.failed}
+    return dataclasses.asdict(services.sweep_stale_jobs())

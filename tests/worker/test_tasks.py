@@ -4,10 +4,13 @@ tests/integration runs them in a real worker)."""
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from webapp.jobs import dispatch, services
 from webapp.jobs.models import Job, ModelVersion
@@ -142,4 +145,19 @@ def test_a_busy_job_is_looked_at_once_more(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.mark.django_db
 def test_sweep_task_runs_the_sweeper() -> None:
-    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 0}
+    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 0, "cancelled": 0}
+
+
+@pytest.mark.django_db
+def test_sweep_task_reports_every_count(owner: User) -> None:
+    stale = timezone.now() - timedelta(hours=1)
+    for cancel_requested in (False, True, True):
+        Job.objects.create(
+            owner=owner,
+            kind=Job.Kind.TRAINING,
+            state=Job.State.RUNNING,
+            attempts=settings.JOB_MAX_ATTEMPTS,
+            heartbeat_at=stale,
+            cancel_requested=cancel_requested,
+        )
+    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 1, "cancelled": 2}
