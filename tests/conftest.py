@@ -143,7 +143,7 @@ def isolated_services(settings: SettingsWrapper) -> Iterator[None]:
     """
     from django.core.cache import cache
 
-    from webapp.jobs import services
+    from webapp.jobs import serving
 
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -153,6 +153,6 @@ def isolated_services(settings: SettingsWrapper) -> Iterator[None]:
     settings.JOB_HEARTBEAT_SECONDS = 0
     settings.GALLERY_EVALUATION = False
     cache.clear()
-    services.model_cache.clear()
+    serving.model_cache.clear()
     yield
-    services.model_cache.clear()
+    serving.model_cache.clear()

@@ -7,7 +7,7 @@ import dataclasses
 from celery import Task
 from django.conf import settings
 
-from webapp.jobs import services, task_names
+from webapp.jobs import maintenance, runner, task_names
 from worker.celery_app import app
 
 
@@ -19,9 +19,9 @@ from worker.celery_app import app
 )
 def train_model_task(self: Task, job_id: str) -> None:
     """Run a training job; if a worker seems to hold it, look again once it is stale."""
-    outcome = services.run_training_job(job_id)
-    if outcome is services.RunOutcome.BUSY and not self.request.retries:
-        raise self.retry(countdown=services.takeover_delay(), max_retries=1)
+    outcome = runner.run_training_job(job_id)
+    if outcome is runner.RunOutcome.BUSY and not self.request.retries:
+        raise self.retry(countdown=runner.takeover_delay(), max_retries=1)
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -32,9 +32,9 @@ def train_model_task(self: Task, job_id: str) -> None:
 )
 def generate_images_task(self: Task, job_id: str) -> None:
     """Run a generation job; if a worker seems to hold it, look again once stale."""
-    outcome = services.run_generation_job(job_id)
-    if outcome is services.RunOutcome.BUSY and not self.request.retries:
-        raise self.retry(countdown=services.takeover_delay(), max_retries=1)
+    outcome = runner.run_generation_job(job_id)
+    if outcome is runner.RunOutcome.BUSY and not self.request.retries:
+        raise self.retry(countdown=runner.takeover_delay(), max_retries=1)
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -44,4 +44,4 @@ def generate_images_task(self: Task, job_id: str) -> None:
 )
 def sweep_jobs_task() -> dict[str, int]:
     """Requeue, fail or cancel running jobs whose heartbeat went stale."""
-    return dataclasses.asdict(services.sweep_stale_jobs())
+    return dataclasses.asdict(maintenance.sweep_stale_jobs())

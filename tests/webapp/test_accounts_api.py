@@ -97,9 +97,9 @@ def test_token_refuses_bad_credentials(
 
 
 def test_demo_user_cannot_log_in(anonymous_client: APIClient, dispatched: Any) -> None:
-    from webapp.jobs import services
+    from webapp.jobs import maintenance
 
-    services.seed_demo_model(preset="preview")
+    maintenance.seed_demo_model(preset="preview")
     response = anonymous_client.post(
         TOKEN, {"username": "demo", "password": ""}, format="json"
     )

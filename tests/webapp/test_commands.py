@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
-from webapp.jobs import services
+from webapp.jobs import maintenance, services
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def run(django_capture_on_commit_callbacks: Any) -> Any:
 def test_seed_demo_queues_the_sharp_preset_once(run: Any, dispatched: Any) -> None:
     assert "Demo model training queued" in run("seed_demo")
     job = Job.objects.get()
-    assert job.owner.username == services.DEMO_USERNAME
+    assert job.owner.username == maintenance.DEMO_USERNAME
     assert job.publish_model
     assert job.params == services.validate_training_settings({}, preset="sharp")
     assert dispatched.job_ids == [job.pk]
@@ -56,7 +56,7 @@ def test_seed_demo_is_quiet_once_a_public_model_exists(
     make_model_version(owner, is_public=True)
     assert "already exists" in run("seed_demo")
     assert not Job.objects.exists()
-    assert User.objects.filter(username=services.DEMO_USERNAME).exists()
+    assert User.objects.filter(username=maintenance.DEMO_USERNAME).exists()
 
 
 def test_sweep_jobs_reports_what_it_did(

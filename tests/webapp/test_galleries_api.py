@@ -11,7 +11,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from webapp.gallery.models import Gallery
-from webapp.jobs import services
+from webapp.jobs import runner
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def gallery(owner: User, make_model_version: Any) -> Gallery:
             "temperature": 1.0,
         },
     )
-    services.run_generation_job(job.pk)
+    runner.run_generation_job(job.pk)
     return Gallery.objects.get(job=job)
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from webapp.jobs import dispatch, services
+from webapp.jobs import dispatch, runner, services
 from webapp.jobs.models import Job, ModelVersion
 from worker import app
 from worker.tasks import generate_images_task, sweep_jobs_task, train_model_task
@@ -133,11 +133,11 @@ def test_generate_task_runs_the_generation_service(
 def test_a_busy_job_is_looked_at_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def busy(job_id: str) -> services.RunOutcome:
+    def busy(job_id: str) -> runner.RunOutcome:
         calls.append(job_id)
-        return services.RunOutcome.BUSY
+        return runner.RunOutcome.BUSY
 
-    monkeypatch.setattr(services, "run_training_job", busy)
+    monkeypatch.setattr(runner, "run_training_job", busy)
     result = train_model_task.apply(args=["job-1"])
     assert result.successful()
     assert calls == ["job-1", "job-1"]

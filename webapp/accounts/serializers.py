@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from webapp.jobs.services import DEMO_USERNAME
+from webapp.jobs.maintenance import DEMO_USERNAME
 
 User = get_user_model()
 

@@ -1,4 +1,5 @@
-"""Read-side use cases of galleries: the contact sheet and the ZIP download."""
+"""Use cases of galleries: writing a generation job's images, the contact sheet and
+the ZIP download."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import io
 import json
 import math
 import zipfile
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -14,11 +16,50 @@ from PIL import Image
 from generator.render import grid_to_png
 from webapp.gallery.models import Gallery, GeneratedImage
 
+if TYPE_CHECKING:
+    from webapp.jobs.models import Job, ModelVersion
+
 # Tiles of about this many pixels a side unless the caller asks for a scale.
 _TILE_PIXELS = 56
 MAX_GRID_SCALE = 8
 # A fixed timestamp keeps the ZIP of a gallery byte-for-byte reproducible.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def gallery_seeds(seed: int, n_images: int) -> Sequence[int]:
+    """The per-image seeds of a gallery: image ``i`` is sampled with ``seed + i``."""
+    return range(seed, seed + n_images)
+
+
+def create_gallery(
+    *,
+    job: Job,
+    model_version: ModelVersion,
+    digit: int | None,
+    seed: int,
+    temperature: float,
+    evaluation: dict[str, Any] | None,
+    pngs: Sequence[bytes],
+) -> Gallery:
+    """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i."""
+    gallery = Gallery.objects.create(
+        owner_id=job.owner_id,
+        job=job,
+        model_version=model_version,
+        n_images=len(pngs),
+        digit=digit,
+        seed=seed,
+        temperature=temperature,
+        evaluation=evaluation,
+    )
+    seeds = gallery_seeds(seed, len(pngs))
+    GeneratedImage.objects.bulk_create(
+        GeneratedImage(
+            gallery=gallery, index=index, digit=digit, seed=image_seed, png=png
+        )
+        for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
+    )
+    return gallery
 
 
 def _images(gallery: Gallery) -> list[GeneratedImage]:

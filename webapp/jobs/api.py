@@ -26,7 +26,7 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from webapp.jobs import services
+from webapp.jobs import services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
@@ -164,8 +164,8 @@ class ModelVersionViewSet(
         """The model's .npz file (checked against its SHA-256 first)."""
         model_version = self.get_object()
         try:
-            content = services.model_file_bytes(model_version)
-        except services.ModelUnavailable as error:
+            content = serving.model_file_bytes(model_version)
+        except serving.ModelUnavailable as error:
             return Response(
                 {"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE
             )
@@ -179,7 +179,7 @@ class ModelVersionViewSet(
     @action(detail=True, methods=["post"], url_path="set-default")
     def set_default(self, request: Request, pk: str | None = None) -> Response:
         """Make this your default model version (used when none is named)."""
-        model_version = services.set_default_model_version(self.get_object())
+        model_version = serving.set_default_model_version(self.get_object())
         return Response(self.get_serializer(model_version).data)
 
 
@@ -214,7 +214,7 @@ class LegacyStatsView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        model_version = services.serving_model_version(request.user)
+        model_version = serving.serving_model_version(request.user)
         if model_version is None:
             return _legacy_error(NO_MODEL_MESSAGE, status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(model_version.stats())
@@ -262,7 +262,7 @@ class LegacyGenerateView(APIView):
                 status.HTTP_400_BAD_REQUEST,
             )
         n_samples = data.get("n_samples", self.DEFAULT_SAMPLES)
-        limit = services.MAX_SYNC_SAMPLES
+        limit = serving.MAX_SYNC_SAMPLES
         if (
             isinstance(n_samples, bool)
             or not isinstance(n_samples, int)
@@ -272,12 +272,12 @@ class LegacyGenerateView(APIView):
                 f"n_samples must be an integer from 1 to {limit}.",
                 status.HTTP_400_BAD_REQUEST,
             )
-        model_version = services.serving_model_version(request.user)
+        model_version = serving.serving_model_version(request.user)
         if model_version is None:
             return _legacy_error(NO_MODEL_MESSAGE, status.HTTP_503_SERVICE_UNAVAILABLE)
         try:
-            pngs = services.sample_pngs(model_version, n_samples)
-        except services.ModelUnavailable as error:
+            pngs = serving.sample_pngs(model_version, n_samples)
+        except serving.ModelUnavailable as error:
             return _legacy_error(str(error), status.HTTP_503_SERVICE_UNAVAILABLE)
         images = [
             "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
 
@@ -141,3 +142,12 @@ class ModelVersion(models.Model):
             "original_dim": metrics.get("original_dim"),
             "reduced_dim": metrics.get("n_components"),
         }
+
+
+def lock_owner(owner_id: int) -> None:
+    """Lock the owner's row until the transaction ends.
+
+    Serialises per-owner version numbering and default swaps (a no-op on SQLite,
+    where write transactions are serial anyway).
+    """
+    list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from webapp.jobs import services
+from webapp.jobs import services, serving
 from webapp.jobs.models import Job, ModelVersion
 
 
@@ -255,7 +255,7 @@ class GenerationSerializer(serializers.Serializer[Any]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         model_version = attrs.get("model_version")
         if model_version is None:
-            model_version = services.default_model_version(self.context["request"].user)
+            model_version = serving.default_model_version(self.context["request"].user)
             if model_version is None:
                 raise serializers.ValidationError(
                     {

@@ -49,6 +49,7 @@ from webapp.accounts import services as account_services
 from webapp.accounts.serializers import RegisterSerializer
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import services as job_services
+from webapp.jobs import serving
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.serializers import (
     GenerationSerializer,
@@ -122,8 +123,8 @@ def _png_data_url(png: bytes) -> str:
 def _samples(model_version: ModelVersion, count: int) -> tuple[list[str], str | None]:
     """``count`` fresh samples as data URLs, or the reason there are none."""
     try:
-        pngs = job_services.sample_pngs(model_version, count)
-    except job_services.ModelUnavailable as error:
+        pngs = serving.sample_pngs(model_version, count)
+    except serving.ModelUnavailable as error:
         return [], str(error)
     return [_png_data_url(png) for png in pngs], None
 
@@ -170,7 +171,7 @@ def landing(request: HttpRequest) -> HttpResponse:
     """What the product does, with live samples from the public demo model."""
     if request.user.is_authenticated:
         return redirect("web:dashboard")
-    model_version = job_services.serving_model_version(AnonymousUser())
+    model_version = serving.serving_model_version(AnonymousUser())
     count = _int_param(request.GET, "n", LANDING_DEFAULT_SAMPLES, 1, 16)
     images: list[str] = []
     error = None
@@ -293,7 +294,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         running=Count("pk", filter=Q(state=Job.State.RUNNING)),
         total=Count("pk"),
     )
-    default_model = job_services.default_model_version(user)
+    default_model = serving.default_model_version(user)
     n_models = ModelVersion.objects.filter(owner_id=user.pk).count()
     recent_galleries = (
         Gallery.objects.filter(owner_id=user.pk)
@@ -304,7 +305,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     quick_count = _int_param(request.GET, "n", 8, 1, 16)
     quick_samples: list[str] = []
     if default_model is None:
-        demo_model = job_services.serving_model_version(AnonymousUser())
+        demo_model = serving.serving_model_version(AnonymousUser())
     else:
         quick_samples, _ = _samples(default_model, quick_count)
     return render(
@@ -564,7 +565,7 @@ def model_set_default(request: HttpRequest, pk: int) -> HttpResponse:
         ModelVersion.objects.filter(owner_id=_user(request).pk).defer("model_file"),
         pk=pk,
     )
-    job_services.set_default_model_version(model_version)
+    serving.set_default_model_version(model_version)
     messages.success(
         request,
         f"{model_version} is now your default model: /generate and new "

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.jobs import services
+from webapp.jobs import maintenance, services
 
 
 class Command(BaseCommand):
@@ -17,14 +17,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--preset",
-            default=services.DEMO_PRESET,
+            default=maintenance.DEMO_PRESET,
             choices=services.PRESET_NAMES,
             help="Training preset of the demo model (default: %(default)s).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            job = services.seed_demo_model(preset=options["preset"])
+            job = maintenance.seed_demo_model(preset=options["preset"])
         except services.SettingsError as error:
             raise CommandError(str(error)) from error
         if job is None:

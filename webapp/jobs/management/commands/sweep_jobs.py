@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from webapp.jobs import services
+from webapp.jobs import maintenance
 
 
 class Command(BaseCommand):
@@ -23,11 +23,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = services.sweep_stale_jobs()
+        result = maintenance.sweep_stale_jobs()
         self.stdout.write(
             f"Stale jobs: {result.requeued} requeued, {result.failed} failed, "
             f"{result.cancelled} cancelled."
         )
         if options["redispatch_queued"]:
-            count = services.redispatch_queued_jobs()
+            count = maintenance.redispatch_queued_jobs()
             self.stdout.write(f"Queued jobs sent to the broker again: {count}.")

@@ -1,0 +1,48 @@
+"""Job rows for the service tests: a tiny trainable training job, a generation job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from webapp.jobs import services
+from webapp.jobs.models import Job, ModelVersion
+
+TINY = {
+    "dataset": "digits",
+    "n_components": 8,
+    "bandwidth_grid": {"start": 0.2, "stop": 2.0, "num": 3},
+    "cv_folds": 2,
+    "n_train": 300,
+    "class_conditional": True,
+}
+
+
+def training_job(owner: User, **fields: Any) -> Job:
+    values: dict[str, Any] = {
+        "owner": owner,
+        "kind": Job.Kind.TRAINING,
+        "name": "tiny run",
+        "params": services.validate_training_settings(TINY),
+    }
+    values.update(fields)
+    return Job.objects.create(**values)
+
+
+def generation_job(owner: User, model_version: ModelVersion, **params: Any) -> Job:
+    values = {
+        "model_version": model_version.pk,
+        "n_images": 4,
+        "digit": 3,
+        "seed": 10,
+        "temperature": 1.0,
+    }
+    values.update(params)
+    return Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, params=values)
+
+
+def stale_time() -> Any:
+    return timezone.now() - timedelta(hours=1)

@@ -1,0 +1,106 @@
+"""webapp/jobs/maintenance.py: sweeping, re-dispatching, seeding the demo model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+from pytest_django import Settings as SettingsWrapper
+
+from tests.webapp.job_rows import stale_time, training_job
+from webapp.jobs import maintenance, runner, services
+from webapp.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Sweeping -------------------------------------------------------------------------
+
+
+def test_sweep_requeues_fails_and_cancels_stale_jobs(
+    owner: User,
+    settings: SettingsWrapper,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fresh = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+    retry = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, heartbeat_at=stale_time()
+    )
+    exhausted = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        heartbeat_at=stale_time(),
+    )
+    abandoned = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=1,
+        heartbeat_at=stale_time(),
+        cancel_requested=True,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = maintenance.sweep_stale_jobs()
+
+    assert result == maintenance.SweepResult(requeued=1, failed=1, cancelled=1)
+    for job in (fresh, retry, exhausted, abandoned):
+        job.refresh_from_db()
+    assert fresh.state == Job.State.RUNNING
+    assert (retry.state, retry.attempts) == (Job.State.QUEUED, 1)
+    assert dispatched.calls == [("training", retry.pk, retry.celery_task_id)]
+    assert exhausted.state == Job.State.FAILED
+    assert "stopped responding" in exhausted.error
+    assert abandoned.state == Job.State.CANCELLED
+
+    # The requeued job then runs normally.
+    assert runner.run_training_job(retry.pk) is runner.RunOutcome.RAN
+    retry.refresh_from_db()
+    assert (retry.state, retry.attempts) == (Job.State.SUCCEEDED, 2)
+
+
+def test_redispatch_queued_jobs_sends_each_queued_job_again(
+    owner: User, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    queued = training_job(owner)
+    training_job(owner, state=Job.State.SUCCEEDED)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.redispatch_queued_jobs() == 1
+    assert dispatched.job_ids == [queued.pk]
+
+
+# --- Demo seeding ---------------------------------------------------------------------
+
+
+def test_seed_demo_queues_one_public_training(
+    dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        job = maintenance.seed_demo_model(preset="preview")
+    assert job is not None
+    demo = User.objects.get(username=maintenance.DEMO_USERNAME)
+    assert not demo.has_usable_password()
+    assert (job.owner, job.publish_model, job.state) == (demo, True, Job.State.QUEUED)
+    assert job.params == services.validate_training_settings({}, preset="preview")
+    assert dispatched.job_ids == [job.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = maintenance.seed_demo_model(preset="preview")
+    assert again == job
+    assert Job.objects.count() == 1
+    # The queued demo job is sent again in case the broker lost it.
+    assert dispatched.job_ids == [job.pk, job.pk]
+
+
+def test_seed_demo_does_nothing_once_a_public_model_exists(
+    owner: User, make_model_version: Any, dispatched: Any
+) -> None:
+    make_model_version(owner, is_public=True)
+    assert maintenance.seed_demo_model() is None
+    assert not Job.objects.exists()
+    assert dispatched.calls == []

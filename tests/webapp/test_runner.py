@@ -1,0 +1,431 @@
+"""webapp/jobs/runner.py: claiming, running and finishing jobs of both kinds."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.contrib.auth.models import User
+from django.utils import timezone
+from PIL import Image
+from pytest_django import Settings as SettingsWrapper
+
+from tests.webapp.job_rows import generation_job, stale_time, training_job
+from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.jobs import runner, services, serving
+from webapp.jobs.models import Job, ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Running training jobs ------------------------------------------------------------
+
+
+def test_training_creates_one_default_model_version(owner: User) -> None:
+    job = training_job(owner)
+
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.progress, job.phase, job.attempts) == (
+        Job.State.SUCCEEDED,
+        1.0,
+        "done",
+        1,
+    )
+    assert job.started_at is not None
+    assert job.finished_at is not None
+    model_version = ModelVersion.objects.get(training_job=job)
+    assert (model_version.owner, model_version.version) == (owner, 1)
+    assert model_version.is_default
+    assert not model_version.is_public
+    assert model_version.dataset == "digits"
+    assert model_version.settings == job.params
+    assert model_version.metrics["n_components"] == 8
+    assert len(model_version.metrics["explained_variance_curve"]) == 8
+    assert model_version.metrics["cv"]["bandwidths"]
+    assert len(model_version.dataset_digest) == 64
+    content = serving.model_file_bytes(model_version)
+    assert len(content) == model_version.model_size
+
+
+def test_later_versions_count_up_and_keep_the_first_default(owner: User) -> None:
+    first, second = training_job(owner), training_job(owner)
+    runner.run_training_job(first.pk)
+    runner.run_training_job(second.pk)
+    versions = ModelVersion.objects.filter(owner=owner).order_by("version")
+    assert [(v.version, v.is_default) for v in versions] == [(1, True), (2, False)]
+
+
+def test_demo_job_publishes_its_model(owner: User) -> None:
+    job = training_job(owner, publish_model=True)
+    runner.run_training_job(job.pk)
+    assert ModelVersion.objects.get(training_job=job).is_public
+
+
+def test_progress_and_phase_are_written_while_training(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    seen: list[tuple[str, float]] = []
+    real_train = runner.train_model
+
+    def watching_train(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        def spy(phase: str, fraction: float) -> None:
+            callback(phase, fraction)
+            row = Job.objects.get(pk=job.pk)
+            seen.append((row.phase, row.progress))
+
+        return real_train(settings, data_dir=data_dir, callback=spy)
+
+    monkeypatch.setattr(runner, "train_model", watching_train)
+    runner.run_training_job(job.pk)
+
+    phases = [phase for phase, _ in seen]
+    for phase in ("loading", "pca", "search", "fitting", "evaluating"):
+        assert phase in phases
+    progress = [value for _, value in seen]
+    assert progress == sorted(progress)
+    assert max(progress) < 1.0  # 1.0 only once the result is stored
+
+
+def test_duplicate_delivery_of_a_live_job_is_ignored(owner: User) -> None:
+    now = timezone.now()
+    job = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, started_at=now, heartbeat_at=now
+    )
+
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.BUSY
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.RUNNING, 1)
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "state", [Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]
+)
+def test_delivery_of_a_finished_job_does_nothing(owner: User, state: str) -> None:
+    job = training_job(owner, state=state, attempts=1)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.SKIPPED
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (state, 1)
+    assert not ModelVersion.objects.exists()
+
+
+def test_delivery_of_an_unknown_job_does_nothing() -> None:
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert runner.run_training_job(missing) is runner.RunOutcome.SKIPPED
+
+
+def test_training_task_never_runs_a_generation_job(
+    owner: User, make_model_version: Any
+) -> None:
+    job = generation_job(owner, make_model_version(owner))
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.SKIPPED
+    job.refresh_from_db()
+    assert job.state == Job.State.QUEUED
+
+
+def test_stale_heartbeat_takeover_creates_exactly_one_model_version(
+    owner: User,
+) -> None:
+    job = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=1,
+        started_at=stale_time(),
+        heartbeat_at=stale_time(),
+    )
+
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    # A late redelivery of the crashed attempt's message changes nothing.
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.SKIPPED
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 2)
+    assert ModelVersion.objects.filter(training_job=job).count() == 1
+    assert ModelVersion.objects.count() == 1
+
+
+def test_superseded_attempt_stores_nothing(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    real_train = runner.train_model
+
+    def train_then_lose_the_claim(
+        settings: Any, *, data_dir: Any, callback: Any
+    ) -> Any:
+        result = real_train(settings, data_dir=data_dir, callback=callback)
+        # Another worker took the job over while this one was presumed dead.
+        Job.objects.filter(pk=job.pk).update(attempts=2, heartbeat_at=timezone.now())
+        return result
+
+    monkeypatch.setattr(runner, "train_model", train_then_lose_the_claim)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.RUNNING, 2)
+    assert not ModelVersion.objects.exists()
+
+
+def test_jobs_at_the_attempt_limit_are_not_taken_over(
+    owner: User, settings: SettingsWrapper
+) -> None:
+    job = training_job(
+        owner,
+        state=Job.State.RUNNING,
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        heartbeat_at=stale_time(),
+    )
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.SKIPPED
+    assert not ModelVersion.objects.exists()
+
+
+def test_cancel_requested_during_training_stops_it(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+    real_train = runner.train_model
+    phases: list[str] = []
+
+    def train_and_cancel(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        def report(phase: str, fraction: float) -> None:
+            phases.append(phase)
+            if phase == "search":
+                services.cancel_job(Job.objects.get(pk=job.pk))
+            callback(phase, fraction)
+
+        return real_train(settings, data_dir=data_dir, callback=report)
+
+    monkeypatch.setattr(runner, "train_model", train_and_cancel)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED
+    assert job.finished_at is not None
+    assert "evaluating" not in phases  # stopped at the first report after the request
+    assert not ModelVersion.objects.exists()
+
+
+def test_failure_marks_the_job_failed_and_reraises(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+
+    def broken(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        callback("loading", 0.0)
+        raise RuntimeError("disk on fire\nsecond line of detail")
+
+    monkeypatch.setattr(runner, "train_model", broken)
+    with pytest.raises(RuntimeError):
+        runner.run_training_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error == "RuntimeError: disk on fire"
+    assert job.phase == "loading"
+    assert not ModelVersion.objects.exists()
+
+
+def test_soft_time_limit_marks_the_job_failed_and_reraises(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = training_job(owner)
+
+    def too_slow(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(runner, "train_model", too_slow)
+    with pytest.raises(SoftTimeLimitExceeded):
+        runner.run_training_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error == "Training exceeded its time limit."
+
+
+def test_invalid_stored_settings_fail_the_job(owner: User) -> None:
+    job = training_job(owner, params={"cv_folds": 99})
+    with pytest.raises(services.SettingsError):
+        runner.run_training_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "cv_folds" in job.error
+
+
+# --- Running generation jobs ----------------------------------------------------------
+
+
+def test_generation_creates_a_gallery_of_decodable_pngs(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = generation_job(owner, model_version, n_images=6, digit=7, seed=100)
+
+    assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.progress) == (Job.State.SUCCEEDED, 1.0)
+    gallery = Gallery.objects.get(job=job)
+    assert (gallery.owner, gallery.model_version, gallery.n_images) == (
+        owner,
+        model_version,
+        6,
+    )
+    assert (gallery.digit, gallery.seed, gallery.temperature) == (7, 100, 1.0)
+    images = list(gallery.images.order_by("index"))
+    assert [image.index for image in images] == list(range(6))
+    assert [image.seed for image in images] == list(range(100, 106))
+    assert {image.digit for image in images} == {7}
+    for image in images:
+        with Image.open(io.BytesIO(bytes(image.png))) as png:
+            assert (png.format, png.mode, png.size) == ("PNG", "L", (8, 8))
+
+
+def test_generation_is_reproducible_from_its_seed(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    first = generation_job(owner, model_version, seed=5)
+    second = generation_job(owner, model_version, seed=5)
+    runner.run_generation_job(first.pk)
+    runner.run_generation_job(second.pk)
+
+    def pngs(job: Job) -> list[bytes]:
+        images = GeneratedImage.objects.filter(gallery__job=job).order_by("index")
+        return [bytes(image.png) for image in images]
+
+    assert pngs(first) == pngs(second)
+
+
+def test_generation_redelivery_creates_no_second_gallery(
+    owner: User, make_model_version: Any
+) -> None:
+    job = generation_job(owner, make_model_version(owner))
+    runner.run_generation_job(job.pk)
+    assert runner.run_generation_job(job.pk) is runner.RunOutcome.SKIPPED
+    assert Gallery.objects.count() == 1
+    assert GeneratedImage.objects.count() == 4
+
+
+def test_generation_records_the_evaluation_when_enabled(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    settings.GALLERY_EVALUATION = True
+    job = generation_job(owner, make_model_version(owner), n_images=8)
+    runner.run_generation_job(job.pk)
+    evaluation = Gallery.objects.get(job=job).evaluation
+    assert evaluation is not None
+    assert evaluation["n_images"] == 8
+    assert 0.0 <= evaluation["digit_match_fraction"] <= 1.0
+
+
+@pytest.mark.parametrize("digit", [None, 3])
+def test_generation_evaluates_sampled_pixels_on_their_own_scale(
+    owner: User, make_model_version: Any, settings: SettingsWrapper, digit: int | None
+) -> None:
+    # Sampled images are 0..255 whatever the data set, while digits' own pixel_max
+    # is 16: read on that scale, a gallery's novelty came out ~50 against ~1 for the
+    # real test images (the confidence stayed high, so it cannot tell the two apart).
+    settings.GALLERY_EVALUATION = True
+    job = generation_job(owner, make_model_version(owner), n_images=20, digit=digit)
+    runner.run_generation_job(job.pk)
+
+    evaluation = Gallery.objects.get(job=job).evaluation
+    assert evaluation is not None
+    real = evaluation["novelty_real_test"]
+    assert 0.0 < real < 3.0
+    assert real / 3 < evaluation["novelty"] < 3 * real
+    assert 0.5 < evaluation["mean_confidence"] <= 1.0
+    if digit is not None:
+        assert evaluation["digit_match_fraction"] >= 0.5
+
+
+def test_generation_fails_cleanly_when_the_model_file_is_corrupt(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    ModelVersion.objects.filter(pk=model_version.pk).update(model_file=b"garbage")
+    job = generation_job(owner, model_version)
+
+    with pytest.raises(serving.ModelUnavailable):
+        runner.run_generation_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "checksum" in job.error
+    assert not Gallery.objects.exists()
+
+
+def test_generation_fails_when_the_model_version_is_gone(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = generation_job(owner, model_version)
+    model_version.delete()
+    with pytest.raises(serving.ModelUnavailable):
+        runner.run_generation_job(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.error) == (
+        Job.State.FAILED,
+        "The model version no longer exists.",
+    )
+
+
+def test_cancel_requested_during_generation_stops_it(
+    owner: User, make_model_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = generation_job(owner, make_model_version(owner), n_images=50)
+    real_image_to_png = runner.image_to_png
+    calls = 0
+
+    def render_then_cancel(image: Any) -> bytes:
+        nonlocal calls
+        calls += 1
+        return real_image_to_png(image)
+
+    def report_and_cancel(self: Any, phase: str, fraction: float) -> None:
+        if phase == "sampling":
+            Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        original_report(self, phase, fraction)
+
+    original_report = runner._Run.report
+    monkeypatch.setattr(runner._Run, "report", report_and_cancel)
+    monkeypatch.setattr(runner, "image_to_png", render_then_cancel)
+
+    runner.run_generation_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED
+    assert calls == 0
+    assert not Gallery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_thread_keeps_a_long_step_alive(
+    owner: User, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> None:
+    import time
+
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    job = training_job(owner)
+    beats: list[Any] = []
+    real_train = runner.train_model
+
+    def one_long_step(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        callback("loading", 0.0)
+        # A step that reports nothing for a while, like one slow search fold.
+        deadline = time.monotonic() + 10
+        while len(set(beats)) < 3 and time.monotonic() < deadline:
+            beats.append(Job.objects.get(pk=job.pk).heartbeat_at)
+            time.sleep(0.01)
+        return real_train(settings, data_dir=data_dir, callback=callback)
+
+    monkeypatch.setattr(runner, "train_model", one_long_step)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    assert len(set(beats)) >= 3
+    assert beats == sorted(beats)

@@ -1,0 +1,104 @@
+"""webapp/jobs/serving.py: default and serving model versions, model files, sampling."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from PIL import Image
+from pytest_django import Settings as SettingsWrapper
+
+from webapp.jobs import serving
+from webapp.jobs.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Model versions and models --------------------------------------------------------
+
+
+def test_set_default_swaps_atomically(owner: User, make_model_version: Any) -> None:
+    first = make_model_version(owner)
+    second = make_model_version(owner)
+    assert (first.is_default, second.is_default) == (True, False)
+
+    serving.set_default_model_version(second)
+
+    defaults = ModelVersion.objects.filter(owner=owner, is_default=True)
+    assert list(defaults) == [second]
+
+
+def test_set_default_leaves_other_owners_alone(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    mine = make_model_version(owner)
+    theirs = make_model_version(other_user)
+    make_model_version(owner, is_default=False)
+    serving.set_default_model_version(mine)
+    theirs.refresh_from_db()
+    assert theirs.is_default
+
+
+def test_serving_model_prefers_the_users_default_over_the_demo(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    demo = make_model_version(other_user, is_public=True)
+    assert serving.serving_model_version(AnonymousUser()) == demo
+    assert serving.serving_model_version(owner) == demo
+    mine = make_model_version(owner)
+    assert serving.serving_model_version(owner) == mine
+    assert serving.serving_model_version(AnonymousUser()) == demo
+
+
+def test_tampered_model_file_is_refused(owner: User, make_model_version: Any) -> None:
+    model_version = make_model_version(owner)
+    content = bytearray(serving.model_file_bytes(model_version))
+    content[len(content) // 2] ^= 0xFF
+    ModelVersion.objects.filter(pk=model_version.pk).update(model_file=bytes(content))
+    with pytest.raises(serving.ModelUnavailable, match="checksum"):
+        serving.model_file_bytes(model_version)
+    with pytest.raises(serving.ModelUnavailable):
+        serving.sample_pngs(model_version, 2)
+
+
+def test_loaded_models_are_cached_by_sha256(
+    owner: User,
+    make_model_version: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
+) -> None:
+    settings.MODEL_CACHE_SIZE = 1
+    loads: list[int] = []
+    real_load = serving.load_model
+
+    def counting_load(content: bytes) -> Any:
+        loads.append(len(content))
+        return real_load(content)
+
+    monkeypatch.setattr(serving, "load_model", counting_load)
+    conditional = make_model_version(owner)
+    unconditional = make_model_version(owner, class_conditional=False)
+
+    serving.sample_pngs(conditional, 1)
+    serving.sample_pngs(conditional, 1)
+    assert len(loads) == 1
+    serving.sample_pngs(unconditional, 1)
+    serving.sample_pngs(conditional, 1)  # evicted by the other one
+    assert len(loads) == 3
+
+
+def test_sample_pngs_returns_fresh_random_pngs(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    first = serving.sample_pngs(model_version, 4)
+    second = serving.sample_pngs(model_version, 4)
+    assert len(first) == 4
+    assert first != second
+    for png in first:
+        with Image.open(io.BytesIO(png)) as image:
+            assert image.size == (8, 8)

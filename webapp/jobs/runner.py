@@ -1,0 +1,364 @@
+"""The run protocol: how a worker claims, runs and finishes one delivery of a job.
+
+Running a job follows one protocol for both kinds:
+
+1. Claim the row with one conditional UPDATE (queued, or running with a stale
+   heartbeat -> running, attempts + 1). Zero rows means another delivery owns it
+   or it has ended: log and return. The new ``attempts`` value is this run's
+   fencing token; every later write is conditional on it.
+2. Work, writing progress, phase and heartbeat to the row (throttled), and stop
+   with ``_Cancelled`` at the first report after a cancel request.
+3. Create the result (model version or gallery) and mark the job succeeded in one
+   transaction that re-checks the token under a row lock, so a redelivery can
+   never add a second result.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from uuid import UUID
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Max, Q, QuerySet
+from django.utils import timezone
+
+from generator.io import file_sha256, save_model
+from generator.model import train_model
+from generator.render import image_to_png
+from generator.settings import SettingsError, validate_settings
+from webapp.gallery.services import create_gallery, gallery_seeds
+from webapp.jobs import serving
+from webapp.jobs.models import Job, ModelVersion, lock_owner
+
+logger = logging.getLogger(__name__)
+
+_ERROR_LENGTH = 300
+
+
+class RunOutcome(enum.Enum):
+    """What one delivery of a job task did."""
+
+    #: This delivery ran the job to an end state.
+    RAN = "ran"
+    #: Nothing to do: the job has ended, does not exist or used up its attempts.
+    SKIPPED = "skipped"
+    #: Another worker holds the job and its heartbeat is fresh.
+    BUSY = "busy"
+
+
+class _Cancelled(Exception):
+    """Raised from progress reports once the job's cancellation was requested."""
+
+
+class _LostClaim(Exception):
+    """This run's claim was superseded (taken over, swept) or the row vanished."""
+
+
+def run_training_job(job_id: str | UUID) -> RunOutcome:
+    """Run one delivery of a training job: claim it, train, store the model version."""
+    attempt = _claim(job_id, Job.Kind.TRAINING)
+    if not isinstance(attempt, int):
+        return attempt
+    run = _Run(job_id, attempt)
+    with _heartbeat(job_id, attempt), run.outcome("Training"):
+        job = Job.objects.get(pk=job_id)
+        training = validate_settings(job.params)
+        result = train_model(training, data_dir=settings.DATA_DIR, callback=run.report)
+        run.report("saving", 1.0)
+        buffer = io.BytesIO()
+        save_model(
+            result.model,
+            buffer,
+            metadata={
+                "settings": training.to_dict(),
+                "dataset": {
+                    "name": result.dataset_name,
+                    "digest": result.dataset_digest,
+                },
+                "metrics": result.metrics,
+                "code_version": settings.CODE_VERSION,
+                "job": str(job.pk),
+            },
+        )
+        content = buffer.getvalue()
+        with transaction.atomic():
+            job = run.lock()
+            lock_owner(job.owner_id)
+            last = ModelVersion.objects.filter(owner_id=job.owner_id).aggregate(
+                last=Max("version")
+            )["last"]
+            has_default = ModelVersion.objects.filter(
+                owner_id=job.owner_id, is_default=True
+            ).exists()
+            ModelVersion.objects.create(
+                owner_id=job.owner_id,
+                name=job.name or "model",
+                version=(last or 0) + 1,
+                dataset=result.dataset_name,
+                dataset_digest=result.dataset_digest,
+                settings=training.to_dict(),
+                seed=training.seed,
+                code_version=settings.CODE_VERSION,
+                metrics=result.metrics,
+                model_file=content,
+                model_sha256=file_sha256(content),
+                model_size=len(content),
+                is_default=not has_default,
+                is_public=job.publish_model,
+                training_job=job,
+            )
+            run.succeed()
+    return RunOutcome.RAN
+
+
+def run_generation_job(job_id: str | UUID) -> RunOutcome:
+    """Run one delivery of a generation job: claim it, sample, store the gallery."""
+    attempt = _claim(job_id, Job.Kind.GENERATION)
+    if not isinstance(attempt, int):
+        return attempt
+    run = _Run(job_id, attempt)
+    with _heartbeat(job_id, attempt), run.outcome("Generation"):
+        job = Job.objects.get(pk=job_id)
+        params = job.params
+        model_version = (
+            ModelVersion.objects.defer("model_file")
+            .filter(pk=params["model_version"])
+            .first()
+        )
+        if model_version is None:
+            raise serving.ModelUnavailable("The model version no longer exists.")
+        run.report("loading", 0.0)
+        model = serving.load_model_version(model_version)
+        n_images, digit = int(params["n_images"]), params["digit"]
+        seeds = gallery_seeds(int(params["seed"]), n_images)
+        evaluate = settings.GALLERY_EVALUATION
+        sampling_end = 0.8 if evaluate else 0.95
+        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
+        for index, seed in enumerate(seeds):
+            run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
+            images[index] = model.sample(
+                1,
+                digit=digit,
+                random_state=seed,
+                temperature=float(params["temperature"]),
+            )[0]
+        pngs = [image_to_png(image) for image in images]
+        evaluation = None
+        if evaluate:
+            run.report("evaluating", sampling_end)
+            evaluation = serving.evaluate_gallery(images, model_version.dataset, digit)
+        run.report("saving", 0.99)
+        with transaction.atomic():
+            job = run.lock()
+            create_gallery(
+                job=job,
+                model_version=model_version,
+                digit=digit,
+                seed=int(params["seed"]),
+                temperature=float(params["temperature"]),
+                evaluation=evaluation,
+                pngs=pngs,
+            )
+            run.succeed()
+    return RunOutcome.RAN
+
+
+def takeover_delay() -> int:
+    """Seconds after which a job whose worker died has a stale heartbeat."""
+    return settings.JOB_STALE_AFTER_SECONDS + 1
+
+
+def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
+    """The attempt number that now owns the job, or why there is none."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    claimable = Q(state=Job.State.QUEUED) | Q(
+        state=Job.State.RUNNING,
+        heartbeat_at__lt=stale_before,
+        cancel_requested=False,
+    )
+    claimed = Job.objects.filter(
+        claimable,
+        pk=job_id,
+        kind=kind,
+        attempts__lt=settings.JOB_MAX_ATTEMPTS,
+    ).update(
+        state=Job.State.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        phase="starting",
+        progress=0.0,
+        error="",
+    )
+    row = (
+        Job.objects.filter(pk=job_id)
+        .values("state", "attempts", "kind", "cancel_requested")
+        .first()
+    )
+    if claimed and row is not None:
+        logger.info("Job %s claimed (attempt %s)", job_id, row["attempts"])
+        return int(row["attempts"])
+    # A duplicate delivery (the broker may deliver twice), a job cancelled while
+    # queued, or a crashed worker's job that is not stale yet.
+    logger.info("Job %s not claimed: %s", job_id, row or "no such job")
+    if (
+        row is not None
+        and row["state"] == Job.State.RUNNING
+        and row["kind"] == kind
+        and row["attempts"] < settings.JOB_MAX_ATTEMPTS
+        and not row["cancel_requested"]
+    ):
+        return RunOutcome.BUSY
+    return RunOutcome.SKIPPED
+
+
+class _Run:
+    """One claimed attempt: its progress reports, cancellation checks and ending."""
+
+    def __init__(self, job_id: str | UUID, attempt: int) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self._last_phase = ""
+        self._last_write = float("-inf")
+
+    def _mine(self) -> QuerySet[Job]:
+        return Job.objects.filter(
+            pk=self.job_id, state=Job.State.RUNNING, attempts=self.attempt
+        )
+
+    def report(self, phase: str, fraction: float) -> None:
+        """Progress callback: write it (throttled) and stop if cancelled."""
+        now = time.monotonic()
+        if (
+            phase == self._last_phase
+            and now - self._last_write < settings.JOB_PROGRESS_WRITE_SECONDS
+        ):
+            return
+        # Progress reaches 1.0 only with success, after the result is stored.
+        progress = min(max(float(fraction), 0.0), 0.99)
+        written = (
+            self._mine()
+            .filter(cancel_requested=False)
+            .update(phase=phase, progress=progress, heartbeat_at=timezone.now())
+        )
+        if not written:
+            self._stop()
+        self._last_phase, self._last_write = phase, now
+
+    def _stop(self) -> None:
+        row = (
+            Job.objects.filter(pk=self.job_id)
+            .values("state", "attempts", "cancel_requested")
+            .first()
+        )
+        if row is None:
+            raise _LostClaim("the job row is gone")
+        if row["attempts"] == self.attempt and (
+            row["cancel_requested"] or row["state"] == Job.State.CANCELLED
+        ):
+            raise _Cancelled
+        raise _LostClaim(f"the job is now {row['state']}, attempt {row['attempts']}")
+
+    def lock(self) -> Job:
+        """Lock the row inside the result transaction and check we still own it."""
+        job = Job.objects.select_for_update().filter(pk=self.job_id).first()
+        if (
+            job is None
+            or job.state != Job.State.RUNNING
+            or job.attempts != self.attempt
+        ):
+            self._stop()
+        assert job is not None
+        if job.cancel_requested:
+            raise _Cancelled
+        return job
+
+    def succeed(self) -> None:
+        now = timezone.now()
+        self._mine().update(
+            state=Job.State.SUCCEEDED,
+            progress=1.0,
+            phase="done",
+            finished_at=now,
+            heartbeat_at=now,
+        )
+
+    def _end(self, state: str, error: str = "") -> None:
+        self._mine().update(state=state, error=error, finished_at=timezone.now())
+
+    @contextmanager
+    def outcome(self, what: str) -> Iterator[None]:
+        """Turn the ways a run can end into the job's final state."""
+        try:
+            yield
+        except _Cancelled:
+            logger.info("Job %s cancelled (attempt %s)", self.job_id, self.attempt)
+            self._end(Job.State.CANCELLED)
+        except _LostClaim as lost:
+            logger.warning(
+                "Job %s attempt %s abandoned: %s", self.job_id, self.attempt, lost
+            )
+        except SoftTimeLimitExceeded:
+            self._end(Job.State.FAILED, f"{what} exceeded its time limit.")
+            raise
+        except Exception as exc:
+            logger.exception("Job %s failed", self.job_id)
+            self._end(Job.State.FAILED, _short_error(exc))
+            raise
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SettingsError | serving.ModelUnavailable):
+        message = text
+    else:
+        message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if len(message) > _ERROR_LENGTH:
+        message = message[: _ERROR_LENGTH - 1] + "…"
+    return message
+
+
+@contextmanager
+def _heartbeat(job_id: str | UUID, attempt: int) -> Iterator[None]:
+    """Refresh the job's heartbeat from a thread while the body runs.
+
+    Progress reports refresh it too, but one step of a training (a search fold on
+    a large data set) can outlast the stale threshold; the thread keeps a live job
+    from being taken over.
+    """
+    interval = settings.JOB_HEARTBEAT_SECONDS
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    Job.objects.filter(
+                        pk=job_id, state=Job.State.RUNNING, attempts=attempt
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Heartbeat of job %s failed", job_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -1,0 +1,165 @@
+"""Serving models: the model cache, sampling for /generate, gallery evaluation, and
+which model version serves a user."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+
+from generator.io import file_sha256, load_model
+from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator
+from generator.render import image_to_png
+from webapp.jobs.models import ModelVersion, lock_owner
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+logger = logging.getLogger(__name__)
+
+MAX_SYNC_SAMPLES = 16
+
+
+class ModelUnavailable(Exception):
+    """No usable model: none trained yet, or its stored file failed its checks."""
+
+
+def default_model_version(user: AbstractBaseUser) -> ModelVersion | None:
+    """The user's own default model version, if they have one."""
+    return (
+        ModelVersion.objects.filter(owner_id=user.pk, is_default=True)
+        .defer("model_file")
+        .first()
+    )
+
+
+def serving_model_version(
+    user: AbstractBaseUser | AnonymousUser,
+) -> ModelVersion | None:
+    """The model behind the old app's API: the caller's default, else the demo."""
+    if user.is_authenticated:
+        own = default_model_version(user)
+        if own is not None:
+            return own
+    return (
+        ModelVersion.objects.filter(is_public=True)
+        .defer("model_file")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def set_default_model_version(model_version: ModelVersion) -> ModelVersion:
+    """Make this the owner's default, unsetting the previous one atomically."""
+    with transaction.atomic():
+        lock_owner(model_version.owner_id)
+        ModelVersion.objects.filter(
+            owner_id=model_version.owner_id, is_default=True
+        ).exclude(pk=model_version.pk).update(is_default=False)
+        ModelVersion.objects.filter(pk=model_version.pk).update(is_default=True)
+    model_version.is_default = True
+    return model_version
+
+
+class _ModelCache:
+    """Loaded models by file SHA-256, least recently used first out."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: OrderedDict[str, ImageGenerator] = OrderedDict()
+
+    def get(self, sha256: str) -> ImageGenerator | None:
+        with self._lock:
+            model = self._models.get(sha256)
+            if model is not None:
+                self._models.move_to_end(sha256)
+            return model
+
+    def put(self, sha256: str, model: ImageGenerator) -> None:
+        with self._lock:
+            self._models[sha256] = model
+            self._models.move_to_end(sha256)
+            while len(self._models) > settings.MODEL_CACHE_SIZE:
+                self._models.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+model_cache = _ModelCache()
+
+
+def model_file_bytes(model_version: ModelVersion) -> bytes:
+    """The stored .npz, after checking it against its recorded SHA-256."""
+    stored = (
+        ModelVersion.objects.filter(pk=model_version.pk)
+        .values_list("model_file", flat=True)
+        .first()
+    )
+    content = bytes(stored) if stored is not None else b""
+    if file_sha256(content) != model_version.model_sha256:
+        logger.error("Model version %s failed its SHA-256 check", model_version.pk)
+        raise ModelUnavailable(
+            "The stored model file does not match its checksum; retrain the model."
+        )
+    return content
+
+
+def load_model_version(model_version: ModelVersion) -> ImageGenerator:
+    """The model of this version, from the cache or its checked file."""
+    model = model_cache.get(model_version.model_sha256)
+    if model is None:
+        model, _ = load_model(model_file_bytes(model_version))
+        model_cache.put(model_version.model_sha256, model)
+    return model
+
+
+def sample_pngs(
+    model_version: ModelVersion, n_samples: int, *, digit: int | None = None
+) -> list[bytes]:
+    """Fresh random samples as PNGs, straight from the model (no job, no rows)."""
+    try:
+        model = load_model_version(model_version)
+    except ValueError as exc:  # ModelFileError is a ValueError
+        raise ModelUnavailable(f"The model file could not be loaded: {exc}") from exc
+    images = model.sample(n_samples, digit=digit, random_state=None)
+    return [image_to_png(image) for image in images]
+
+
+@functools.lru_cache(maxsize=2)
+def _evaluation_tools(dataset_name: str) -> tuple[Any, Any]:
+    from generator.datasets import load_dataset
+    from generator.evaluate import load_classifier
+
+    dataset = load_dataset(dataset_name, data_dir=settings.DATA_DIR)
+    return dataset, load_classifier(dataset, data_dir=settings.DATA_DIR)
+
+
+def evaluate_gallery(
+    images: np.ndarray, dataset_name: str, digit: int | None
+) -> dict[str, Any] | None:
+    """The generator's quality figures, or None: a gallery never fails for them."""
+    from generator.evaluate import evaluate_images
+
+    try:
+        dataset, classifier = _evaluation_tools(dataset_name)
+        return evaluate_images(
+            images,
+            dataset=dataset,
+            classifier=classifier,
+            requested_digit=digit,
+            pixel_max=SAMPLE_PIXEL_MAX,
+        )
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        logger.warning("Evaluating a %s gallery failed", dataset_name, exc_info=True)
+        return None
