@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -48,15 +48,9 @@ class GalleryViewSet(
     ordering_fields = ("created_at", "n_images")
 
     def get_queryset(self) -> QuerySet[Gallery]:
-        queryset = (
-            Gallery.objects.filter(owner_id=self.request.user.pk)
-            .select_related("model_version")
-            .defer("model_version__model_file")
-        )
+        queryset = Gallery.objects.for_owner(self.request.user).with_model_version()
         if self.action == "retrieve":
-            queryset = queryset.prefetch_related(
-                Prefetch("images", queryset=GeneratedImage.objects.defer("png"))
-            )
+            queryset = queryset.with_images()
         return queryset
 
     def get_serializer_class(self) -> type[BaseSerializer[Gallery]]:
@@ -112,7 +106,7 @@ class ImageView(GenericAPIView[GeneratedImage]):
     content_negotiation_class = FileContentNegotiation
 
     def get_queryset(self) -> QuerySet[GeneratedImage]:
-        return GeneratedImage.objects.filter(gallery__owner_id=self.request.user.pk)
+        return GeneratedImage.objects.for_owner(self.request.user)
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: str) -> HttpResponse:

@@ -2,8 +2,38 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Prefetch
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+class GalleryQuerySet(models.QuerySet["Gallery"]):
+    """The queries the API and the pages share."""
+
+    def for_owner(self, user: AnyUser) -> GalleryQuerySet:
+        return self.filter(owner_id=user.pk)
+
+    def with_model_version(self) -> GalleryQuerySet:
+        """Join each gallery's model version, leaving its model file behind."""
+        return self.select_related("model_version").defer("model_version__model_file")
+
+    def with_images(self) -> GalleryQuerySet:
+        """Prefetch each gallery's images without their PNG bytes."""
+        return self.prefetch_related(
+            Prefetch("images", queryset=GeneratedImage.objects.defer("png"))
+        )
+
+
+class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):
+    def for_owner(self, user: AnyUser) -> GeneratedImageQuerySet:
+        return self.filter(gallery__owner_id=user.pk)
 
 
 class Gallery(models.Model):
@@ -29,6 +59,8 @@ class Gallery(models.Model):
     evaluation = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = GalleryQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
         verbose_name_plural = "galleries"
@@ -47,6 +79,8 @@ class GeneratedImage(models.Model):
     digit = models.PositiveSmallIntegerField(null=True, blank=True)
     seed = models.PositiveBigIntegerField()
     png = models.BinaryField()
+
+    objects = GeneratedImageQuerySet.as_manager()
 
     class Meta:
         ordering = ("gallery", "index")

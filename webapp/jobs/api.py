@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -106,10 +106,7 @@ class JobViewSet(
     ordering_fields = ("created_at", "started_at", "finished_at", "state", "kind")
 
     def get_queryset(self) -> QuerySet[Job]:
-        return Job.objects.filter(owner_id=self.request.user.pk).annotate(
-            result_model_version_id=F("model_version__id"),
-            result_gallery_id=F("gallery__id"),
-        )
+        return Job.objects.for_owner(self.request.user).with_results()
 
     @extend_schema(
         request=None,
@@ -142,10 +139,10 @@ class ModelVersionViewSet(
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
         if self.action == "set_default":
-            queryset = ModelVersion.objects.filter(owner_id=self.request.user.pk)
+            queryset = ModelVersion.objects.for_owner(self.request.user)
         else:
-            queryset = services.visible_model_versions(self.request.user)
-        return queryset.defer("model_file").select_related("owner")
+            queryset = ModelVersion.objects.visible_to(self.request.user)
+        return queryset.without_file().select_related("owner")
 
     def get_serializer_class(self) -> type[BaseSerializer[ModelVersion]]:
         if self.action == "list":

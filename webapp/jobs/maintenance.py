@@ -106,12 +106,7 @@ def seed_demo_model(*, preset: str = DEMO_PRESET) -> Job | None:
         user.save(update_fields=["password"])
     if ModelVersion.objects.filter(is_public=True).exists():
         return None
-    pending = Job.objects.filter(
-        owner=user,
-        kind=Job.Kind.TRAINING,
-        publish_model=True,
-        state__in=[Job.State.QUEUED, Job.State.RUNNING],
-    ).first()
+    pending = Job.objects.demo_trainings().for_owner(user).first()
     if pending is not None:
         if pending.state == Job.State.QUEUED:
             dispatch_on_commit(pending)

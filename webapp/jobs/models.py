@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    """The queries the API and the pages share."""
+
+    def for_owner(self, user: AnyUser) -> JobQuerySet:
+        return self.filter(owner_id=user.pk)
+
+    def with_results(self) -> JobQuerySet:
+        """Annotate the ids of the model version or gallery each job created."""
+        return self.annotate(
+            result_model_version_id=F("model_version__id"),
+            result_gallery_id=F("gallery__id"),
+        )
+
+    def demo_trainings(self) -> JobQuerySet:
+        """Trainings of a public model that are still on their way."""
+        return self.filter(
+            kind=Job.Kind.TRAINING,
+            publish_model=True,
+            state__in=[Job.State.QUEUED, Job.State.RUNNING],
+        )
 
 
 class Job(models.Model):
@@ -53,6 +80,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    objects = JobQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
         indexes = (
@@ -78,6 +107,24 @@ class Job(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
+    """The queries the API and the pages share."""
+
+    def for_owner(self, user: AnyUser) -> ModelVersionQuerySet:
+        return self.filter(owner_id=user.pk)
+
+    def visible_to(self, user: AnyUser) -> ModelVersionQuerySet:
+        """What ``user`` may read and sample: their own and public versions."""
+        visible = Q(is_public=True)
+        if user.is_authenticated:
+            visible |= Q(owner_id=user.pk)
+        return self.filter(visible)
+
+    def without_file(self) -> ModelVersionQuerySet:
+        """Leave the model file (megabytes of bytes) in the database."""
+        return self.defer("model_file")
 
 
 class ModelVersion(models.Model):
@@ -111,6 +158,8 @@ class ModelVersion(models.Model):
         related_name="model_version",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)

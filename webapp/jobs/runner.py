@@ -131,7 +131,7 @@ def run_generation_job(job_id: str | UUID) -> RunOutcome:
         job = Job.objects.get(pk=job_id)
         params = job.params
         model_version = (
-            ModelVersion.objects.defer("model_file")
+            ModelVersion.objects.without_file()
             .filter(pk=params["model_version"])
             .first()
         )

@@ -60,9 +60,14 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     def _results(self, job: Job) -> tuple[int | None, int | None]:
         if hasattr(job, "result_model_version_id"):
-            # Annotated by JobViewSet.get_queryset: no query per row.
+            # From Job.objects.with_results(), as the job list reads: no query per row.
             return job.result_model_version_id, getattr(job, "result_gallery_id", None)
-        return services.job_result_ids(job)
+        results = (
+            Job.objects.filter(pk=job.pk)
+            .values_list("model_version__id", "gallery__id")
+            .first()
+        )
+        return results or (None, None)
 
     def get_model_version(self, job: Job) -> int | None:
         return self._results(job)[0]
@@ -246,7 +251,7 @@ class GenerationSerializer(serializers.Serializer[Any]):
             # Someone else's private model version is "does not exist", exactly
             # like an unknown id.
             fields["model_version"] = _ModelVersionField(
-                queryset=services.visible_model_versions(request.user),
+                queryset=ModelVersion.objects.visible_to(request.user).without_file(),
                 required=False,
                 allow_null=True,
             )

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from generator.settings import (
@@ -24,12 +23,11 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
-from webapp.gallery.models import Gallery
 from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +44,8 @@ __all__ = [
     "create_generation_job",
     "create_training_job",
     "dispatch_on_commit",
-    "job_result_ids",
     "queue_position",
     "validate_training_settings",
-    "visible_model_versions",
 ]
 
 PRESET_NAMES = tuple(PRESETS)
@@ -72,16 +68,6 @@ def validate_training_settings(
 ) -> dict[str, Any]:
     """Validated settings as a JSON dict; raises SettingsError naming the field."""
     return validate_settings(data, preset=preset).to_dict()
-
-
-def visible_model_versions(
-    user: AbstractBaseUser | AnonymousUser,
-) -> QuerySet[ModelVersion]:
-    """Model versions ``user`` may read and sample: their own and public ones."""
-    visible = Q(is_public=True)
-    if user.is_authenticated:
-        visible |= Q(owner_id=user.pk)
-    return ModelVersion.objects.filter(visible).defer("model_file")
 
 
 # --- Creating and cancelling jobs -----------------------------------------------------
@@ -178,19 +164,6 @@ def cancel_job(job: Job) -> Job:
     if not stopped:
         raise JobConflict(f"The job has already finished ({job.state}).")
     return job
-
-
-def job_result_ids(job: Job) -> tuple[int | None, int | None]:
-    """The ids of the model version and gallery the job created, if any."""
-    model_version_id = (
-        ModelVersion.objects.filter(training_job_id=job.pk)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    gallery_id = (
-        Gallery.objects.filter(job_id=job.pk).values_list("pk", flat=True).first()
-    )
-    return model_version_id, gallery_id
 
 
 def queue_position(job: Job) -> int | None:

@@ -34,8 +34,9 @@ class ModelUnavailable(Exception):
 def default_model_version(user: AbstractBaseUser) -> ModelVersion | None:
     """The user's own default model version, if they have one."""
     return (
-        ModelVersion.objects.filter(owner_id=user.pk, is_default=True)
-        .defer("model_file")
+        ModelVersion.objects.for_owner(user)
+        .filter(is_default=True)
+        .without_file()
         .first()
     )
 
@@ -50,7 +51,7 @@ def serving_model_version(
             return own
     return (
         ModelVersion.objects.filter(is_public=True)
-        .defer("model_file")
+        .without_file()
         .order_by("-created_at")
         .first()
     )

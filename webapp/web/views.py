@@ -47,7 +47,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from webapp.accounts import services as account_services
 from webapp.accounts.serializers import RegisterSerializer
-from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.gallery.models import Gallery
 from webapp.jobs import services as job_services
 from webapp.jobs import serving
 from webapp.jobs.models import Job, ModelVersion
@@ -129,14 +129,6 @@ def _samples(model_version: ModelVersion, count: int) -> tuple[list[str], str | 
     return [_png_data_url(png) for png in pngs], None
 
 
-def _jobs(user: AbstractBaseUser) -> QuerySet[Job]:
-    """The user's jobs with their result ids, as the API's job list reads them."""
-    return Job.objects.filter(owner_id=user.pk).annotate(
-        result_model_version_id=F("model_version__id"),
-        result_gallery_id=F("gallery__id"),
-    )
-
-
 def _job_json(job: Job, request: HttpRequest) -> dict[str, Any]:
     return dict(JobSerializer(job, context={"request": request}).data)
 
@@ -152,15 +144,7 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 
 def _demo_job() -> Job | None:
     """The public demo model's training, while it is still on its way."""
-    return (
-        Job.objects.filter(
-            kind=Job.Kind.TRAINING,
-            publish_model=True,
-            state__in=[Job.State.QUEUED, Job.State.RUNNING],
-        )
-        .order_by("created_at")
-        .first()
-    )
+    return Job.objects.demo_trainings().order_by("created_at").first()
 
 
 # --- Landing and accounts -------------------------------------------------------------
@@ -288,19 +272,14 @@ def api_token(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    jobs = Job.objects.filter(owner_id=user.pk)
-    counts = jobs.aggregate(
+    counts = Job.objects.for_owner(user).aggregate(
         queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
         running=Count("pk", filter=Q(state=Job.State.RUNNING)),
         total=Count("pk"),
     )
     default_model = serving.default_model_version(user)
-    n_models = ModelVersion.objects.filter(owner_id=user.pk).count()
-    recent_galleries = (
-        Gallery.objects.filter(owner_id=user.pk)
-        .select_related("model_version")
-        .defer("model_version__model_file")[:4]
-    )
+    n_models = ModelVersion.objects.for_owner(user).count()
+    recent_galleries = Gallery.objects.for_owner(user).with_model_version()[:4]
     demo_model = None
     quick_count = _int_param(request.GET, "n", 8, 1, 16)
     quick_samples: list[str] = []
@@ -313,10 +292,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {
             "counts": counts,
-            "recent_jobs": _jobs(user)[:8],
+            "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
             "default_model": default_model,
             "n_models": n_models,
-            "n_galleries": Gallery.objects.filter(owner_id=user.pk).count(),
+            "n_galleries": Gallery.objects.for_owner(user).count(),
             "recent_galleries": recent_galleries,
             "demo_model": demo_model,
             "quick_samples": quick_samples,
@@ -420,12 +399,14 @@ def training_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """A job's live state: the page polls ``GET /api/v1/jobs/{id}``."""
-    job = get_object_or_404(_jobs(_user(request)), pk=pk)
+    user = _user(request)
+    job = get_object_or_404(Job.objects.for_owner(user).with_results(), pk=pk)
     data = _job_json(job, request)
     model_version = None
     if job.kind == Job.Kind.GENERATION:
         model_version = (
-            job_services.visible_model_versions(_user(request))
+            ModelVersion.objects.visible_to(user)
+            .without_file()
             .filter(pk=job.params.get("model_version"))
             .first()
         )
@@ -450,7 +431,7 @@ def job_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The no-JavaScript cancel button: the same service as the API's cancel."""
-    job = get_object_or_404(Job.objects.filter(owner_id=_user(request).pk), pk=pk)
+    job = get_object_or_404(Job.objects.for_owner(_user(request)), pk=pk)
     try:
         job = job_services.cancel_job(job)
     except job_services.JobConflict as conflict:
@@ -467,7 +448,7 @@ def job_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 def _visible_models(user: AbstractBaseUser) -> QuerySet[ModelVersion]:
-    return job_services.visible_model_versions(user).select_related("owner")
+    return ModelVersion.objects.visible_to(user).without_file().select_related("owner")
 
 
 def _model_context(
@@ -502,8 +483,8 @@ def _model_context(
         "images": images,
         "sample_error": sample_error,
         "form": form,
-        "galleries": Gallery.objects.filter(
-            owner_id=user.pk, model_version=model_version
+        "galleries": Gallery.objects.for_owner(user).filter(
+            model_version=model_version
         )[:6],
         "download_url": reverse(
             "api:model-version-download", kwargs={"pk": model_version.pk}
@@ -562,7 +543,7 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def model_set_default(request: HttpRequest, pk: int) -> HttpResponse:
     model_version = get_object_or_404(
-        ModelVersion.objects.filter(owner_id=_user(request).pk).defer("model_file"),
+        ModelVersion.objects.for_owner(_user(request)).without_file(),
         pk=pk,
     )
     serving.set_default_model_version(model_version)
@@ -581,12 +562,13 @@ def model_set_default(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gallery = get_object_or_404(
-        Gallery.objects.filter(owner_id=_user(request).pk)
-        .select_related("model_version", "job")
-        .defer("model_version__model_file"),
+        Gallery.objects.for_owner(_user(request))
+        .with_model_version()
+        .with_images()
+        .select_related("job"),
         pk=pk,
     )
-    images = list(GeneratedImage.objects.filter(gallery=gallery).defer("png"))
+    images = list(gallery.images.all())
     evaluation = gallery.evaluation or None
     histogram = None
     if evaluation and evaluation.get("class_histogram"):
@@ -728,9 +710,9 @@ def history(request: HttpRequest) -> HttpResponse:
         sort = "newest"
     ordering = _ordering(SORTS[tab][sort][1])
 
-    own_jobs = Job.objects.filter(owner_id=user.pk)
-    own_models = ModelVersion.objects.filter(owner_id=user.pk).defer("model_file")
-    own_galleries = Gallery.objects.filter(owner_id=user.pk)
+    own_jobs = Job.objects.for_owner(user)
+    own_models = ModelVersion.objects.for_owner(user).without_file()
+    own_galleries = Gallery.objects.for_owner(user)
     totals = {
         "runs": own_jobs.filter(kind=Job.Kind.TRAINING).count(),
         "models": own_models.count(),
@@ -739,7 +721,7 @@ def history(request: HttpRequest) -> HttpResponse:
     queryset: QuerySet[Any]
     unfiltered: int
     if tab == "runs":
-        jobs = _jobs(user)
+        jobs = own_jobs.with_results()
         if kind != "all":
             jobs = jobs.filter(kind=kind)
         unfiltered = jobs.count()
@@ -757,9 +739,7 @@ def history(request: HttpRequest) -> HttpResponse:
             models = models.filter(settings__kernel=kernel)
         queryset = _filter_dates(models, since, until)
     else:
-        galleries = own_galleries.select_related("model_version").defer(
-            "model_version__model_file"
-        )
+        galleries = own_galleries.with_model_version()
         unfiltered = galleries.count()
         if dataset:
             galleries = galleries.filter(model_version__dataset=dataset)
@@ -800,7 +780,7 @@ def history(request: HttpRequest) -> HttpResponse:
 def _job_setting_filter(user: AbstractBaseUser, dataset: str, kernel: str) -> Q:
     """Jobs trained with (or generating from a model trained with) these settings."""
     training = Q(kind=Job.Kind.TRAINING)
-    models = job_services.visible_model_versions(user)
+    models = ModelVersion.objects.visible_to(user)
     if dataset:
         training &= Q(params__dataset=dataset)
         models = models.filter(dataset=dataset)

@@ -1,0 +1,92 @@
+"""The query layer the API and the pages share: the models' QuerySet methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+
+from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.jobs.models import Job, ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def test_model_versions_visible_to_a_user_are_their_own_and_public_ones(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    mine = make_model_version(owner)
+    public = make_model_version(other_user, is_public=True)
+    make_model_version(other_user)
+    assert set(ModelVersion.objects.visible_to(owner)) == {mine, public}
+    assert set(ModelVersion.objects.visible_to(AnonymousUser())) == {public}
+    assert list(ModelVersion.objects.for_owner(owner)) == [mine]
+
+
+def test_without_file_defers_only_the_model_file(
+    owner: User, make_model_version: Any
+) -> None:
+    make_model_version(owner)
+    (model_version,) = ModelVersion.objects.without_file()
+    assert model_version.get_deferred_fields() == {"model_file"}
+
+
+def test_jobs_with_results_carry_the_ids_of_what_they_created(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    training = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING)
+    model_version = make_model_version(owner, training_job=training)
+    generation = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION)
+    gallery = Gallery.objects.create(
+        owner=owner, job=generation, model_version=model_version, n_images=0, seed=1
+    )
+    Job.objects.create(owner=other_user, kind=Job.Kind.TRAINING)
+
+    rows = {
+        job.pk: (job.result_model_version_id, job.result_gallery_id)
+        for job in Job.objects.for_owner(owner).with_results()
+    }
+    assert rows == {
+        training.pk: (model_version.pk, None),
+        generation.pk: (None, gallery.pk),
+    }
+
+
+def test_demo_trainings_are_unfinished_trainings_of_a_public_model(
+    owner: User,
+) -> None:
+    queued = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, publish_model=True)
+    running = Job.objects.create(
+        owner=owner,
+        kind=Job.Kind.TRAINING,
+        publish_model=True,
+        state=Job.State.RUNNING,
+    )
+    Job.objects.create(
+        owner=owner,
+        kind=Job.Kind.TRAINING,
+        publish_model=True,
+        state=Job.State.SUCCEEDED,
+    )
+    Job.objects.create(owner=owner, kind=Job.Kind.TRAINING)
+    assert set(Job.objects.demo_trainings()) == {queued, running}
+
+
+def test_galleries_and_images_for_an_owner(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    galleries = []
+    for user in (owner, other_user):
+        job = Job.objects.create(owner=user, kind=Job.Kind.GENERATION)
+        gallery = Gallery.objects.create(owner=user, job=job, n_images=1, seed=1)
+        GeneratedImage.objects.create(gallery=gallery, index=0, seed=1, png=b"png")
+        galleries.append(gallery)
+
+    (mine,) = Gallery.objects.for_owner(owner).with_model_version().with_images()
+    assert mine == galleries[0]
+    (image,) = mine.images.all()
+    assert image.get_deferred_fields() == {"png"}
+    assert [image.gallery_id for image in GeneratedImage.objects.for_owner(owner)] == [
+        mine.pk
+    ]
