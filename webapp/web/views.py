@@ -9,7 +9,6 @@ accepts and refuses exactly what the API does.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
@@ -22,18 +21,11 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import (
-    Case,
     Count,
-    F,
-    FloatField,
     Model,
     Q,
     QuerySet,
-    When,
 )
-from django.db.models.expressions import OrderBy
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -42,7 +34,6 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.accounts import services as account_services
@@ -57,6 +48,13 @@ from webapp.jobs.serializers import (
     TrainingRunSerializer,
 )
 from webapp.web import charts, services
+from webapp.web.filters import (
+    JOB_KINDS,
+    GalleryHistoryFilter,
+    HistoryFilter,
+    JobHistoryFilter,
+    ModelVersionHistoryFilter,
+)
 from webapp.web.forms import (
     SETTING_FIELDS,
     GenerationForm,
@@ -605,46 +603,11 @@ HISTORY_TABS = {
     "models": "Model versions",
     "galleries": "Galleries",
 }
-JOB_KINDS = {"training": "Training runs", "generation": "Generations", "all": "All"}
-SORTS: dict[str, dict[str, tuple[str, str]]] = {
-    "runs": {
-        "newest": ("Newest first", "-created_at"),
-        "oldest": ("Oldest first", "created_at"),
-        "name": ("Name", "name"),
-        "state": ("State", "state"),
-    },
-    "models": {
-        "newest": ("Newest first", "-created_at"),
-        "oldest": ("Oldest first", "created_at"),
-        "name": ("Name", "name"),
-        "likelihood": ("Best test log-likelihood", "-metrics__test_log_likelihood"),
-    },
-    "galleries": {
-        "newest": ("Newest first", "-created_at"),
-        "oldest": ("Oldest first", "created_at"),
-        "size": ("Most images", "-n_images"),
-    },
+HISTORY_FILTERS: dict[str, type[HistoryFilter]] = {
+    "runs": JobHistoryFilter,
+    "models": ModelVersionHistoryFilter,
+    "galleries": GalleryHistoryFilter,
 }
-
-
-def _ordering(field: str) -> OrderBy:
-    """``"-name"`` as an ordering with missing values last on every database."""
-    descending = field.startswith("-")
-    name = field.lstrip("-")
-    expression: Any = F(name)
-    if "__" in name:
-        # A number inside a JSON field, compared as a float rather than as JSON
-        # or text. JSON null (the generator's -inf) must become SQL NULL: SQLite
-        # would otherwise cast the text "null" to 0.
-        column, key = name.split("__", 1)
-        expression = Case(
-            When(Q(**{name: None}) | Q(**{f"{name}__isnull": True}), then=None),
-            default=Cast(KeyTextTransform(key, column), FloatField()),
-            output_field=FloatField(),
-        )
-    if descending:
-        return expression.desc(nulls_last=True)  # type: ignore[no-any-return]
-    return expression.asc(nulls_last=True)  # type: ignore[no-any-return]
 
 
 def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) -> int:
@@ -655,38 +618,9 @@ def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) 
     return min(max(value, low), high)
 
 
-def _text_param(params: QueryDict, name: str) -> str:
-    """The parameter, or blank if it holds a NUL (PostgreSQL text cannot)."""
-    value = params.get(name, "")
-    return "" if "\x00" in value else value
-
-
-def _date_param(params: QueryDict, name: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(params.get(name, ""))
-    except ValueError:
-        return None
-
-
 def _page(request: HttpRequest, queryset: QuerySet[_M]) -> Page[_M]:
     paginator = Paginator(queryset, PAGE_SIZE)
     return paginator.get_page(request.GET.get("page"))
-
-
-def _filter_dates(
-    queryset: QuerySet[_M], since: dt.date | None, until: dt.date | None
-) -> QuerySet[_M]:
-    # Whole days in the site's time zone, the way the date inputs read.
-    zone = timezone.get_current_timezone()
-    if since is not None:
-        start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
-        queryset = queryset.filter(created_at__gte=start)
-    if until is not None and until < dt.date.max:  # the last day has no "next day"
-        end = dt.datetime.combine(
-            until + dt.timedelta(days=1), dt.time.min, tzinfo=zone
-        )
-        queryset = queryset.filter(created_at__lt=end)
-    return queryset
 
 
 @_login_required
@@ -694,62 +628,22 @@ def _filter_dates(
 def history(request: HttpRequest) -> HttpResponse:
     """Training runs, model versions and galleries with filters, sorting, pages."""
     user = _user(request)
-    params = request.GET
-    tab = params.get("tab", "runs")
+    tab = request.GET.get("tab", "runs")
     if tab not in HISTORY_TABS:
         tab = "runs"
-    state = params.get("state", "")
-    kind = params.get("kind", "training")
-    if kind not in JOB_KINDS:
-        kind = "training"
-    dataset = _text_param(params, "dataset")
-    kernel = _text_param(params, "kernel")
-    since, until = _date_param(params, "since"), _date_param(params, "until")
-    sort = params.get("sort", "newest")
-    if sort not in SORTS[tab]:
-        sort = "newest"
-    ordering = _ordering(SORTS[tab][sort][1])
-
-    own_jobs = Job.objects.for_owner(user)
-    own_models = ModelVersion.objects.for_owner(user).without_file()
-    own_galleries = Gallery.objects.for_owner(user)
-    totals = {
-        "runs": own_jobs.filter(kind=Job.Kind.TRAINING).count(),
-        "models": own_models.count(),
-        "galleries": own_galleries.count(),
+    own: dict[str, QuerySet[Any]] = {
+        "runs": Job.objects.for_owner(user).with_results(),
+        "models": ModelVersion.objects.for_owner(user).without_file(),
+        "galleries": Gallery.objects.for_owner(user).with_model_version(),
     }
-    queryset: QuerySet[Any]
-    unfiltered: int
-    if tab == "runs":
-        jobs = own_jobs.with_results()
-        if kind != "all":
-            jobs = jobs.filter(kind=kind)
-        unfiltered = jobs.count()
-        if state in Job.State.values:
-            jobs = jobs.filter(state=state)
-        if dataset or kernel:
-            jobs = jobs.filter(_job_setting_filter(user, dataset, kernel))
-        queryset = _filter_dates(jobs, since, until)
-    elif tab == "models":
-        models = own_models
-        unfiltered = models.count()
-        if dataset:
-            models = models.filter(dataset=dataset)
-        if kernel:
-            models = models.filter(settings__kernel=kernel)
-        queryset = _filter_dates(models, since, until)
-    else:
-        galleries = own_galleries.with_model_version()
-        unfiltered = galleries.count()
-        if dataset:
-            galleries = galleries.filter(model_version__dataset=dataset)
-        if kernel:
-            galleries = galleries.filter(model_version__settings__kernel=kernel)
-        queryset = _filter_dates(galleries, since, until)
-    page = _page(request, queryset.order_by(ordering, "-pk"))
-    filtered = any([state, dataset, kernel, since, until]) or (
-        tab == "runs" and kind != "training"
-    )
+    totals = {
+        "runs": own["runs"].filter(kind=Job.Kind.TRAINING).count(),
+        "models": own["models"].count(),
+        "galleries": own["galleries"].count(),
+    }
+    filters = HISTORY_FILTERS[tab](request.GET, queryset=own[tab], request=request)
+    applied = filters.applied()
+    since, until = applied.get("since"), applied.get("until")
     return render(
         request,
         "web/history.html",
@@ -757,39 +651,24 @@ def history(request: HttpRequest) -> HttpResponse:
             "tab": tab,
             "tabs": HISTORY_TABS,
             "totals": totals,
-            "page": page,
-            "unfiltered": unfiltered,
-            "filtered": filtered,
-            "state": state,
+            "page": _page(request, filters.qs),
+            "unfiltered": filters.unfiltered_count(),
+            "filtered": filters.is_filtered(),
+            "state": applied.get("state") or "",
             "states": Job.State.values,
-            "kind": kind,
+            "kind": applied.get("kind", "training"),
             "kinds": JOB_KINDS,
-            "dataset": dataset,
+            "dataset": applied.get("dataset") or "",
             "datasets": services.DATASET_NAMES,
-            "kernel": kernel,
+            "kernel": applied.get("kernel") or "",
             "kernels": services.KERNELS,
             "since": since.isoformat() if since else "",
             "until": until.isoformat() if until else "",
-            "sort": sort,
-            "sorts": {key: label for key, (label, _) in SORTS[tab].items()},
+            "sort": applied["sort"],
+            "sorts": filters.sort_labels(),
             "phase_labels": PHASE_LABELS,
         },
     )
-
-
-def _job_setting_filter(user: AbstractBaseUser, dataset: str, kernel: str) -> Q:
-    """Jobs trained with (or generating from a model trained with) these settings."""
-    training = Q(kind=Job.Kind.TRAINING)
-    models = ModelVersion.objects.visible_to(user)
-    if dataset:
-        training &= Q(params__dataset=dataset)
-        models = models.filter(dataset=dataset)
-    if kernel:
-        training &= Q(params__kernel=kernel)
-        models = models.filter(settings__kernel=kernel)
-    model_ids = list(models.values_list("pk", flat=True))
-    generation = Q(kind=Job.Kind.GENERATION, params__model_version__in=model_ids)
-    return training | generation
 
 
 # --- Compare --------------------------------------------------------------------------
