@@ -1,0 +1,93 @@
+"""The landing page and the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from webapp.gallery.models import Gallery
+from webapp.jobs import serving
+from webapp.jobs.models import Job, ModelVersion
+from webapp.web.views.shared import PHASE_LABELS, request_user, sample_images
+
+LANDING_DEFAULT_SAMPLES = 8
+
+
+def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(params.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, low), high)
+
+
+def _demo_job() -> Job | None:
+    """The public demo model's training, while it is still on its way."""
+    return Job.objects.demo_trainings().order_by("created_at").first()
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    """What the product does, with live samples from the public demo model."""
+    if request.user.is_authenticated:
+        return redirect("web:dashboard")
+    model_version = serving.serving_model_version(AnonymousUser())
+    count = _int_param(request.GET, "n", LANDING_DEFAULT_SAMPLES, 1, 16)
+    images: list[str] = []
+    error = None
+    if model_version is not None:
+        images, error = sample_images(model_version, count)
+    return render(
+        request,
+        "web/landing.html",
+        {
+            "model_version": model_version,
+            "images": images,
+            "error": error,
+            "count": count,
+            "counts": range(1, 17),
+            "demo_job": _demo_job() if model_version is None else None,
+        },
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    counts = Job.objects.for_owner(user).aggregate(
+        queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
+        running=Count("pk", filter=Q(state=Job.State.RUNNING)),
+        total=Count("pk"),
+    )
+    default_model = serving.default_model_version(user)
+    n_models = ModelVersion.objects.for_owner(user).count()
+    recent_galleries = Gallery.objects.for_owner(user).with_model_version()[:4]
+    demo_model = None
+    quick_count = _int_param(request.GET, "n", 8, 1, 16)
+    quick_samples: list[str] = []
+    if default_model is None:
+        demo_model = serving.serving_model_version(AnonymousUser())
+    else:
+        quick_samples, _ = sample_images(default_model, quick_count)
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "counts": counts,
+            "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
+            "default_model": default_model,
+            "n_models": n_models,
+            "n_galleries": Gallery.objects.for_owner(user).count(),
+            "recent_galleries": recent_galleries,
+            "demo_model": demo_model,
+            "quick_samples": quick_samples,
+            "quick_count": quick_count,
+            "counts_choices": range(1, 17),
+            "phase_labels": PHASE_LABELS,
+        },
+    )

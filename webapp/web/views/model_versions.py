@@ -1,0 +1,136 @@
+"""A model version's page: figures, samples, generating a gallery, the default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from webapp.gallery.models import Gallery
+from webapp.jobs import services as job_services
+from webapp.jobs import serving
+from webapp.jobs.models import ModelVersion
+from webapp.jobs.serializers import GenerationSerializer
+from webapp.web import charts
+from webapp.web.forms import GenerationForm, add_serializer_errors
+from webapp.web.views.shared import (
+    PHASE_ORDER,
+    SAMPLE_COUNT,
+    request_user,
+    sample_images,
+    settings_rows,
+    visible_model_versions,
+)
+
+
+def _model_context(
+    request: HttpRequest, model_version: ModelVersion, form: GenerationForm
+) -> dict[str, Any]:
+    user = request_user(request)
+    metrics = model_version.metrics or {}
+    labelled = [charts.Labelled(str(model_version), metrics)]
+    images, sample_error = sample_images(model_version, SAMPLE_COUNT)
+    # JSON objects come back from PostgreSQL in key-length order: restore the
+    # order the phases ran in.
+    recorded = metrics.get("seconds") or {}
+    seconds = {
+        phase: recorded[phase]
+        for phase in sorted(recorded, key=lambda p: (PHASE_ORDER.get(p, 99), p))
+    }
+    total_seconds = sum(v for v in seconds.values() if isinstance(v, int | float))
+    is_owner = model_version.owner_id == user.pk
+    return {
+        "model_version": model_version,
+        "is_owner": is_owner,
+        "is_default": is_owner and model_version.is_default,
+        "stats": model_version.stats(),
+        "metrics": metrics,
+        "settings_rows": settings_rows(model_version.settings),
+        "variance_chart": charts.variance_chart(labelled),
+        "cv_chart": charts.cv_chart(labelled) if charts.has_cv_curve(metrics) else None,
+        "cv_rows": charts.cv_table(metrics),
+        "cv_gaps": charts.cv_gaps(metrics),
+        "seconds": seconds,
+        "total_seconds": total_seconds,
+        "images": images,
+        "sample_error": sample_error,
+        "form": form,
+        "galleries": Gallery.objects.for_owner(user).filter(
+            model_version=model_version
+        )[:6],
+        "download_url": reverse(
+            "api:model-version-download", kwargs={"pk": model_version.pk}
+        ),
+    }
+
+
+def _generation_form(
+    model_version: ModelVersion, data: QueryDict | None = None
+) -> GenerationForm:
+    digits = None
+    if model_version.is_class_conditional:
+        digits = list(model_version.metrics.get("classes") or range(10))
+    return GenerationForm(data, digits=digits)
+
+
+@login_required
+@require_GET
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    model_version = get_object_or_404(
+        visible_model_versions(request_user(request)), pk=pk
+    )
+    form = _generation_form(model_version)
+    return render(
+        request, "web/model.html", _model_context(request, model_version, form)
+    )
+
+
+@login_required
+@require_POST
+def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a gallery from this model through the API's generation serializer."""
+    model_version = get_object_or_404(
+        visible_model_versions(request_user(request)), pk=pk
+    )
+    form = _generation_form(model_version, request.POST)
+    if form.is_valid():
+        data = QueryDict(mutable=True)
+        data["model_version"] = str(model_version.pk)
+        for field in ("n_images", "digit", "seed", "temperature"):
+            if field in form.fields:
+                data[field] = str(form.cleaned_data.get(field) or "")
+        serializer = GenerationSerializer(data=data, context={"request": request})
+        if serializer.is_valid():
+            job = job_services.create_generation_job(
+                request_user(request), **serializer.validated_data
+            )
+            messages.success(request, "Generation queued.")
+            return redirect("web:job", pk=job.pk)
+        add_serializer_errors(form, serializer.errors)
+    return render(
+        request,
+        "web/model.html",
+        _model_context(request, model_version, form),
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def model_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+    model_version = get_object_or_404(
+        ModelVersion.objects.for_owner(request_user(request)).without_file(),
+        pk=pk,
+    )
+    serving.set_default_model_version(model_version)
+    messages.success(
+        request,
+        f"{model_version} is now your default model: /generate and new "
+        "generations use it unless told otherwise.",
+    )
+    return redirect("web:model", pk=pk)
