@@ -1,35 +1,35 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
 from webapp.gallery.models import Gallery, GeneratedImage
-
-
-def _url(view_name: str, pk: object, context: Mapping[str, Any]) -> str:
-    return reverse(view_name, kwargs={"pk": pk}, request=context.get("request"))
+from webapp.jobs.models import ModelVersion
 
 
 class GeneratedImageSerializer(serializers.ModelSerializer[GeneratedImage]):
-    url = serializers.SerializerMethodField(help_text="The PNG file.")
+    url = serializers.HyperlinkedIdentityField(
+        view_name="api:image-png", help_text="The PNG file."
+    )
 
     class Meta:
         model = GeneratedImage
         fields = ("id", "index", "digit", "seed", "url")
         read_only_fields = fields
 
-    def get_url(self, image: GeneratedImage) -> str:
-        return _url("api:image-png", image.pk, self.context)
-
 
 class GallerySerializer(serializers.ModelSerializer[Gallery]):
-    url = serializers.SerializerMethodField()
-    grid_url = serializers.SerializerMethodField(help_text="All images as one PNG.")
-    download_url = serializers.SerializerMethodField(help_text="All images as a ZIP.")
-    model_version_url = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="api:gallery-detail")
+    grid_url = serializers.HyperlinkedIdentityField(
+        view_name="api:gallery-grid", help_text="All images as one PNG."
+    )
+    download_url = serializers.HyperlinkedIdentityField(
+        view_name="api:gallery-download", help_text="All images as a ZIP."
+    )
+    model_version_url = serializers.HyperlinkedRelatedField[ModelVersion](
+        view_name="api:model-version-detail", source="model_version", read_only=True
+    )
 
     class Meta:
         model = Gallery
@@ -48,20 +48,6 @@ class GallerySerializer(serializers.ModelSerializer[Gallery]):
             "created_at",
         )
         read_only_fields = fields
-
-    def get_url(self, gallery: Gallery) -> str:
-        return _url("api:gallery-detail", gallery.pk, self.context)
-
-    def get_grid_url(self, gallery: Gallery) -> str:
-        return _url("api:gallery-grid", gallery.pk, self.context)
-
-    def get_download_url(self, gallery: Gallery) -> str:
-        return _url("api:gallery-download", gallery.pk, self.context)
-
-    def get_model_version_url(self, gallery: Gallery) -> str | None:
-        if gallery.model_version_id is None:
-            return None
-        return _url("api:model-version-detail", gallery.model_version_id, self.context)
 
 
 class GalleryDetailSerializer(GallerySerializer):

@@ -1,31 +1,46 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
 from webapp.jobs import services, serving
 from webapp.jobs.models import Job, ModelVersion
 
 
-def _url(view_name: str, pk: object, context: Mapping[str, Any]) -> str:
-    return reverse(view_name, kwargs={"pk": pk}, request=context.get("request"))
+class JobLinksSerializer(serializers.Serializer[Job]):
+    """The job's own URLs and those of its results (null until they exist)."""
+
+    self = serializers.HyperlinkedIdentityField(view_name="api:job-detail")
+    cancel = serializers.HyperlinkedIdentityField(view_name="api:job-cancel")
+    model_version = serializers.HyperlinkedRelatedField[ModelVersion](
+        view_name="api:model-version-detail",
+        source="result_model_version_id",
+        read_only=True,
+    )
+    gallery = serializers.HyperlinkedRelatedField[Any](
+        view_name="api:gallery-detail", source="result_gallery_id", read_only=True
+    )
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
-    url = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="api:job-detail")
     queue_position = serializers.SerializerMethodField()
-    model_version = serializers.SerializerMethodField(
-        help_text="The model version a succeeded training job created."
+    model_version = serializers.IntegerField(
+        source="result_model_version_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The model version a succeeded training job created.",
     )
-    gallery = serializers.SerializerMethodField(
-        help_text="The gallery a succeeded generation job created."
+    gallery = serializers.IntegerField(
+        source="result_gallery_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The gallery a succeeded generation job created.",
     )
-    links = serializers.SerializerMethodField()
+    links = JobLinksSerializer(source="*", read_only=True)
 
     class Meta:
         model = Job
@@ -52,44 +67,18 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         )
         read_only_fields = fields
 
-    def get_url(self, job: Job) -> str:
-        return _url("api:job-detail", job.pk, self.context)
+    def to_representation(self, job: Job) -> dict[str, Any]:
+        if not hasattr(job, "result_model_version_id"):
+            # Not read through Job.objects.with_results() (a job just created).
+            job.result_model_version_id, job.result_gallery_id = (  # type: ignore[attr-defined]
+                Job.objects.filter(pk=job.pk)
+                .values_list("model_version__id", "gallery__id")
+                .first()
+            ) or (None, None)
+        return super().to_representation(job)
 
     def get_queue_position(self, job: Job) -> int | None:
         return services.queue_position(job)
-
-    def _results(self, job: Job) -> tuple[int | None, int | None]:
-        if hasattr(job, "result_model_version_id"):
-            # From Job.objects.with_results(), as the job list reads: no query per row.
-            return job.result_model_version_id, getattr(job, "result_gallery_id", None)
-        results = (
-            Job.objects.filter(pk=job.pk)
-            .values_list("model_version__id", "gallery__id")
-            .first()
-        )
-        return results or (None, None)
-
-    def get_model_version(self, job: Job) -> int | None:
-        return self._results(job)[0]
-
-    def get_gallery(self, job: Job) -> int | None:
-        return self._results(job)[1]
-
-    @extend_schema_field(
-        {"type": "object", "additionalProperties": {"type": "string", "nullable": True}}
-    )
-    def get_links(self, job: Job) -> dict[str, str | None]:
-        model_version_id, gallery_id = self._results(job)
-        return {
-            "self": self.get_url(job),
-            "cancel": _url("api:job-cancel", job.pk, self.context),
-            "model_version": None
-            if model_version_id is None
-            else _url("api:model-version-detail", model_version_id, self.context),
-            "gallery": None
-            if gallery_id is None
-            else _url("api:gallery-detail", gallery_id, self.context),
-        }
 
 
 class _SettingField(serializers.Field[Any, Any, Any, Any]):
@@ -290,14 +279,16 @@ class GenerationSerializer(serializers.Serializer[Any]):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
-    url = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="api:model-version-detail")
     owner = serializers.CharField(source="owner.username", read_only=True)
     is_default = serializers.SerializerMethodField(
         help_text="The caller's default model version."
     )
     stats = serializers.SerializerMethodField()
     test_log_likelihood = serializers.SerializerMethodField()
-    download_url = serializers.SerializerMethodField()
+    download_url = serializers.HyperlinkedIdentityField(
+        view_name="api:model-version-download"
+    )
     training_job: serializers.PrimaryKeyRelatedField[Job] = (
         serializers.PrimaryKeyRelatedField(read_only=True)
     )
@@ -327,9 +318,6 @@ class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
         )
         read_only_fields = fields
 
-    def get_url(self, model_version: ModelVersion) -> str:
-        return _url("api:model-version-detail", model_version.pk, self.context)
-
     def get_is_default(self, model_version: ModelVersion) -> bool:
         request = self.context.get("request")
         user_id = request.user.pk if request is not None else None
@@ -353,9 +341,6 @@ class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
     def get_test_log_likelihood(self, model_version: ModelVersion) -> float | None:
         value = model_version.metrics.get("test_log_likelihood")
         return float(value) if value is not None else None
-
-    def get_download_url(self, model_version: ModelVersion) -> str:
-        return _url("api:model-version-download", model_version.pk, self.context)
 
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
