@@ -7,7 +7,7 @@ numpy, and the page needs no charting library or network access.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -304,12 +304,6 @@ def render_chart(chart: Chart) -> SafeString:
 def _slug(text: str) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
     return slug[:40] or "chart"
-
-
-def variance_series(curve: Iterable[object]) -> tuple[list[int], list[object]]:
-    """(components, cumulative explained variance) from the metrics curve."""
-    values = list(curve)
-    return list(range(1, len(values) + 1)), values
 
 
 def render_bars(
