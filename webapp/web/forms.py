@@ -13,10 +13,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 
-from webapp.web import services
+from webapp.web import training_options
 
 BANDWIDTH_VALUE = "value"
-SETTING_FIELDS = services.SETTING_NAMES
+SETTING_FIELDS = training_options.SETTING_NAMES
 
 
 def _number_input(*, integer: bool, placeholder: str = "") -> forms.TextInput:
@@ -47,13 +47,15 @@ def parse_number(text: str) -> int | float | str:
 
 def _sizes_text() -> str:
     return ", ".join(
-        f"{facts.n_train:,} for {facts.name}" for facts in services.dataset_facts()
+        f"{facts.n_train:,} for {facts.name}"
+        for facts in training_options.dataset_facts()
     )
 
 
 def _features_text() -> str:
     return ", ".join(
-        f"{facts.n_features} for {facts.name}" for facts in services.dataset_facts()
+        f"{facts.n_features} for {facts.name}"
+        for facts in training_options.dataset_facts()
     )
 
 
@@ -72,7 +74,9 @@ class TrainingRunForm(forms.Form):
     )
     dataset = forms.CharField(
         label="Data set",
-        widget=forms.Select(choices=[(name, name) for name in services.DATASET_NAMES]),
+        widget=forms.Select(
+            choices=[(name, name) for name in training_options.DATASET_NAMES]
+        ),
         help_text=(
             "mnist: 28\u00d728 handwritten digits; fashion-mnist: 28\u00d728 clothing; "
             "digits: scikit-learn's small 8\u00d78 digits (always available, fastest)."
@@ -96,7 +100,9 @@ class TrainingRunForm(forms.Form):
         ),
     )
     kernel = forms.CharField(
-        widget=forms.Select(choices=[(name, name) for name in services.KERNELS]),
+        widget=forms.Select(
+            choices=[(name, name) for name in training_options.KERNELS]
+        ),
         help_text=(
             "The shape of the bump placed on every training point. Gaussian is "
             "smooth; tophat, epanechnikov, linear and cosine have compact support."
@@ -140,7 +146,8 @@ class TrainingRunForm(forms.Form):
         required=False,
         widget=_number_input(integer=True),
         help_text=(
-            f"How many values, spaced logarithmically (1 to {services.MAX_GRID_NUM})."
+            "How many values, spaced logarithmically "
+            f"(1 to {training_options.MAX_GRID_NUM})."
         ),
     )
     cv_folds = forms.CharField(
@@ -148,8 +155,8 @@ class TrainingRunForm(forms.Form):
         required=False,
         widget=_number_input(integer=True),
         help_text=(
-            f"{services.MIN_CV_FOLDS} to {services.MAX_CV_FOLDS}. More folds: a "
-            "steadier choice, a slower search."
+            f"{training_options.MIN_CV_FOLDS} to {training_options.MAX_CV_FOLDS}. "
+            "More folds: a steadier choice, a slower search."
         ),
     )
     n_train = forms.CharField(
@@ -172,7 +179,7 @@ class TrainingRunForm(forms.Form):
         label="Seed",
         widget=_number_input(integer=True),
         help_text=(
-            f"0 to {services.MAX_SEED:,}. The same seed and settings give the "
+            f"0 to {training_options.MAX_SEED:,}. The same seed and settings give the "
             "same model."
         ),
     )

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from webapp.gallery.models import Gallery
 from webapp.jobs.models import Job, ModelVersion
-from webapp.web import services
+from webapp.web import training_options
 from webapp.web.filters import (
     JOB_KINDS,
     GalleryHistoryFilter,
@@ -79,9 +79,9 @@ def history(request: HttpRequest) -> HttpResponse:
             "kind": applied.get("kind", "training"),
             "kinds": JOB_KINDS,
             "dataset": applied.get("dataset") or "",
-            "datasets": services.DATASET_NAMES,
+            "datasets": training_options.DATASET_NAMES,
             "kernel": applied.get("kernel") or "",
-            "kernels": services.KERNELS,
+            "kernels": training_options.KERNELS,
             "since": since.isoformat() if since else "",
             "until": until.isoformat() if until else "",
             "sort": applied["sort"],

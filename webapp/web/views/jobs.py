@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.jobs import services as job_services
+from webapp.jobs import services
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.serializers import JobSerializer, TrainingRunSerializer
-from webapp.web import services
+from webapp.web import training_options
 from webapp.web.forms import SETTING_FIELDS, TrainingRunForm, add_serializer_errors
 from webapp.web.views.shared import PHASE_LABELS, request_user, settings_rows
 
@@ -54,7 +54,7 @@ def _validate_training(
 @require_http_methods(["GET", "POST"])
 def training_new(request: HttpRequest) -> HttpResponse:
     """The training form: presets fill it, the API's validation checks it."""
-    presets = services.presets()
+    presets = training_options.presets()
     by_name = {preset.name: preset for preset in presets}
     if request.method == "POST":
         form = TrainingRunForm(request.POST)
@@ -65,7 +65,7 @@ def training_new(request: HttpRequest) -> HttpResponse:
                 body.pop("preset")
             validated = _validate_training(form, body)
             if validated is not None and not form.errors:
-                job = job_services.create_training_job(
+                job = services.create_training_job(
                     request_user(request),
                     training_settings=validated["settings"],
                     name=validated["name"],
@@ -146,8 +146,8 @@ def job_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The no-JavaScript cancel button: the same service as the API's cancel."""
     job = get_object_or_404(Job.objects.for_owner(request_user(request)), pk=pk)
     try:
-        job = job_services.cancel_job(job)
-    except job_services.JobConflict as conflict:
+        job = services.cancel_job(job)
+    except services.JobConflict as conflict:
         messages.error(request, str(conflict))
     else:
         if job.state == Job.State.CANCELLED:

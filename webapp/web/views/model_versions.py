@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.gallery.models import Gallery
-from webapp.jobs import services as job_services
-from webapp.jobs import serving
+from webapp.jobs import services, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import GenerationSerializer
 from webapp.web import charts
@@ -106,7 +105,7 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
                 data[field] = str(form.cleaned_data.get(field) or "")
         serializer = GenerationSerializer(data=data, context={"request": request})
         if serializer.is_valid():
-            job = job_services.create_generation_job(
+            job = services.create_generation_job(
                 request_user(request), **serializer.validated_data
             )
             messages.success(request, "Generation queued.")

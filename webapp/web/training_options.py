@@ -1,8 +1,8 @@
-"""What the pages need to know about training settings, read from the generator.
+"""The training form's options: presets, data sets, kernels and bounds, read from
+the generator.
 
 Validation itself is not here: the pages run the API's serializers, which call
-``webapp.jobs.services``; this module only lists choices, bounds and presets so the
-form can offer them (STYLE §1: only ``services.py`` modules touch ``generator``).
+``webapp.jobs.services``; this module only lists what the form offers.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from generator.settings import (
     MAX_SEED,
     MIN_CV_FOLDS,
 )
-from webapp.jobs import services as job_services
+from webapp.jobs import services
 
-SETTING_NAMES = job_services.SETTING_NAMES
+SETTING_NAMES = services.SETTING_NAMES
 
 __all__ = [
     "BANDWIDTH_RULES",
@@ -84,7 +84,7 @@ class DatasetFacts:
 def presets() -> list[Preset]:
     """Every named preset with its validated settings (the API's own defaults)."""
     names = sorted(
-        job_services.PRESET_NAMES,
+        services.PRESET_NAMES,
         key=lambda name: (
             _PRESET_ORDER.index(name) if name in _PRESET_ORDER else len(_PRESET_ORDER),
             name,
@@ -93,7 +93,7 @@ def presets() -> list[Preset]:
     result = []
     for name in names:
         label, description = _PRESET_TEXT.get(name, (name, ""))
-        settings = job_services.validate_training_settings({}, preset=name)
+        settings = services.validate_training_settings({}, preset=name)
         result.append(Preset(name, label, description, settings))
     return result
 
