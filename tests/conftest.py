@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.contrib.auth.models import User
@@ -100,6 +101,55 @@ def other_client(other_user: User) -> APIClient:
     client = APIClient()
     client.force_authenticate(other_user)
     return client
+
+
+@dataclass
+class Dispatched:
+    """The (kind, job id, task id) of every job sent to the broker."""
+
+    calls: list[tuple[str, UUID, str]] = field(default_factory=list)
+
+    @property
+    def job_ids(self) -> list[UUID]:
+        return [job_id for _, job_id, _ in self.calls]
+
+
+@pytest.fixture
+def dispatched(monkeypatch: pytest.MonkeyPatch) -> Dispatched:
+    """Record dispatches instead of talking to a broker (unit tests only)."""
+    from webapp.jobs import dispatch
+
+    record = Dispatched()
+    monkeypatch.setattr(
+        dispatch,
+        "train",
+        lambda job_id, *, task_id: record.calls.append(("training", job_id, task_id)),
+    )
+    monkeypatch.setattr(
+        dispatch,
+        "generate",
+        lambda job_id, *, task_id: record.calls.append(("generation", job_id, task_id)),
+    )
+    return record
+
+
+@pytest.fixture
+def make_job() -> Any:
+    """A queued training job row with the preview preset's settings (not dispatched)."""
+    from webapp.jobs import services
+    from webapp.jobs.models import Job
+
+    def make(owner: User, **fields: Any) -> Job:
+        values: dict[str, Any] = {
+            "owner": owner,
+            "kind": Job.Kind.TRAINING,
+            "name": "a run",
+            "params": services.validate_training_settings({}, preset="preview"),
+        }
+        values.update(fields)
+        return Job.objects.create(**values)
+
+    return make
 
 
 @pytest.fixture

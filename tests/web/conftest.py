@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,23 +10,6 @@ from django.test import Client
 @pytest.fixture(autouse=True)
 def _isolated(isolated_services: None) -> None:
     """Every web page test runs with the unit-test settings of tests/conftest.py."""
-
-
-@pytest.fixture
-def dispatched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, UUID]]:
-    """Record dispatches instead of talking to a broker."""
-    from webapp.jobs import dispatch
-
-    calls: list[tuple[str, UUID]] = []
-    monkeypatch.setattr(
-        dispatch, "train", lambda job_id, *, task_id: calls.append(("training", job_id))
-    )
-    monkeypatch.setattr(
-        dispatch,
-        "generate",
-        lambda job_id, *, task_id: calls.append(("generation", job_id)),
-    )
-    return calls
 
 
 @pytest.fixture
@@ -60,24 +42,6 @@ def _png(value: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (8, 8), value).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture
-def make_job() -> Any:
-    """A job row as the services would write it (nothing is dispatched)."""
-    from webapp.jobs.models import Job
-
-    def make(owner: User, **fields: Any) -> Job:
-        values: dict[str, Any] = {
-            "owner": owner,
-            "kind": Job.Kind.TRAINING,
-            "name": "a run",
-            "params": {"dataset": "digits", "kernel": "gaussian"},
-        }
-        values.update(fields)
-        return Job.objects.create(**values)
-
-    return make
 
 
 @pytest.fixture

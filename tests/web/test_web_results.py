@@ -155,7 +155,7 @@ def test_generation_form_queues_a_job(
         "seed": 3,
         "temperature": 0.5,
     }
-    assert dispatched == [("generation", job.pk)]
+    assert dispatched.calls == [("generation", job.pk, job.celery_task_id)]
 
 
 def test_generation_from_the_public_demo_model(
@@ -205,7 +205,7 @@ def test_bad_generation_values_show_errors_and_queue_nothing(
     assert response.status_code == 400
     assert f'id="id_{field}_errors"' in response.content.decode()
     assert not Job.objects.exists()
-    assert dispatched == []
+    assert dispatched.calls == []
 
 
 def test_digit_on_an_unconditional_model_is_refused(

@@ -149,7 +149,7 @@ def test_valid_form_queues_the_same_job_as_the_api(
     }
     preset = api_body.pop("preset")
     assert job.params == services.validate_training_settings(api_body, preset=preset)
-    assert dispatched == [("training", job.pk)]
+    assert dispatched.calls == [("training", job.pk, job.celery_task_id)]
 
 
 def test_fraction_fixed_bandwidth_and_default_name(
@@ -171,7 +171,7 @@ def test_fraction_fixed_bandwidth_and_default_name(
     assert job.params["bandwidth"] == 1.5
     assert job.params["class_conditional"] is False
     assert job.name == "preview run"
-    assert len(dispatched) == 1
+    assert len(dispatched.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_bad_value_shows_the_apis_message_and_creates_nothing(
     errors = field_errors(response.content, field)
     assert errors, response.content.decode()
     assert Job.objects.count() == 0
-    assert dispatched == []
+    assert dispatched.calls == []
     if api_body is not None and api_field is not None:
         client = APIClient()
         client.force_authenticate(owner)
@@ -237,7 +237,7 @@ def test_several_bad_fields_are_reported_together(
         assert field_errors(response.content, field), field
     assert 'aria-invalid="true"' in response.content.decode()
     assert Job.objects.count() == 0
-    assert dispatched == []
+    assert dispatched.calls == []
 
 
 def test_blank_values_the_mode_needs_are_errors(

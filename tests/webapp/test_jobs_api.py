@@ -6,27 +6,18 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from webapp.jobs import services
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
-
-
-def make_job(owner: User, **fields: Any) -> Job:
-    values: dict[str, Any] = {
-        "owner": owner,
-        "kind": Job.Kind.TRAINING,
-        "params": services.validate_training_settings({}, preset="preview"),
-    }
-    values.update(fields)
-    return Job.objects.create(**values)
 
 
 def detail(job: Job) -> str:
     return f"/api/v1/jobs/{job.pk}"
 
 
-def test_anonymous_gets_401(anonymous_client: APIClient, owner: User) -> None:
+def test_anonymous_gets_401(
+    anonymous_client: APIClient, owner: User, make_job: Any
+) -> None:
     job = make_job(owner)
     assert anonymous_client.get("/api/v1/jobs/").status_code == 401
     assert anonymous_client.get(detail(job)).status_code == 401
@@ -35,7 +26,7 @@ def test_anonymous_gets_401(anonymous_client: APIClient, owner: User) -> None:
     assert job.state == Job.State.QUEUED
 
 
-def test_owner_reads_the_job(api_client: APIClient, owner: User) -> None:
+def test_owner_reads_the_job(api_client: APIClient, owner: User, make_job: Any) -> None:
     job = make_job(owner, name="run")
     response = api_client.get(detail(job))
     assert response.status_code == 200
@@ -72,7 +63,9 @@ def test_owner_reads_the_job(api_client: APIClient, owner: User) -> None:
     assert data["links"]["model_version"] is None
 
 
-def test_other_user_gets_404(other_client: APIClient, owner: User) -> None:
+def test_other_user_gets_404(
+    other_client: APIClient, owner: User, make_job: Any
+) -> None:
     job = make_job(owner)
     assert other_client.get(detail(job)).status_code == 404
     assert other_client.post(detail(job) + "/cancel").status_code == 404
@@ -82,7 +75,7 @@ def test_other_user_gets_404(other_client: APIClient, owner: User) -> None:
 
 
 def test_list_shows_only_own_jobs_newest_first(
-    api_client: APIClient, owner: User, other_user: User
+    api_client: APIClient, owner: User, other_user: User, make_job: Any
 ) -> None:
     first = make_job(owner)
     make_job(other_user)
@@ -95,7 +88,7 @@ def test_list_shows_only_own_jobs_newest_first(
 
 
 def test_list_filters_by_kind_and_state(
-    api_client: APIClient, owner: User, make_model_version: Any
+    api_client: APIClient, owner: User, make_model_version: Any, make_job: Any
 ) -> None:
     queued = make_job(owner)
     running = make_job(owner, state=Job.State.RUNNING)
@@ -116,7 +109,7 @@ def test_list_filters_by_kind_and_state(
 
 @pytest.mark.parametrize("query", ["?state=exploded", "?kind=magic", "?page=99"])
 def test_bad_list_parameters_are_client_errors(
-    api_client: APIClient, owner: User, query: str
+    api_client: APIClient, owner: User, query: str, make_job: Any
 ) -> None:
     make_job(owner)
     response = api_client.get("/api/v1/jobs/" + query)
@@ -134,7 +127,7 @@ def test_bad_list_parameters_are_client_errors(
     ],
 )
 def test_created_filters_take_any_utc_offset(
-    api_client: APIClient, owner: User, query: str, found: bool
+    api_client: APIClient, owner: User, query: str, found: bool, make_job: Any
 ) -> None:
     job = make_job(owner)
     response = api_client.get("/api/v1/jobs/" + query)
@@ -143,7 +136,7 @@ def test_created_filters_take_any_utc_offset(
     assert ids == ([str(job.pk)] if found else [])
 
 
-def test_list_is_paginated(api_client: APIClient, owner: User) -> None:
+def test_list_is_paginated(api_client: APIClient, owner: User, make_job: Any) -> None:
     for _ in range(3):
         make_job(owner)
     data = api_client.get("/api/v1/jobs/?page_size=2").json()
@@ -156,7 +149,7 @@ def test_malformed_id_is_a_404(api_client: APIClient) -> None:
 
 
 def test_succeeded_jobs_link_their_results(
-    api_client: APIClient, owner: User, make_model_version: Any
+    api_client: APIClient, owner: User, make_model_version: Any, make_job: Any
 ) -> None:
     from webapp.gallery.models import Gallery
 
@@ -184,7 +177,7 @@ def test_succeeded_jobs_link_their_results(
     assert listed[str(generation.pk)]["gallery"] == gallery.pk
 
 
-def test_cancel_a_queued_job(api_client: APIClient, owner: User) -> None:
+def test_cancel_a_queued_job(api_client: APIClient, owner: User, make_job: Any) -> None:
     job = make_job(owner)
     response = api_client.post(detail(job) + "/cancel")
     assert response.status_code == 200
@@ -196,7 +189,9 @@ def test_cancel_a_queued_job(api_client: APIClient, owner: User) -> None:
     assert job.state == Job.State.CANCELLED
 
 
-def test_cancel_a_running_job_requests_it(api_client: APIClient, owner: User) -> None:
+def test_cancel_a_running_job_requests_it(
+    api_client: APIClient, owner: User, make_job: Any
+) -> None:
     job = make_job(owner, state=Job.State.RUNNING, attempts=1)
     response = api_client.post(detail(job) + "/cancel")
     assert response.status_code == 200
@@ -210,7 +205,7 @@ def test_cancel_a_running_job_requests_it(api_client: APIClient, owner: User) ->
     "state", [Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]
 )
 def test_cancel_a_finished_job_is_a_409(
-    api_client: APIClient, owner: User, state: str
+    api_client: APIClient, owner: User, state: str, make_job: Any
 ) -> None:
     job = make_job(owner, state=state)
     response = api_client.post(detail(job) + "/cancel")
@@ -220,13 +215,13 @@ def test_cancel_a_finished_job_is_a_409(
     assert (job.state, job.cancel_requested) == (state, False)
 
 
-def test_cancel_needs_post(api_client: APIClient, owner: User) -> None:
+def test_cancel_needs_post(api_client: APIClient, owner: User, make_job: Any) -> None:
     job = make_job(owner)
     assert api_client.get(detail(job) + "/cancel").status_code == 405
 
 
 def test_jobs_cannot_be_written_through_the_jobs_endpoint(
-    api_client: APIClient, owner: User
+    api_client: APIClient, owner: User, make_job: Any
 ) -> None:
     job = make_job(owner)
     assert api_client.post("/api/v1/jobs/", {}, format="json").status_code == 405
