@@ -149,15 +149,13 @@ def test_sweep_task_runs_the_sweeper() -> None:
 
 
 @pytest.mark.django_db
-def test_sweep_task_reports_every_count(owner: User) -> None:
-    stale = timezone.now() - timedelta(hours=1)
+def test_sweep_task_reports_every_count(owner: User, make_job: Any) -> None:
     for cancel_requested in (False, True, True):
-        Job.objects.create(
-            owner=owner,
-            kind=Job.Kind.TRAINING,
+        make_job(
+            owner,
             state=Job.State.RUNNING,
             attempts=settings.JOB_MAX_ATTEMPTS,
-            heartbeat_at=stale,
+            heartbeat_at=timezone.now() - timedelta(hours=1),
             cancel_requested=cancel_requested,
         )
     assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 1, "cancelled": 2}

@@ -8,17 +8,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Prefetch
 
+from webapp.querysets import OwnedQuerySet
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    AnyUser = AbstractBaseUser | AnonymousUser
 
-
-class GalleryQuerySet(models.QuerySet["Gallery"]):
+class GalleryQuerySet(OwnedQuerySet["Gallery"]):
     """The queries the API and the pages share."""
-
-    def for_owner(self, user: AnyUser) -> GalleryQuerySet:
-        return self.filter(owner_id=user.pk)
 
     def with_model_version(self) -> GalleryQuerySet:
         """Join each gallery's model version, leaving its model file behind."""
@@ -32,7 +29,9 @@ class GalleryQuerySet(models.QuerySet["Gallery"]):
 
 
 class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):
-    def for_owner(self, user: AnyUser) -> GeneratedImageQuerySet:
+    def for_owner(
+        self, user: AbstractBaseUser | AnonymousUser
+    ) -> GeneratedImageQuerySet:
         return self.filter(gallery__owner_id=user.pk)
 
 

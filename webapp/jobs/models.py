@@ -11,17 +11,14 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
 
+from webapp.querysets import OwnedQuerySet
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    AnyUser = AbstractBaseUser | AnonymousUser
 
-
-class JobQuerySet(models.QuerySet["Job"]):
+class JobQuerySet(OwnedQuerySet["Job"]):
     """The queries the API and the pages share."""
-
-    def for_owner(self, user: AnyUser) -> JobQuerySet:
-        return self.filter(owner_id=user.pk)
 
     def with_results(self) -> JobQuerySet:
         """Annotate the ids of the model version or gallery each job created."""
@@ -109,13 +106,12 @@ class Job(models.Model):
         return self.finished_at - self.started_at
 
 
-class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
+class ModelVersionQuerySet(OwnedQuerySet["ModelVersion"]):
     """The queries the API and the pages share."""
 
-    def for_owner(self, user: AnyUser) -> ModelVersionQuerySet:
-        return self.filter(owner_id=user.pk)
-
-    def visible_to(self, user: AnyUser) -> ModelVersionQuerySet:
+    def visible_to(
+        self, user: AbstractBaseUser | AnonymousUser
+    ) -> ModelVersionQuerySet:
         """What ``user`` may read and sample: their own and public versions."""
         visible = Q(is_public=True)
         if user.is_authenticated:
