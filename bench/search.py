@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.kde import KERNELS, n_threads
+from generator.kernel_sums import KERNELS, n_threads
 from generator.search import assign_folds, cross_validate_bandwidth
 
 IMAGES = "train-images-idx3-ubyte"

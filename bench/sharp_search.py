@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generator.datasets import load_dataset
 from generator.evaluate import evaluate_model, load_classifier
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 from generator.model import train_model
 from generator.settings import TrainingSettings, validate_settings
 

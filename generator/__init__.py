@@ -36,7 +36,8 @@ from generator.io import (
     load_model,
     save_model,
 )
-from generator.kde import KERNELS, KernelDensity, NotFittedError
+from generator.kde import KernelDensity, NotFittedError
+from generator.kernel_sums import KERNELS
 from generator.model import ImageGenerator, TrainingResult, train_model
 from generator.pca import PCA
 from generator.render import grid_to_png, image_to_png

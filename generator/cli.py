@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     4
     """
     from generator.datasets import DATASET_NAMES
-    from generator.kde import KERNELS
+    from generator.kernel_sums import KERNELS
     from generator.settings import PRESETS
 
     parser = _Parser(

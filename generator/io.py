@@ -43,7 +43,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from generator.files import write_atomically
-from generator.kde import KERNELS, KernelDensity
+from generator.kde import KernelDensity
+from generator.kernel_sums import KERNELS
 from generator.model import ImageGenerator
 from generator.pca import PCA
 from generator.search import CrossValidationResult

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from generator.datasets import Dataset, load_dataset
-from generator.kde import KERNELS, BandwidthRule, KernelDensity, NotFittedError
+from generator.kde import BandwidthRule, KernelDensity, NotFittedError
+from generator.kernel_sums import KERNELS
 from generator.pca import PCA
 from generator.search import CrossValidationResult, cross_validate_bandwidth
 from generator.settings import BANDWIDTH_RULES, TrainingSettings

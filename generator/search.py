@@ -2,7 +2,8 @@
 
 Per fold, the held-out-by-training squared distance matrix is built once from a
 matrix product, in row blocks of bounded memory spread over every CPU, and each
-block serves every bandwidth of the grid (see ``generator.kde.log_kernel_sums``).
+block serves every bandwidth of the grid (see
+``generator.kernel_sums.log_kernel_sums``).
 Everything is float64; the only terms ever skipped are provably below 4e-18 of
 their row's sum, so the held-out log-likelihoods equal a brute-force computation
 to float64 rounding.
@@ -10,26 +11,23 @@ to float64 rounding.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from generator.kde import (
+from generator.kde import RandomState, check_random_state
+from generator.kernel_sums import (
     FloatArray,
     IntArray,
-    RandomState,
-    _as_matrix,
-    _check_kernel,
-    check_random_state,
+    as_matrix,
+    check_kernel,
     log_kernel_normalisation,
     log_kernel_sums,
     n_threads,
-    single_threaded_blas,
+    worker_threads,
 )
 
 __all__ = ["CrossValidationResult", "assign_folds", "cross_validate_bandwidth"]
@@ -156,7 +154,7 @@ def cross_validate_bandwidth(
     bandwidths : array-like of shape (k,)
         Positive bandwidths, any order.
     kernel : str, default="gaussian"
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     n_folds : int, default=5
     random_state : int, numpy Generator or None
         Shuffles the folds.
@@ -181,8 +179,8 @@ def cross_validate_bandwidth(
     >>> result.best_bandwidth
     0.5
     """
-    _check_kernel(kernel)
-    data = _as_matrix(X)
+    check_kernel(kernel)
+    data = as_matrix(X)
     n_samples, n_features = data.shape
     if n_features < 1:
         raise ValueError("X must have at least one feature")
@@ -197,11 +195,7 @@ def cross_validate_bandwidth(
     )
     fold_log_likelihood = np.empty((n_folds, grid.size))
     workers = n_threads(n_jobs)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(single_threaded_blas())
-        executor = (
-            stack.enter_context(ThreadPoolExecutor(workers)) if workers > 1 else None
-        )
+    with worker_threads(workers) as executor:
         for fold in range(n_folds):
             held_out = folds == fold
             if labels is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.datasets import DATASET_INFO, DATASET_NAMES
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 
 __all__ = [
     "BANDWIDTH_RULES",

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from generator import kde as kde_module
-from generator.kde import KERNELS, log_kernel_normalisation
+from generator import kernel_sums
+from generator.kernel_sums import KERNELS, log_kernel_normalisation
 from generator.search import (
     CrossValidationResult,
     assign_folds,
@@ -99,15 +99,15 @@ def test_pruned_chunked_threaded_search_stays_exact(
     X = rng.normal(size=(300, 20)) * np.linspace(2.0, 0.2, 20) * spread
     grid = np.logspace(-1, 1, 20)
     compressed_calls = []
-    original_terms = kde_module._kernel_terms
+    original_terms = kernel_sums.kernel_terms
 
     def spying_terms(values: np.ndarray, *args: object) -> np.ndarray:
         compressed_calls.append(values.ndim == 1)
         return original_terms(values, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kde_module, "_kernel_terms", spying_terms)
-    monkeypatch.setattr(kde_module, "CHUNK_BYTES", 8 * 240 * 7)
-    monkeypatch.setattr(kde_module, "BLOCK_BYTES", 8 * 240 * 21)
+    monkeypatch.setattr(kernel_sums, "kernel_terms", spying_terms)
+    monkeypatch.setattr(kernel_sums, "CHUNK_BYTES", 8 * 240 * 7)
+    monkeypatch.setattr(kernel_sums, "BLOCK_BYTES", 8 * 240 * 21)
     result = cross_validate_bandwidth(
         X, grid, kernel=kernel, n_folds=5, random_state=4, n_jobs=3
     )

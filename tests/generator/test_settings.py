@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from generator.datasets import DATASET_NAMES, load_dataset
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 from generator.settings import (
     DATASET_SIZES,
     MAX_SEED,
