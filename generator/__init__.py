@@ -38,7 +38,7 @@ from generator.io import (
 )
 from generator.kde import KernelDensity, NotFittedError
 from generator.kernel_sums import KERNELS
-from generator.model import ImageGenerator, TrainingResult, train_model
+from generator.model import ImageGenerator
 from generator.pca import PCA
 from generator.render import grid_to_png, image_to_png
 from generator.search import (
@@ -51,6 +51,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
+from generator.training import TrainingResult, train_model
 
 __all__ = [
     "DATASET_NAMES",

@@ -393,7 +393,7 @@ def _settings_from_arguments(arguments: argparse.Namespace) -> Any:
 
 def _run_train(arguments: argparse.Namespace) -> int:
     from generator.io import save_model
-    from generator.model import train_model
+    from generator.training import train_model
 
     settings = _settings_from_arguments(arguments)
     output: Path = arguments.out

@@ -15,8 +15,8 @@ from PIL import Image
 from generator import cli
 from generator.cli import main
 from generator.io import load_model
-from generator.model import PHASES
 from generator.settings import PRESETS
+from generator.training import PHASES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -339,7 +339,7 @@ def test_unwritable_training_output_fails_before_training(
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained although the output cannot be written")
 
-    monkeypatch.setattr("generator.model.train_model", never)
+    monkeypatch.setattr("generator.training.train_model", never)
     for out in (tmp_path / "missing" / "m.npz", tmp_path):
         code, _, err = _run(["train", "--preset", "preview", "--out", str(out)], capsys)
         _assert_one_line_error(code, err)

@@ -41,7 +41,7 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from generator.io import file_sha256, load_model, save_model
-from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator, train_model
+from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator
 from generator.render import image_to_png
 from generator.settings import (
     MAX_SEED,
@@ -50,6 +50,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
+from generator.training import train_model
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion
