@@ -48,8 +48,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generator.classifier import load_classifier
 from generator.datasets import load_dataset
-from generator.evaluate import evaluate_model, load_classifier
+from generator.evaluate import evaluate_model
 from generator.kernel_sums import KERNELS
 from generator.settings import TrainingSettings, validate_settings
 from generator.training import train_model

@@ -16,6 +16,7 @@ from __future__ import annotations
 # Set before the submodules load: generator.io records it in every model file.
 __version__ = "0.1.0"
 
+from generator.classifier import load_classifier
 from generator.datasets import (
     DATASET_NAMES,
     Dataset,
@@ -24,11 +25,7 @@ from generator.datasets import (
     fetch_mnist,
     load_dataset,
 )
-from generator.evaluate import (
-    evaluate_images,
-    evaluate_model,
-    load_classifier,
-)
+from generator.evaluate import evaluate_images, evaluate_model
 from generator.io import (
     FORMAT_VERSION,
     ModelFileError,

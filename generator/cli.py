@@ -492,8 +492,9 @@ def _run_sample(arguments: argparse.Namespace) -> int:
 
 
 def _run_evaluate(arguments: argparse.Namespace) -> int:
+    from generator.classifier import load_classifier
     from generator.datasets import load_dataset
-    from generator.evaluate import evaluate_model, load_classifier
+    from generator.evaluate import evaluate_model
 
     model, metadata = _load_model(arguments.model)
     dataset_info = metadata.get("dataset")

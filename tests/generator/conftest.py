@@ -1,4 +1,5 @@
-"""Fixtures of the data set tests: generated IDX files posing as MNIST."""
+"""Fixtures of the generator tests: the digits data set and its classifier, and
+generated IDX files posing as MNIST."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from generator.datasets import catalog
+from generator.classifier import DigitClassifier, fit_classifier
+from generator.datasets import Dataset, catalog, load_dataset
 from tests.generator.idx_files import Mirror, hashes_of, make_raw_files
 
 
@@ -36,3 +38,13 @@ def fake_mnist(
     monkeypatch.setattr(catalog, "MNIST_SHA256", hashes_of(raw_files))
     monkeypatch.delenv("MNIST_DIR", raising=False)
     return raw_files
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def digits_classifier(digits: Dataset) -> DigitClassifier:
+    return fit_classifier(digits)

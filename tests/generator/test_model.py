@@ -5,16 +5,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from generator.datasets import Dataset, load_dataset
+from generator.datasets import Dataset
 from generator.kde import NotFittedError, estimate_bandwidth
 from generator.model import ImageGenerator, bandwidth_grid_values
 
 SHAPE = (8, 8)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,6 @@ from generator.training import PHASES, stratified_choice, train_model
 SHAPE = (8, 8)
 
 
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_dataset("digits")
-
-
 def test_stratified_choice_gives_every_class_its_floor_share() -> None:
     labels = np.repeat(np.arange(4), [50, 30, 15, 5])
     chosen = stratified_choice(labels, 37, np.random.default_rng(0))

@@ -675,8 +675,8 @@ def sample_pngs(
 
 @functools.lru_cache(maxsize=2)
 def _evaluation_tools(dataset_name: str) -> tuple[Any, Any]:
+    from generator.classifier import load_classifier
     from generator.datasets import load_dataset
-    from generator.evaluate import load_classifier
 
     dataset = load_dataset(dataset_name, data_dir=settings.DATA_DIR)
     return dataset, load_classifier(dataset, data_dir=settings.DATA_DIR)
