@@ -119,7 +119,7 @@ def save_model(
     >>> load_model(buffer.getvalue())[1]["note"]
     'demo'
     """
-    model._check_fitted()
+    model.check_is_fitted()
     clashing = sorted(set(metadata) & set(RESERVED_METADATA_KEYS))
     if clashing:
         raise ValueError(f"metadata key {clashing[0]!r} is reserved by the file format")
@@ -506,20 +506,15 @@ def _build_model(
             best_bandwidth=best,
         )
 
-    pca = PCA(n_components=hyper.n_components, whiten=hyper.whiten)
-    pca.components_ = components
-    pca.mean_ = mean
-    pca.explained_variance_ = variance
-    pca.explained_variance_ratio_ = (
-        variance / hyper.total_variance
-        if hyper.total_variance > 0
-        else np.zeros_like(variance)
+    pca = PCA.from_arrays(
+        components,
+        mean,
+        variance,
+        total_variance=hyper.total_variance,
+        n_samples=hyper.pca_n_samples,
+        n_components=hyper.n_components,
+        whiten=hyper.whiten,
     )
-    pca.total_variance_ = hyper.total_variance
-    pca.n_components_ = n_components
-    pca.n_features_in_ = n_features
-    pca.n_samples_ = hyper.pca_n_samples
-
     offsets = np.concatenate([[0], np.cumsum(counts)])
     kdes = [
         KernelDensity(bandwidth=float(bandwidths[index]), kernel=hyper.kernel).fit(
@@ -527,28 +522,26 @@ def _build_model(
         )
         for index in range(n_densities)
     ]
-
-    model = ImageGenerator(
-        n_components=hyper.n_components,
-        whiten=hyper.whiten,
-        kernel=hyper.kernel,
-        bandwidth=hyper.bandwidth,
-        bandwidth_grid=hyper.bandwidth_grid,
-        cv_folds=hyper.cv_folds,
-        class_conditional=hyper.class_conditional,
-        random_state=hyper.random_state,
+    return ImageGenerator.from_fitted(
+        {
+            "n_components": hyper.n_components,
+            "whiten": hyper.whiten,
+            "kernel": hyper.kernel,
+            "bandwidth": hyper.bandwidth,
+            "bandwidth_grid": hyper.bandwidth_grid,
+            "cv_folds": hyper.cv_folds,
+            "class_conditional": hyper.class_conditional,
+            "random_state": hyper.random_state,
+        },
+        pca=pca,
+        kdes=kdes,
+        classes=classes if hyper.class_conditional else None,
+        class_priors=priors if hyper.class_conditional else None,
+        fitted_bandwidth=hyper.fitted_bandwidth,
+        cv_result=cv_result,
+        image_shape=(height, width),
+        fit_seconds=hyper.fit_seconds,
     )
-    model.pca_ = pca
-    model.kdes_ = kdes
-    model.classes_ = classes if hyper.class_conditional else None
-    model.class_priors_ = priors if hyper.class_conditional else None
-    model.bandwidth_ = hyper.fitted_bandwidth
-    model.kde_bandwidths_ = bandwidths
-    model.cv_result_ = cv_result
-    model.image_shape_ = (height, width)
-    model.n_features_in_ = n_features
-    model.fit_seconds_ = hyper.fit_seconds
-    return model
 
 
 class _Description:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -255,8 +255,7 @@ class ImageGenerator:
         if labels is None:
             kdes = [KernelDensity(bandwidth=bandwidth, kernel=self.kernel)]
             kdes[0].fit(projected)
-            kde_bandwidths = np.array([kdes[0].bandwidth_], dtype=np.float64)
-            bandwidth_value = float(kde_bandwidths[0])
+            bandwidth_value = float(kdes[0].bandwidth_)
         else:
             classes, counts = np.unique(labels, return_counts=True)
             priors = counts / counts.sum()
@@ -264,27 +263,114 @@ class ImageGenerator:
             for label in classes:
                 kde = KernelDensity(bandwidth=bandwidth, kernel=self.kernel)
                 kdes.append(kde.fit(projected[labels == label]))
-            kde_bandwidths = np.array(
-                [kde.bandwidth_ for kde in kdes], dtype=np.float64
-            )
             if isinstance(bandwidth, str):
-                bandwidth_value = float(priors @ kde_bandwidths)
+                bandwidth_value = float(priors @ [kde.bandwidth_ for kde in kdes])
             else:
                 # Exactly the shared value: a weighted mean could round it.
                 bandwidth_value = bandwidth
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
+        return self._set_fitted(
+            pca=pca,
+            kdes=kdes,
+            classes=classes,
+            class_priors=priors,
+            fitted_bandwidth=bandwidth_value,
+            cv_result=cv_result,
+            image_shape=shape,
+            fit_seconds=seconds,
+        )
 
+    @classmethod
+    def from_fitted(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        pca: PCA,
+        kdes: Sequence[KernelDensity],
+        classes: NDArray[np.int64] | None,
+        class_priors: FloatArray | None,
+        fitted_bandwidth: float,
+        cv_result: CrossValidationResult | None,
+        image_shape: tuple[int, int],
+        fit_seconds: Mapping[str, float],
+    ) -> ImageGenerator:
+        """A fitted model from its fitted parts (how `generator.io` rebuilds one).
+
+        Parameters
+        ----------
+        params : Mapping
+            The hyperparameters, as ``__init__`` takes them.
+        pca : PCA
+            Fitted on the flattened images.
+        kdes : sequence of KernelDensity
+            Fitted in PCA space: one per class of ``classes``, or a single one.
+        classes : ndarray of int64 or None
+        class_priors : ndarray of float64 or None
+            Both None for a model that is not class-conditional.
+        fitted_bandwidth : float
+            ``bandwidth_``.
+        cv_result : CrossValidationResult or None
+        image_shape : tuple of (int, int)
+        fit_seconds : mapping of str to float
+            The fitted attributes of the same names (with a trailing ``_``).
+
+        Returns
+        -------
+        ImageGenerator
+            Samples and scores exactly like the model the parts came from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).uniform(size=(30, 4))
+        >>> model = ImageGenerator(n_components=2, bandwidth=0.1)
+        >>> model = model.fit(X, image_shape=(2, 2))
+        >>> copy = ImageGenerator.from_fitted(
+        ...     {"n_components": 2, "bandwidth": 0.1}, pca=model.pca_,
+        ...     kdes=model.kdes_, classes=None, class_priors=None,
+        ...     fitted_bandwidth=model.bandwidth_, cv_result=None,
+        ...     image_shape=(2, 2), fit_seconds={},
+        ... )
+        >>> same = copy.sample(3, random_state=0) == model.sample(3, random_state=0)
+        >>> bool(same.all())
+        True
+        """
+        return cls(**params)._set_fitted(
+            pca=pca,
+            kdes=list(kdes),
+            classes=classes,
+            class_priors=class_priors,
+            fitted_bandwidth=fitted_bandwidth,
+            cv_result=cv_result,
+            image_shape=image_shape,
+            fit_seconds=dict(fit_seconds),
+        )
+
+    def _set_fitted(
+        self,
+        *,
+        pca: PCA,
+        kdes: list[KernelDensity],
+        classes: NDArray[np.int64] | None,
+        class_priors: FloatArray | None,
+        fitted_bandwidth: float,
+        cv_result: CrossValidationResult | None,
+        image_shape: tuple[int, int],
+        fit_seconds: dict[str, float],
+    ) -> ImageGenerator:
         self.pca_ = pca
         self.kdes_ = kdes
         self.classes_ = classes
-        self.class_priors_ = priors
-        self.bandwidth_ = bandwidth_value
-        self.kde_bandwidths_ = kde_bandwidths
+        self.class_priors_ = class_priors
+        self.bandwidth_ = fitted_bandwidth
+        self.kde_bandwidths_ = np.array(
+            [kde.bandwidth_ for kde in kdes], dtype=np.float64
+        )
         self.cv_result_ = cv_result
-        self.image_shape_ = shape
-        self.n_features_in_ = data.shape[1]
-        self.fit_seconds_ = seconds
+        self.image_shape_ = image_shape
+        self.n_features_in_ = pca.n_features_in_
+        self.fit_seconds_ = fit_seconds
         return self
 
     def sample(
@@ -321,7 +407,7 @@ class ImageGenerator:
             ``digit`` given to a model that is not class-conditional, or a label
             the model has not seen.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         if (
             isinstance(n_samples, bool)
             or not isinstance(n_samples, numbers.Integral)
@@ -375,7 +461,7 @@ class ImageGenerator:
             ``log sum_c prior_c p(PCA(x) | c)``. ``-inf`` where a compact kernel
             gives zero density. In whitened units when ``whiten``.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         projected = self.pca_.transform(X)
         if self.classes_ is None:
             scores: FloatArray = self.kdes_[0].score_samples(projected)
@@ -417,7 +503,8 @@ class ImageGenerator:
         )
         return points
 
-    def _check_fitted(self) -> None:
+    def check_is_fitted(self) -> None:
+        """Raise `NotFittedError` unless the model was fitted (or loaded)."""
         if not hasattr(self, "kdes_"):
             raise NotFittedError(
                 "This ImageGenerator is not fitted yet; call fit() before using it"
