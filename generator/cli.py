@@ -392,8 +392,9 @@ def _settings_from_arguments(arguments: argparse.Namespace) -> Any:
 
 
 def _run_train(arguments: argparse.Namespace) -> int:
+    from generator import __version__
     from generator.io import save_model
-    from generator.training import train_model
+    from generator.training import model_metadata, train_model
 
     settings = _settings_from_arguments(arguments)
     output: Path = arguments.out
@@ -404,14 +405,13 @@ def _run_train(arguments: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    metadata = {
-        "settings": settings.to_dict(),
-        "dataset": {"name": result.dataset_name, "digest": result.dataset_digest},
-        "metrics": result.metrics,
-    }
     # save_model adds format_version and library_versions, and writes a path
     # atomically.
-    save_model(result.model, output, metadata=metadata)
+    save_model(
+        result.model,
+        output,
+        metadata=model_metadata(result, settings, code_version=__version__),
+    )
     metrics = result.metrics
     bandwidth = metrics.get("bandwidth")
     print(

@@ -2,7 +2,7 @@
 
 `train_model` runs the phases of `PHASES` in order (the fit itself is
 `generator.model.ImageGenerator.fit`) on a seeded subset of the training images
-(`training_subset`).
+(`training_subset`); `model_metadata` describes the result for its model file.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "MAX_EVALUATION_SAMPLES",
     "PHASES",
     "TrainingResult",
+    "model_metadata",
     "stratified_choice",
     "train_model",
     "training_subset",
@@ -174,6 +175,50 @@ def train_model(
         dataset_name=dataset.name,
         dataset_digest=dataset.digest,
     )
+
+
+def model_metadata(
+    result: TrainingResult,
+    settings: TrainingSettings,
+    *,
+    code_version: str,
+    job: str | None = None,
+) -> dict[str, Any]:
+    """What a model file records about its training, for `generator.io.save_model`.
+
+    Parameters
+    ----------
+    result : TrainingResult
+        What `train_model` returned for ``settings``.
+    settings : TrainingSettings
+    code_version : str
+        The version of the code that trained the model.
+    job : str, optional
+        The id of the job that trained it.
+
+    Returns
+    -------
+    dict
+        ``settings`` (`TrainingSettings.to_dict`), ``dataset`` (``{"name",
+        "digest"}``), ``metrics``, ``code_version`` and, if given, ``job``.
+
+    Examples
+    --------
+    >>> from generator.settings import PRESETS
+    >>> result = train_model(PRESETS["preview"])
+    >>> metadata = model_metadata(result, PRESETS["preview"], code_version="1.0")
+    >>> sorted(metadata)
+    ['code_version', 'dataset', 'metrics', 'settings']
+    """
+    metadata: dict[str, Any] = {
+        "settings": settings.to_dict(),
+        "dataset": {"name": result.dataset_name, "digest": result.dataset_digest},
+        "metrics": result.metrics,
+        "code_version": code_version,
+    }
+    if job is not None:
+        metadata["job"] = job
+    return metadata
 
 
 def _metrics(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import generator
 from generator import cli
 from generator.cli import main
 from generator.io import load_model
@@ -119,6 +120,8 @@ def test_train_records_settings_dataset_and_metrics(conditional_model: Path) -> 
     assert metadata["dataset"]["name"] == "digits"
     assert len(metadata["dataset"]["digest"]) == 64
     assert metadata["metrics"]["bandwidth"] == pytest.approx(model.bandwidth_)
+    assert metadata["code_version"] == generator.__version__
+    assert "job" not in metadata
     assert "numpy" in metadata["library_versions"]
     assert model.class_conditional
 

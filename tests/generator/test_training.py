@@ -8,7 +8,7 @@ import pytest
 
 from generator.datasets import Dataset, load_dataset
 from generator.settings import PRESETS, validate_settings
-from generator.training import PHASES, stratified_choice, train_model
+from generator.training import PHASES, model_metadata, stratified_choice, train_model
 
 SHAPE = (8, 8)
 
@@ -150,3 +150,19 @@ def test_smallest_allowed_class_conditional_subset_trains() -> None:
     result = train_model(settings)
     assert result.metrics["n_train"] == 21
     assert result.metrics["classes"] == list(range(10))
+
+
+def test_model_metadata_names_settings_data_metrics_code_and_job() -> None:
+    settings = PRESETS["preview"]
+    result = train_model(settings)
+
+    metadata = model_metadata(result, settings, code_version="9.9", job="job-1")
+
+    assert metadata == {
+        "settings": settings.to_dict(),
+        "dataset": {"name": "digits", "digest": load_dataset("digits").digest},
+        "metrics": result.metrics,
+        "code_version": "9.9",
+        "job": "job-1",
+    }
+    assert "job" not in model_metadata(result, settings, code_version="9.9")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
+from generator.io import load_model
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import services
 from webapp.jobs.models import Job, ModelVersion
@@ -136,6 +137,14 @@ def test_training_creates_one_default_model_version(owner: User) -> None:
     assert len(model_version.dataset_digest) == 64
     content = services.model_file_bytes(model_version)
     assert len(content) == model_version.model_size
+    _, metadata = load_model(content)
+    assert metadata["settings"] == job.params
+    assert metadata["dataset"] == {
+        "name": "digits",
+        "digest": model_version.dataset_digest,
+    }
+    assert metadata["code_version"] == model_version.code_version
+    assert metadata["job"] == str(job.pk)
 
 
 def test_later_versions_count_up_and_keep_the_first_default(owner: User) -> None:

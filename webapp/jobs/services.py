@@ -50,7 +50,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
-from generator.training import train_model
+from generator.training import model_metadata, train_model
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion
@@ -307,16 +307,9 @@ def run_training_job(job_id: str | UUID) -> RunOutcome:
         save_model(
             result.model,
             buffer,
-            metadata={
-                "settings": training.to_dict(),
-                "dataset": {
-                    "name": result.dataset_name,
-                    "digest": result.dataset_digest,
-                },
-                "metrics": result.metrics,
-                "code_version": settings.CODE_VERSION,
-                "job": str(job.pk),
-            },
+            metadata=model_metadata(
+                result, training, code_version=settings.CODE_VERSION, job=str(job.pk)
+            ),
         )
         content = buffer.getvalue()
         with transaction.atomic():
