@@ -552,8 +552,10 @@ def _error_message(error: BaseException) -> str:
     from generator.settings import SettingsError
 
     if isinstance(error, SettingsError):
-        flag = _SETTING_FLAGS.get(error.field, error.field)
-        return f"{flag}: {_one_line(str(error))}"
+        return "; ".join(
+            f"{_SETTING_FLAGS.get(field, field)}: {_one_line(message)}"
+            for field, message in error.errors.items()
+        )
     if isinstance(error, OSError) and error.filename is not None:
         reason = error.strerror or type(error).__name__
         return f"{error.filename}: {reason}"

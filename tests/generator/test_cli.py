@@ -336,6 +336,17 @@ def test_setting_errors_name_the_flag(
     assert "--folds: cv_folds must be an integer from 2 to 10" in err
 
 
+def test_every_bad_setting_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "preview", "--folds", "11", "--seed", "-1"]
+    code, _, err = _run([*argv, "--kernel", "box", "--out", str(tmp_path)], capsys)
+    _assert_one_line_error(code, err)
+    assert "--kernel: kernel must be one of" in err
+    assert "--folds: cv_folds must be an integer from 2 to 10" in err
+    assert "--seed: seed must be an integer from 0 to 4294967295" in err
+
+
 def test_unwritable_training_output_fails_before_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -190,7 +190,9 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
                 given, preset=preset
             )
         except services.SettingsError as error:
-            raise serializers.ValidationError({error.field: [error.message]}) from None
+            raise serializers.ValidationError(
+                {field: [message] for field, message in error.errors.items()}
+            ) from None
         name = attrs.get("name", "").strip() or f"{preset or 'custom'} run"
         return {"name": name, "settings": training_settings}
 
