@@ -16,25 +16,22 @@ from numpy.typing import ArrayLike
 from generator.kernel_sums import (
     FloatArray,
     Kernel,
-    as_matrix,
     check_kernel,
     log_kernel_normalisation,
     log_kernel_sums,
     n_threads,
     worker_threads,
 )
+from generator.validation import RandomState, as_matrix, check_random_state
 
 __all__ = [
     "BandwidthRule",
     "KernelDensity",
     "NotFittedError",
-    "RandomState",
-    "check_random_state",
     "estimate_bandwidth",
 ]
 
 BandwidthRule: TypeAlias = Literal["scott", "silverman"]
-RandomState: TypeAlias = int | np.random.Generator | None
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -68,19 +65,6 @@ def estimate_bandwidth(
     if rule == "silverman":
         return float((n_samples * (n_features + 2) / 4) ** exponent)
     raise ValueError(f"bandwidth rule must be 'scott' or 'silverman', got {rule!r}")
-
-
-def check_random_state(random_state: RandomState) -> np.random.Generator:
-    """``np.random.default_rng`` that refuses anything but an int, Generator or None."""
-    if isinstance(random_state, bool) or not (
-        random_state is None
-        or isinstance(random_state, int | np.integer | np.random.Generator)
-    ):
-        raise ValueError(
-            "random_state must be an int, a numpy Generator or None, "
-            f"got {random_state!r}"
-        )
-    return np.random.default_rng(random_state)
 
 
 # ---------------------------------------------------------------------------

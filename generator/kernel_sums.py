@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 __all__ = [
     "BLOCK_BYTES",
@@ -52,7 +52,6 @@ __all__ = [
     "IntArray",
     "Kernel",
     "Sweep",
-    "as_matrix",
     "check_kernel",
     "kernel_base",
     "kernel_terms",
@@ -175,23 +174,6 @@ def check_kernel(kernel: object) -> None:
     """Refuse anything but one of `KERNELS`."""
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-
-
-def as_matrix(X: ArrayLike, name: str = "X") -> FloatArray:
-    """``X`` as a C-contiguous finite float64 matrix, or a ``ValueError``."""
-    array = np.asarray(X)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == bool
-    ):
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}"
-        )
-    result = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.isfinite(result).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return result
 
 
 def n_threads(n_jobs: int | None = None) -> int:

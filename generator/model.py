@@ -14,14 +14,17 @@ from numpy.typing import ArrayLike, NDArray
 from generator.kde import BandwidthRule, KernelDensity, NotFittedError
 from generator.kernel_sums import KERNELS
 from generator.pca import PCA
-from generator.search import CrossValidationResult, cross_validate_bandwidth
-from generator.settings import BANDWIDTH_RULES
+from generator.search import (
+    CrossValidationResult,
+    bandwidth_grid_values,
+    cross_validate_bandwidth,
+)
+from generator.validation import check_bandwidth, check_image_shape, check_labels
 
 __all__ = [
     "SAMPLE_PIXEL_MAX",
     "ImageGenerator",
     "ProgressCallback",
-    "bandwidth_grid_values",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -30,40 +33,6 @@ ProgressCallback = Callable[[str, float], None]
 #: ``sample`` quantises every data set's images to 0..SAMPLE_PIXEL_MAX, whatever
 #: the data set's own pixel_max (16 for digits).
 SAMPLE_PIXEL_MAX = 255
-
-
-def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
-    """Expand ``(start, stop, num)`` into ``num`` log-spaced bandwidths.
-
-    Parameters
-    ----------
-    grid : sequence of (float, float, int)
-
-    Returns
-    -------
-    ndarray of shape (num,)
-        From ``start`` to ``stop`` inclusive.
-
-    Examples
-    --------
-    >>> bandwidth_grid_values((0.1, 10.0, 3)).tolist()
-    [0.1, 1.0, 10.0]
-    """
-    if len(grid) != 3:
-        raise ValueError(f"bandwidth_grid must be (start, stop, num), got {grid!r}")
-    start, stop, num = grid
-    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
-        raise ValueError(f"bandwidth_grid num must be a positive integer, got {num!r}")
-    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start <= stop):
-        raise ValueError(
-            f"bandwidth_grid needs 0 < start <= stop, got start={start}, stop={stop}"
-        )
-    values: FloatArray = np.logspace(math.log10(start), math.log10(stop), int(num))
-    # logspace's round trip through log10 would otherwise miss the end points by
-    # an ulp, and users expect to see exactly the numbers they typed.
-    values[0] = start
-    values[-1] = stop
-    return values
 
 
 class ImageGenerator:
@@ -88,7 +57,7 @@ class ImageGenerator:
         bandwidth for all classes, whereas ``"scott"`` and ``"silverman"`` are
         applied to each class's own sample size, giving one bandwidth per class.
     bandwidth_grid : tuple of (float, float, int), default=(0.1, 10.0, 20)
-        ``(start, stop, num)``, see `bandwidth_grid_values`.
+        ``(start, stop, num)``, see `generator.search.bandwidth_grid_values`.
     cv_folds : int, default=5
     class_conditional : bool, default=False
         Fit one density per label (sharing the PCA), so `sample` can be asked
@@ -192,17 +161,17 @@ class ImageGenerator:
             raise ValueError("X contains NaN or infinite values")
         if data.size and (data.min() < 0.0 or data.max() > 1.0):
             raise ValueError("X must hold pixel values scaled to [0, 1]")
-        shape = _check_image_shape(image_shape, data.shape[1])
+        shape = check_image_shape(image_shape, data.shape[1])
         if self.kernel not in KERNELS:
             raise ValueError(
                 f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}"
             )
-        _check_bandwidth(self.bandwidth)
+        check_bandwidth(self.bandwidth)
         if not isinstance(self.class_conditional, bool):
             raise ValueError("class_conditional must be True or False")
         labels = None
         if self.class_conditional:
-            labels = _check_labels(y, data.shape[0])
+            labels = check_labels(y, data.shape[0])
         grid = None
         if self.bandwidth == "cv":
             cv_folds = self.cv_folds
@@ -509,60 +478,6 @@ class ImageGenerator:
             raise NotFittedError(
                 "This ImageGenerator is not fitted yet; call fit() before using it"
             )
-
-
-def _check_image_shape(image_shape: object, n_features: int) -> tuple[int, int]:
-    if (
-        not isinstance(image_shape, tuple | list)
-        or len(image_shape) != 2
-        or not all(
-            isinstance(side, numbers.Integral)
-            and not isinstance(side, bool)
-            and int(side) > 0
-            for side in image_shape
-        )
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width) positive integers, "
-            f"got {image_shape!r}"
-        )
-    height, width = int(image_shape[0]), int(image_shape[1])
-    if height * width != n_features:
-        raise ValueError(
-            f"image_shape {height}x{width} does not match the {n_features} "
-            "features of X"
-        )
-    return (height, width)
-
-
-def _check_bandwidth(bandwidth: object) -> None:
-    if isinstance(bandwidth, str):
-        if bandwidth in BANDWIDTH_RULES:
-            return
-    elif (
-        isinstance(bandwidth, numbers.Real)
-        and not isinstance(bandwidth, bool)
-        and math.isfinite(bandwidth)
-        and float(bandwidth) > 0
-    ):
-        return
-    raise ValueError(
-        "bandwidth must be a positive number or one of "
-        f"{', '.join(BANDWIDTH_RULES)}, got {bandwidth!r}"
-    )
-
-
-def _check_labels(y: ArrayLike | None, n_samples: int) -> NDArray[np.int64]:
-    if y is None:
-        raise ValueError("a class-conditional model needs labels y")
-    labels = np.asarray(y)
-    if labels.shape != (n_samples,):
-        raise ValueError(
-            f"y must have shape ({n_samples},) to match X, got {labels.shape}"
-        )
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integer labels, got dtype {labels.dtype}")
-    return labels.astype(np.int64)
 
 
 def _log_sum_exp(terms: FloatArray) -> FloatArray:

@@ -12,25 +12,30 @@ to float64 rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from generator.kde import RandomState, check_random_state
 from generator.kernel_sums import (
     FloatArray,
     IntArray,
-    as_matrix,
     check_kernel,
     log_kernel_normalisation,
     log_kernel_sums,
     n_threads,
     worker_threads,
 )
+from generator.validation import RandomState, as_matrix, check_random_state
 
-__all__ = ["CrossValidationResult", "assign_folds", "cross_validate_bandwidth"]
+__all__ = [
+    "CrossValidationResult",
+    "assign_folds",
+    "bandwidth_grid_values",
+    "cross_validate_bandwidth",
+]
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,40 @@ def assign_folds(
         folds[members] = (dealt + np.arange(members.size)) % n_folds
         dealt += members.size
     return folds
+
+
+def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
+    """Expand ``(start, stop, num)`` into ``num`` log-spaced bandwidths.
+
+    Parameters
+    ----------
+    grid : sequence of (float, float, int)
+
+    Returns
+    -------
+    ndarray of shape (num,)
+        From ``start`` to ``stop`` inclusive.
+
+    Examples
+    --------
+    >>> bandwidth_grid_values((0.1, 10.0, 3)).tolist()
+    [0.1, 1.0, 10.0]
+    """
+    if len(grid) != 3:
+        raise ValueError(f"bandwidth_grid must be (start, stop, num), got {grid!r}")
+    start, stop, num = grid
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
+        raise ValueError(f"bandwidth_grid num must be a positive integer, got {num!r}")
+    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start <= stop):
+        raise ValueError(
+            f"bandwidth_grid needs 0 < start <= stop, got start={start}, stop={stop}"
+        )
+    values: FloatArray = np.logspace(math.log10(start), math.log10(stop), int(num))
+    # logspace's round trip through log10 would otherwise miss the end points by
+    # an ulp, and users expect to see exactly the numbers they typed.
+    values[0] = start
+    values[-1] = stop
+    return values
 
 
 def _check_bandwidths(bandwidths: ArrayLike) -> FloatArray:

@@ -11,6 +11,7 @@ from generator.kernel_sums import KERNELS, log_kernel_normalisation
 from generator.search import (
     CrossValidationResult,
     assign_folds,
+    bandwidth_grid_values,
     cross_validate_bandwidth,
 )
 from tests.generator.kde_reference import log_profile
@@ -221,3 +222,11 @@ def test_bad_arguments_are_rejected(kwargs: dict[str, object], match: str) -> No
     X = np.random.default_rng(0).normal(size=(30, 2))
     with pytest.raises(ValueError, match=match):
         cross_validate_bandwidth(X, **arguments)  # type: ignore[arg-type]
+
+
+def test_bandwidth_grid_values_hit_both_ends_exactly() -> None:
+    values = bandwidth_grid_values((0.1, 10.0, 20))
+    assert values[0] == 0.1
+    assert values[-1] == 10.0
+    np.testing.assert_allclose(np.diff(np.log(values)), np.log(100) / 19)
+    assert bandwidth_grid_values((0.5, 0.5, 1)).tolist() == [0.5]
