@@ -26,13 +26,8 @@ from generator.datasets import (
     load_dataset,
 )
 from generator.evaluate import evaluate_images, evaluate_model
-from generator.io import (
-    FORMAT_VERSION,
-    ModelFileError,
-    file_sha256,
-    load_model,
-    save_model,
-)
+from generator.files import file_sha256
+from generator.io import FORMAT_VERSION, ModelFileError, load_model, save_model
 from generator.kde import KernelDensity, NotFittedError
 from generator.kernel_sums import KERNELS
 from generator.model import ImageGenerator

@@ -40,7 +40,8 @@ class TrainedFile:
 
 
 def _train(overrides: dict[str, Any]) -> TrainedFile:
-    from generator.io import file_sha256, save_model
+    from generator.files import file_sha256
+    from generator.io import save_model
     from generator.settings import validate_settings
     from generator.training import train_model
 

@@ -40,7 +40,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from generator.io import file_sha256, load_model, save_model
+from generator.files import file_sha256
+from generator.io import load_model, save_model
 from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator
 from generator.render import image_to_png
 from generator.settings import (
