@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 import generator
-from generator import cli
 from generator.cli import main
+from generator.cli.commands import ProgressBar
 from generator.io import load_model
 from generator.settings import PRESETS
 from generator.training import PHASES
@@ -281,7 +281,7 @@ class _Terminal(io.StringIO):
 
 def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
     stream = _Terminal()
-    bar = cli._ProgressBar(stream, width=10)
+    bar = ProgressBar(stream, width=10)
     bar("loading", 0.0)
     bar("search", 0.5)
     bar("evaluating", 1.0)
