@@ -3,6 +3,20 @@
 numpy for the numerics; scikit-learn only for its bundled ``digits`` data and the
 evaluation classifier (imported lazily); no web framework.
 
+One module per responsibility:
+
+- data: ``datasets`` (a package: IDX codec, sources, verified cache, `Dataset`,
+  the named data sets);
+- estimators: ``pca``, ``kde`` (on the kernel-sum engine ``kernel_sums``),
+  ``search`` (bandwidth cross-validation), ``model`` (`ImageGenerator`), with
+  their argument checks in ``validation``;
+- training: ``settings`` (presets and validation), ``training`` (`train_model`);
+- model files: ``io`` (the layout) and ``model_description`` (its ``model``
+  metadata), on ``files`` (atomic writes, digests);
+- scoring: ``classifier`` (the digit classifier), ``neighbours`` (novelty) and
+  ``evaluate`` (the metrics); ``render`` (PNG);
+- ``cli`` (``python -m generator``).
+
 Examples
 --------
 >>> from generator import PRESETS, train_model
@@ -16,7 +30,7 @@ from __future__ import annotations
 # Set before the submodules load: generator.io records it in every model file.
 __version__ = "0.1.0"
 
-from generator.classifier import load_classifier
+from generator.classifier import DigitClassifier, load_classifier
 from generator.datasets import (
     DATASET_NAMES,
     Dataset,
@@ -43,7 +57,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
-from generator.training import TrainingResult, train_model
+from generator.training import TrainingResult, model_metadata, train_model
 
 __all__ = [
     "DATASET_NAMES",
@@ -54,6 +68,7 @@ __all__ = [
     "CrossValidationResult",
     "Dataset",
     "DatasetUnavailable",
+    "DigitClassifier",
     "ImageGenerator",
     "KernelDensity",
     "ModelFileError",
@@ -73,6 +88,7 @@ __all__ = [
     "load_classifier",
     "load_dataset",
     "load_model",
+    "model_metadata",
     "save_model",
     "train_model",
     "validate_settings",

@@ -49,7 +49,7 @@ class ImageGenerator:
     whiten : bool, default=False
         Whiten the PCA projections (the density then lives in whitened units).
     kernel : str, default="gaussian"
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     bandwidth : float or {"cv", "scott", "silverman"}, default="cv"
         ``"cv"`` picks, from ``bandwidth_grid``, the bandwidth with the best
         ``cv_folds``-fold held-out log-likelihood. With ``class_conditional``,

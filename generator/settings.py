@@ -127,7 +127,7 @@ class TrainingSettings:
     whiten : bool
         Whiten the PCA projections.
     kernel : str
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     bandwidth : float or str
         A positive number, ``"scott"``, ``"silverman"``, or ``"cv"`` (choose from
         ``bandwidth_grid`` by cross-validated held-out log-likelihood).

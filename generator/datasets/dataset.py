@@ -18,13 +18,15 @@ class Dataset:
     Attributes
     ----------
     name : str
-        One of ``DATASET_NAMES`` (or any name, for synthetic data in tests).
+        One of ``generator.datasets.DATASET_NAMES`` (or any name, for synthetic data
+        in tests).
     images_train, images_test : numpy.ndarray of uint8, shape (n, h, w)
     labels_train, labels_test : numpy.ndarray of int64, shape (n,)
     pixel_max : int
         The largest possible pixel value (255 for MNIST, 16 for digits).
     digest : str
-        SHA-256 hex digest identifying the exact data (see ``dataset_digest``).
+        SHA-256 hex digest identifying the exact data (see
+        ``generator.datasets.dataset_digest``).
 
     Examples
     --------
