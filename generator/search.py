@@ -3,10 +3,9 @@
 Per fold, the held-out-by-training squared distance matrix is built once from a
 matrix product, in row blocks of bounded memory spread over every CPU, and each
 block serves every bandwidth of the grid (see
-``generator.kernel_sums.log_kernel_sums``).
-Everything is float64; the only terms ever skipped are provably below 4e-18 of
-their row's sum, so the held-out log-likelihoods equal a brute-force computation
-to float64 rounding.
+``generator.kernel_sums.log_kernel_sums``). Everything is float64; the only terms
+ever skipped are provably below 4e-18 of their row's sum, so the held-out
+log-likelihoods equal a brute-force computation to float64 rounding.
 """
 
 from __future__ import annotations
