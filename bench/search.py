@@ -16,10 +16,8 @@ same folds (about 150 s) and prints the largest relative difference per bandwidt
 from __future__ import annotations
 
 import argparse
-import gzip
 import statistics
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.kde import KERNELS, n_threads
+from generator.datasets import LocalDirectorySource, TarballSource, read_idx
+from generator.kernel_sums import KERNELS, n_threads
+from generator.pca import PCA
 from generator.search import assign_folds, cross_validate_bandwidth
 
 IMAGES = "train-images-idx3-ubyte"
@@ -35,24 +35,18 @@ IMAGES = "train-images-idx3-ubyte"
 
 def read_images(path: Path, n_images: int) -> np.ndarray:
     """The first ``n_images`` training images as float64 rows in [0, 1]."""
+    source: LocalDirectorySource | TarballSource | None = None
     if path.is_dir():
-        candidates = [path / IMAGES, path / f"{IMAGES}.gz"]
-        path = next(p for p in candidates if p.exists())
-    if path.name.endswith((".tgz", ".tar.gz")):
-        with tarfile.open(path) as archive:
-            member = next(m for m in archive.getmembers() if m.name.endswith(IMAGES))
-            extracted = archive.extractfile(member)
-            assert extracted is not None
-            raw = extracted.read()
-    elif path.suffix == ".gz":
-        raw = gzip.decompress(path.read_bytes())
-    else:
-        raw = path.read_bytes()
-    magic, count, rows, columns = np.frombuffer(raw, ">u4", count=4, offset=0)
-    if magic != 0x803:
-        raise SystemExit(f"{path}: not an IDX image file (magic {magic:#x})")
-    images = np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows * columns)
-    return images[:n_images] / 255.0
+        source = LocalDirectorySource(path)
+    elif path.name.endswith((".tgz", ".tar.gz")):
+        source = TarballSource(path)
+    images = read_idx(path if source is None else source.fetch([IMAGES])[IMAGES])
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise SystemExit(
+            f"{path}: not an IDX image file ({images.dtype}, {images.shape})"
+        )
+    chosen = images[:n_images]
+    return chosen.reshape(len(chosen), -1) / 255.0
 
 
 def synthetic(n_samples: int, n_features: int, seed: int = 0) -> np.ndarray:
@@ -62,12 +56,6 @@ def synthetic(n_samples: int, n_features: int, seed: int = 0) -> np.ndarray:
     centres = rng.normal(size=(10, n_features)) * scales * 0.8
     labels = rng.integers(0, 10, n_samples)
     return centres[labels] + 0.6 * rng.normal(size=(n_samples, n_features)) * scales
-
-
-def pca(X: np.ndarray, n_components: int) -> np.ndarray:
-    centred = X - X.mean(axis=0)
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    return centred @ vectors[:, ::-1][:, :n_components]
 
 
 def timed(function, repeats: int) -> tuple[float, list[float], object]:  # type: ignore[no-untyped-def]
@@ -120,9 +108,9 @@ def main() -> None:
     if args.mnist:
         X = read_images(args.mnist, args.samples)
         loaded = time.perf_counter()
-        Z = pca(X, args.components)
+        Z = PCA(n_components=args.components).fit_transform(X)
         print(
-            f"MNIST: load {loaded - started:.3f} s, PCA (eigh) "
+            f"MNIST: load {loaded - started:.3f} s, PCA "
             f"{time.perf_counter() - loaded:.3f} s -> {Z.shape}"
         )
     else:

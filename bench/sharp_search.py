@@ -48,11 +48,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generator.classifier import load_classifier
 from generator.datasets import load_dataset
-from generator.evaluate import evaluate_model, load_classifier
-from generator.kde import KERNELS
-from generator.model import train_model
+from generator.evaluate import evaluate_model
+from generator.kernel_sums import KERNELS
 from generator.settings import TrainingSettings, validate_settings
+from generator.training import train_model
 
 COMPONENTS = (10, 20, 30, 50, 80)
 SEARCH_GRID = (0.01, 100.0, 41)

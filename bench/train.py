@@ -33,9 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generator.datasets import load_dataset
-from generator.model import train_model
 from generator.render import grid_to_png, image_to_png
 from generator.settings import PRESETS
+from generator.training import train_model
 
 NOTEBOOK_BANDWIDTHS = np.logspace(-1, 1, 20)
 

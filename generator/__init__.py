@@ -3,6 +3,20 @@
 numpy for the numerics; scikit-learn only for its bundled ``digits`` data and the
 evaluation classifier (imported lazily); no web framework.
 
+One module per responsibility:
+
+- data: ``datasets`` (a package: IDX codec, sources, verified cache, `Dataset`,
+  the named data sets);
+- estimators: ``pca``, ``kde`` (on the kernel-sum engine ``kernel_sums``),
+  ``search`` (bandwidth cross-validation), ``model`` (`ImageGenerator`), with
+  their argument checks in ``validation``;
+- training: ``settings`` (presets and validation), ``training`` (`train_model`);
+- model files: ``io`` (the layout) and ``model_description`` (its ``model``
+  metadata), on ``files`` (atomic writes, digests);
+- scoring: ``classifier`` (the digit classifier), ``neighbours`` (novelty) and
+  ``evaluate`` (the metrics); ``render`` (PNG);
+- ``cli`` (``python -m generator``).
+
 Examples
 --------
 >>> from generator import PRESETS, train_model
@@ -16,6 +30,7 @@ from __future__ import annotations
 # Set before the submodules load: generator.io records it in every model file.
 __version__ = "0.1.0"
 
+from generator.classifier import DigitClassifier, load_classifier
 from generator.datasets import (
     DATASET_NAMES,
     Dataset,
@@ -24,20 +39,12 @@ from generator.datasets import (
     fetch_mnist,
     load_dataset,
 )
-from generator.evaluate import (
-    evaluate_images,
-    evaluate_model,
-    load_classifier,
-)
-from generator.io import (
-    FORMAT_VERSION,
-    ModelFileError,
-    file_sha256,
-    load_model,
-    save_model,
-)
-from generator.kde import KERNELS, KernelDensity, NotFittedError
-from generator.model import ImageGenerator, TrainingResult, train_model
+from generator.evaluate import evaluate_images, evaluate_model
+from generator.files import file_sha256
+from generator.io import FORMAT_VERSION, ModelFileError, load_model, save_model
+from generator.kde import KernelDensity, NotFittedError
+from generator.kernel_sums import KERNELS
+from generator.model import ImageGenerator
 from generator.pca import PCA
 from generator.render import grid_to_png, image_to_png
 from generator.search import (
@@ -50,6 +57,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
+from generator.training import TrainingResult, model_metadata, train_model
 
 __all__ = [
     "DATASET_NAMES",
@@ -60,6 +68,7 @@ __all__ = [
     "CrossValidationResult",
     "Dataset",
     "DatasetUnavailable",
+    "DigitClassifier",
     "ImageGenerator",
     "KernelDensity",
     "ModelFileError",
@@ -79,6 +88,7 @@ __all__ = [
     "load_classifier",
     "load_dataset",
     "load_model",
+    "model_metadata",
     "save_model",
     "train_model",
     "validate_settings",

@@ -1,13 +1,18 @@
-"""Atomic file writes shared by the data cache, the classifier cache, model files
-and the CLI's outputs."""
+"""File helpers: atomic writes (for the data cache, the classifier cache, model
+files and the CLI's outputs) and SHA-256 digests of files."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+__all__ = ["file_sha256", "write_atomically"]
+
+_CHUNK_BYTES = 1 << 20
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -45,3 +50,37 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def file_sha256(file: str | os.PathLike[str] | bytes | IO[bytes]) -> str:
+    """SHA-256 hex digest of a file's bytes, read in chunks.
+
+    Parameters
+    ----------
+    file : str, os.PathLike, bytes or binary file object
+        A file object is read from its current position to the end.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Examples
+    --------
+    >>> file_sha256(b"")[:16]
+    'e3b0c44298fc1c14'
+    """
+    digest = hashlib.sha256()
+    if isinstance(file, bytes | bytearray | memoryview):
+        digest.update(file)
+    elif isinstance(file, str | os.PathLike):
+        with open(file, "rb") as stream:
+            _hash_stream(digest, stream)
+    else:
+        _hash_stream(digest, file)
+    return digest.hexdigest()
+
+
+def _hash_stream(digest: Any, stream: IO[bytes]) -> None:
+    while chunk := stream.read(_CHUNK_BYTES):
+        digest.update(chunk)

@@ -23,15 +23,16 @@ entry                       dtype    shape
 ``cv_bandwidths``           float64  (g,), only after a search
 ``cv_fold_log_likelihood``  float64  (folds, g), only after a search
 ==========================  =======  ================================
+
+The metadata's ``model`` object (hyperparameters and fitted scalars) is read and
+written by `generator.model_description`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
-import numbers
 import os
 import zipfile
 from collections.abc import Mapping
@@ -43,16 +44,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from generator.files import write_atomically
-from generator.kde import KERNELS, KernelDensity
+from generator.kde import KernelDensity
 from generator.model import ImageGenerator
+from generator.model_description import ModelDescription, describe_model
 from generator.pca import PCA
 from generator.search import CrossValidationResult
-from generator.settings import BANDWIDTH_RULES
 
 __all__ = [
     "FORMAT_VERSION",
     "ModelFileError",
-    "file_sha256",
     "load_model",
     "save_model",
 ]
@@ -118,14 +118,14 @@ def save_model(
     >>> load_model(buffer.getvalue())[1]["note"]
     'demo'
     """
-    model._check_fitted()
+    model.check_is_fitted()
     clashing = sorted(set(metadata) & set(RESERVED_METADATA_KEYS))
     if clashing:
         raise ValueError(f"metadata key {clashing[0]!r} is reserved by the file format")
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "library_versions": _library_versions(),
-        "model": _model_description(model),
+        "model": describe_model(model),
         **metadata,
     }
     try:
@@ -181,40 +181,6 @@ def load_model(
     return model, document
 
 
-def file_sha256(file: str | os.PathLike[str] | bytes | IO[bytes]) -> str:
-    """SHA-256 hex digest of a file's bytes, read in chunks.
-
-    Parameters
-    ----------
-    file : str, os.PathLike, bytes or binary file object
-        A file object is read from its current position to the end.
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-
-    Examples
-    --------
-    >>> file_sha256(b"")[:16]
-    'e3b0c44298fc1c14'
-    """
-    digest = hashlib.sha256()
-    if isinstance(file, bytes | bytearray | memoryview):
-        digest.update(file)
-    elif isinstance(file, str | os.PathLike):
-        with open(file, "rb") as stream:
-            _hash_stream(digest, stream)
-    else:
-        _hash_stream(digest, file)
-    return digest.hexdigest()
-
-
-def _hash_stream(digest: Any, stream: IO[bytes]) -> None:
-    while chunk := stream.read(_CHUNK_BYTES):
-        digest.update(chunk)
-
-
 # --------------------------------------------------------------------------- #
 # Writing
 # --------------------------------------------------------------------------- #
@@ -230,38 +196,6 @@ def _library_versions() -> dict[str, str]:
         except package_metadata.PackageNotFoundError:
             versions[package] = "unknown"
     return versions
-
-
-def _model_description(model: ImageGenerator) -> dict[str, Any]:
-    n_components = model.n_components
-    requested_components: int | float = (
-        int(n_components)
-        if isinstance(n_components, numbers.Integral)
-        else float(n_components)
-    )
-    bandwidth = model.bandwidth
-    grid = model.bandwidth_grid
-    random_state = model.random_state
-    cv = model.cv_result_
-    return {
-        "n_components": requested_components,
-        "whiten": bool(model.whiten),
-        "kernel": str(model.kernel),
-        "bandwidth": bandwidth if isinstance(bandwidth, str) else float(bandwidth),
-        "bandwidth_grid": [float(grid[0]), float(grid[1]), int(grid[2])],
-        "cv_folds": int(model.cv_folds),
-        "class_conditional": bool(model.class_conditional),
-        # A Generator has no portable JSON form; the fitted state does not need it.
-        "random_state": (
-            int(random_state) if isinstance(random_state, numbers.Integral) else None
-        ),
-        "image_shape": [int(side) for side in model.image_shape_],
-        "bandwidth_": float(model.bandwidth_),
-        "pca_total_variance": float(model.pca_.total_variance_),
-        "pca_n_samples": int(model.pca_.n_samples_),
-        "cv_best_bandwidth": None if cv is None else float(cv.best_bandwidth),
-        "fit_seconds": {k: float(v) for k, v in model.fit_seconds_.items()},
-    }
 
 
 def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
@@ -405,7 +339,10 @@ def _build_model(
     description = document.get("model")
     if not isinstance(description, dict):
         raise ModelFileError("model file metadata has no 'model' object")
-    hyper = _Description(description)
+    try:
+        hyper = ModelDescription(description)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
 
     components = arrays["pca_components"]
     if components.ndim != 2 or 0 in components.shape:
@@ -505,20 +442,15 @@ def _build_model(
             best_bandwidth=best,
         )
 
-    pca = PCA(n_components=hyper.n_components, whiten=hyper.whiten)
-    pca.components_ = components
-    pca.mean_ = mean
-    pca.explained_variance_ = variance
-    pca.explained_variance_ratio_ = (
-        variance / hyper.total_variance
-        if hyper.total_variance > 0
-        else np.zeros_like(variance)
+    pca = PCA.from_arrays(
+        components,
+        mean,
+        variance,
+        total_variance=hyper.total_variance,
+        n_samples=hyper.pca_n_samples,
+        n_components=hyper.n_components,
+        whiten=hyper.whiten,
     )
-    pca.total_variance_ = hyper.total_variance
-    pca.n_components_ = n_components
-    pca.n_features_in_ = n_features
-    pca.n_samples_ = hyper.pca_n_samples
-
     offsets = np.concatenate([[0], np.cumsum(counts)])
     kdes = [
         KernelDensity(bandwidth=float(bandwidths[index]), kernel=hyper.kernel).fit(
@@ -526,131 +458,14 @@ def _build_model(
         )
         for index in range(n_densities)
     ]
-
-    model = ImageGenerator(
-        n_components=hyper.n_components,
-        whiten=hyper.whiten,
-        kernel=hyper.kernel,
-        bandwidth=hyper.bandwidth,
-        bandwidth_grid=hyper.bandwidth_grid,
-        cv_folds=hyper.cv_folds,
-        class_conditional=hyper.class_conditional,
-        random_state=hyper.random_state,
-    )
-    model.pca_ = pca
-    model.kdes_ = kdes
-    model.classes_ = classes if hyper.class_conditional else None
-    model.class_priors_ = priors if hyper.class_conditional else None
-    model.bandwidth_ = hyper.fitted_bandwidth
-    model.kde_bandwidths_ = bandwidths
-    model.cv_result_ = cv_result
-    model.image_shape_ = (height, width)
-    model.n_features_in_ = n_features
-    model.fit_seconds_ = hyper.fit_seconds
-    return model
-
-
-class _Description:
-    """The ``model`` object of the metadata, type-checked field by field."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = data
-        n_components = self._get("n_components")
-        if _is_int(n_components) and n_components >= 1:
-            self.n_components: int | float = int(n_components)
-        elif _is_real(n_components) and 0 < n_components < 1:
-            self.n_components = float(n_components)
-        else:
-            raise self._invalid("n_components")
-        self.whiten = self._bool("whiten")
-        self.class_conditional = self._bool("class_conditional")
-        kernel = self._get("kernel")
-        if kernel not in KERNELS:
-            raise self._invalid("kernel")
-        self.kernel: str = kernel
-        bandwidth = self._get("bandwidth")
-        if isinstance(bandwidth, str) and bandwidth in BANDWIDTH_RULES:
-            self.bandwidth: float | str = bandwidth
-        elif _is_real(bandwidth) and bandwidth > 0:
-            self.bandwidth = float(bandwidth)
-        else:
-            raise self._invalid("bandwidth")
-        grid = self._get("bandwidth_grid")
-        if not (
-            isinstance(grid, list)
-            and len(grid) == 3
-            and _is_real(grid[0])
-            and _is_real(grid[1])
-            and _is_int(grid[2])
-            and 0 < grid[0] <= grid[1]
-            and grid[2] >= 1
-        ):
-            raise self._invalid("bandwidth_grid")
-        self.bandwidth_grid = (float(grid[0]), float(grid[1]), int(grid[2]))
-        cv_folds = self._get("cv_folds")
-        if not (_is_int(cv_folds) and cv_folds >= 2):
-            raise self._invalid("cv_folds")
-        self.cv_folds: int = cv_folds
-        random_state = self._get("random_state")
-        if not (random_state is None or (_is_int(random_state) and random_state >= 0)):
-            raise self._invalid("random_state")
-        self.random_state: int | None = random_state
-        shape = self._get("image_shape")
-        if not (
-            isinstance(shape, list)
-            and len(shape) == 2
-            and all(_is_int(side) and side >= 1 for side in shape)
-        ):
-            raise self._invalid("image_shape")
-        self.image_shape: tuple[int, int] = (shape[0], shape[1])
-        self.fitted_bandwidth = self._positive("bandwidth_")
-        self.total_variance = self._positive("pca_total_variance", allow_zero=True)
-        n_samples = self._get("pca_n_samples")
-        if not _is_int(n_samples):
-            raise self._invalid("pca_n_samples")
-        self.pca_n_samples: int = n_samples
-        best = self._get("cv_best_bandwidth")
-        if best is not None and not (_is_real(best) and best > 0):
-            raise self._invalid("cv_best_bandwidth")
-        self.cv_best_bandwidth: float | None = None if best is None else float(best)
-        seconds = self._get("fit_seconds")
-        if not (
-            isinstance(seconds, dict)
-            and all(isinstance(key, str) and _is_real(v) for key, v in seconds.items())
-        ):
-            raise self._invalid("fit_seconds")
-        self.fit_seconds = {key: float(value) for key, value in seconds.items()}
-
-    def _get(self, key: str) -> Any:
-        if key not in self._data:
-            raise ModelFileError(f"model file metadata lacks model.{key}")
-        return self._data[key]
-
-    def _bool(self, key: str) -> bool:
-        value = self._get(key)
-        if not isinstance(value, bool):
-            raise self._invalid(key)
-        return value
-
-    def _positive(self, key: str, *, allow_zero: bool = False) -> float:
-        value = self._get(key)
-        if not _is_real(value) or value < 0 or (value == 0 and not allow_zero):
-            raise self._invalid(key)
-        return float(value)
-
-    def _invalid(self, key: str) -> ModelFileError:
-        return ModelFileError(
-            f"model file metadata has an invalid model.{key}: {self._data[key]!r}"
-        )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
+    return ImageGenerator.from_fitted(
+        hyper.hyperparameters(),
+        pca=pca,
+        kdes=kdes,
+        classes=classes if hyper.class_conditional else None,
+        class_priors=priors if hyper.class_conditional else None,
+        fitted_bandwidth=hyper.fitted_bandwidth,
+        cv_result=cv_result,
+        image_shape=(height, width),
+        fit_seconds=hyper.fit_seconds,
     )

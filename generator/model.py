@@ -2,86 +2,37 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
-import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from generator.datasets import Dataset, load_dataset
-from generator.kde import KERNELS, BandwidthRule, KernelDensity, NotFittedError
+from generator.kde import BandwidthRule, KernelDensity, NotFittedError
+from generator.kernel_sums import KERNELS
 from generator.pca import PCA
-from generator.search import CrossValidationResult, cross_validate_bandwidth
-from generator.settings import BANDWIDTH_RULES, TrainingSettings
+from generator.search import (
+    CrossValidationResult,
+    bandwidth_grid_values,
+    cross_validate_bandwidth,
+)
+from generator.validation import check_bandwidth, check_image_shape, check_labels
 
 __all__ = [
-    "MAX_EVALUATION_SAMPLES",
-    "PHASES",
     "SAMPLE_PIXEL_MAX",
     "ImageGenerator",
-    "TrainingResult",
-    "bandwidth_grid_values",
-    "train_model",
+    "ProgressCallback",
 ]
 
 FloatArray = NDArray[np.float64]
 ProgressCallback = Callable[[str, float], None]
 
-#: The phases of `train_model`, in order, with the overall progress fraction at
-#: which each one starts and ends.
-PHASES: dict[str, tuple[float, float]] = {
-    "loading": (0.0, 0.05),
-    "pca": (0.05, 0.15),
-    "search": (0.15, 0.85),
-    "fitting": (0.85, 0.9),
-    "evaluating": (0.9, 1.0),
-}
-
-#: Test images scored for the held-out log-likelihood metric.
-MAX_EVALUATION_SAMPLES = 2000
 #: ``sample`` quantises every data set's images to 0..SAMPLE_PIXEL_MAX, whatever
 #: the data set's own pixel_max (16 for digits).
 SAMPLE_PIXEL_MAX = 255
-
-
-def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
-    """Expand ``(start, stop, num)`` into ``num`` log-spaced bandwidths.
-
-    Parameters
-    ----------
-    grid : sequence of (float, float, int)
-
-    Returns
-    -------
-    ndarray of shape (num,)
-        From ``start`` to ``stop`` inclusive.
-
-    Examples
-    --------
-    >>> bandwidth_grid_values((0.1, 10.0, 3)).tolist()
-    [0.1, 1.0, 10.0]
-    """
-    if len(grid) != 3:
-        raise ValueError(f"bandwidth_grid must be (start, stop, num), got {grid!r}")
-    start, stop, num = grid
-    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
-        raise ValueError(f"bandwidth_grid num must be a positive integer, got {num!r}")
-    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start <= stop):
-        raise ValueError(
-            f"bandwidth_grid needs 0 < start <= stop, got start={start}, stop={stop}"
-        )
-    values: FloatArray = np.logspace(math.log10(start), math.log10(stop), int(num))
-    # logspace's round trip through log10 would otherwise miss the end points by
-    # an ulp, and users expect to see exactly the numbers they typed.
-    values[0] = start
-    values[-1] = stop
-    return values
 
 
 class ImageGenerator:
@@ -98,7 +49,7 @@ class ImageGenerator:
     whiten : bool, default=False
         Whiten the PCA projections (the density then lives in whitened units).
     kernel : str, default="gaussian"
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     bandwidth : float or {"cv", "scott", "silverman"}, default="cv"
         ``"cv"`` picks, from ``bandwidth_grid``, the bandwidth with the best
         ``cv_folds``-fold held-out log-likelihood. With ``class_conditional``,
@@ -106,7 +57,7 @@ class ImageGenerator:
         bandwidth for all classes, whereas ``"scott"`` and ``"silverman"`` are
         applied to each class's own sample size, giving one bandwidth per class.
     bandwidth_grid : tuple of (float, float, int), default=(0.1, 10.0, 20)
-        ``(start, stop, num)``, see `bandwidth_grid_values`.
+        ``(start, stop, num)``, see `generator.search.bandwidth_grid_values`.
     cv_folds : int, default=5
     class_conditional : bool, default=False
         Fit one density per label (sharing the PCA), so `sample` can be asked
@@ -210,17 +161,17 @@ class ImageGenerator:
             raise ValueError("X contains NaN or infinite values")
         if data.size and (data.min() < 0.0 or data.max() > 1.0):
             raise ValueError("X must hold pixel values scaled to [0, 1]")
-        shape = _check_image_shape(image_shape, data.shape[1])
+        shape = check_image_shape(image_shape, data.shape[1])
         if self.kernel not in KERNELS:
             raise ValueError(
                 f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}"
             )
-        _check_bandwidth(self.bandwidth)
+        check_bandwidth(self.bandwidth)
         if not isinstance(self.class_conditional, bool):
             raise ValueError("class_conditional must be True or False")
         labels = None
         if self.class_conditional:
-            labels = _check_labels(y, data.shape[0])
+            labels = check_labels(y, data.shape[0])
         grid = None
         if self.bandwidth == "cv":
             cv_folds = self.cv_folds
@@ -273,8 +224,7 @@ class ImageGenerator:
         if labels is None:
             kdes = [KernelDensity(bandwidth=bandwidth, kernel=self.kernel)]
             kdes[0].fit(projected)
-            kde_bandwidths = np.array([kdes[0].bandwidth_], dtype=np.float64)
-            bandwidth_value = float(kde_bandwidths[0])
+            bandwidth_value = float(kdes[0].bandwidth_)
         else:
             classes, counts = np.unique(labels, return_counts=True)
             priors = counts / counts.sum()
@@ -282,27 +232,114 @@ class ImageGenerator:
             for label in classes:
                 kde = KernelDensity(bandwidth=bandwidth, kernel=self.kernel)
                 kdes.append(kde.fit(projected[labels == label]))
-            kde_bandwidths = np.array(
-                [kde.bandwidth_ for kde in kdes], dtype=np.float64
-            )
             if isinstance(bandwidth, str):
-                bandwidth_value = float(priors @ kde_bandwidths)
+                bandwidth_value = float(priors @ [kde.bandwidth_ for kde in kdes])
             else:
                 # Exactly the shared value: a weighted mean could round it.
                 bandwidth_value = bandwidth
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
+        return self._set_fitted(
+            pca=pca,
+            kdes=kdes,
+            classes=classes,
+            class_priors=priors,
+            fitted_bandwidth=bandwidth_value,
+            cv_result=cv_result,
+            image_shape=shape,
+            fit_seconds=seconds,
+        )
 
+    @classmethod
+    def from_fitted(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        pca: PCA,
+        kdes: Sequence[KernelDensity],
+        classes: NDArray[np.int64] | None,
+        class_priors: FloatArray | None,
+        fitted_bandwidth: float,
+        cv_result: CrossValidationResult | None,
+        image_shape: tuple[int, int],
+        fit_seconds: Mapping[str, float],
+    ) -> ImageGenerator:
+        """A fitted model from its fitted parts (how `generator.io` rebuilds one).
+
+        Parameters
+        ----------
+        params : Mapping
+            The hyperparameters, as ``__init__`` takes them.
+        pca : PCA
+            Fitted on the flattened images.
+        kdes : sequence of KernelDensity
+            Fitted in PCA space: one per class of ``classes``, or a single one.
+        classes : ndarray of int64 or None
+        class_priors : ndarray of float64 or None
+            Both None for a model that is not class-conditional.
+        fitted_bandwidth : float
+            ``bandwidth_``.
+        cv_result : CrossValidationResult or None
+        image_shape : tuple of (int, int)
+        fit_seconds : mapping of str to float
+            The fitted attributes of the same names (with a trailing ``_``).
+
+        Returns
+        -------
+        ImageGenerator
+            Samples and scores exactly like the model the parts came from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).uniform(size=(30, 4))
+        >>> model = ImageGenerator(n_components=2, bandwidth=0.1)
+        >>> model = model.fit(X, image_shape=(2, 2))
+        >>> copy = ImageGenerator.from_fitted(
+        ...     {"n_components": 2, "bandwidth": 0.1}, pca=model.pca_,
+        ...     kdes=model.kdes_, classes=None, class_priors=None,
+        ...     fitted_bandwidth=model.bandwidth_, cv_result=None,
+        ...     image_shape=(2, 2), fit_seconds={},
+        ... )
+        >>> same = copy.sample(3, random_state=0) == model.sample(3, random_state=0)
+        >>> bool(same.all())
+        True
+        """
+        return cls(**params)._set_fitted(
+            pca=pca,
+            kdes=list(kdes),
+            classes=classes,
+            class_priors=class_priors,
+            fitted_bandwidth=fitted_bandwidth,
+            cv_result=cv_result,
+            image_shape=image_shape,
+            fit_seconds=dict(fit_seconds),
+        )
+
+    def _set_fitted(
+        self,
+        *,
+        pca: PCA,
+        kdes: list[KernelDensity],
+        classes: NDArray[np.int64] | None,
+        class_priors: FloatArray | None,
+        fitted_bandwidth: float,
+        cv_result: CrossValidationResult | None,
+        image_shape: tuple[int, int],
+        fit_seconds: dict[str, float],
+    ) -> ImageGenerator:
         self.pca_ = pca
         self.kdes_ = kdes
         self.classes_ = classes
-        self.class_priors_ = priors
-        self.bandwidth_ = bandwidth_value
-        self.kde_bandwidths_ = kde_bandwidths
+        self.class_priors_ = class_priors
+        self.bandwidth_ = fitted_bandwidth
+        self.kde_bandwidths_ = np.array(
+            [kde.bandwidth_ for kde in kdes], dtype=np.float64
+        )
         self.cv_result_ = cv_result
-        self.image_shape_ = shape
-        self.n_features_in_ = data.shape[1]
-        self.fit_seconds_ = seconds
+        self.image_shape_ = image_shape
+        self.n_features_in_ = pca.n_features_in_
+        self.fit_seconds_ = fit_seconds
         return self
 
     def sample(
@@ -339,7 +376,7 @@ class ImageGenerator:
             ``digit`` given to a model that is not class-conditional, or a label
             the model has not seen.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         if (
             isinstance(n_samples, bool)
             or not isinstance(n_samples, numbers.Integral)
@@ -393,7 +430,7 @@ class ImageGenerator:
             ``log sum_c prior_c p(PCA(x) | c)``. ``-inf`` where a compact kernel
             gives zero density. In whitened units when ``whiten``.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         projected = self.pca_.transform(X)
         if self.classes_ is None:
             scores: FloatArray = self.kdes_[0].score_samples(projected)
@@ -435,268 +472,12 @@ class ImageGenerator:
         )
         return points
 
-    def _check_fitted(self) -> None:
+    def check_is_fitted(self) -> None:
+        """Raise `NotFittedError` unless the model was fitted (or loaded)."""
         if not hasattr(self, "kdes_"):
             raise NotFittedError(
                 "This ImageGenerator is not fitted yet; call fit() before using it"
             )
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """What `train_model` returns.
-
-    Attributes
-    ----------
-    model : ImageGenerator
-    metrics : dict
-        JSON-serialisable figures; see `train_model`.
-    dataset_name : str
-    dataset_digest : str
-        SHA-256 hex digest identifying the exact data trained on.
-    """
-
-    model: ImageGenerator
-    metrics: dict[str, Any]
-    dataset_name: str
-    dataset_digest: str
-
-
-def train_model(
-    settings: TrainingSettings,
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    callback: ProgressCallback | None = None,
-) -> TrainingResult:
-    """Load the data set, train an `ImageGenerator` and measure it.
-
-    The ``n_train`` training images are a random subset drawn with ``seed``
-    (stratified by label for class-conditional models, so every class gets its
-    share). ``test_log_likelihood`` is the mean `ImageGenerator.score_samples`
-    of up to `MAX_EVALUATION_SAMPLES` seeded test images: for class-conditional
-    models the mixture density, not ``p(x | true label)``, because the mixture is
-    the density the model samples from.
-
-    Parameters
-    ----------
-    settings : TrainingSettings
-    data_dir : str or os.PathLike, optional
-        Where data sets are cached (``generator.datasets.default_data_dir()``).
-    callback : callable, optional
-        ``callback(phase, fraction)``: ``phase`` runs through the keys of
-        `PHASES` in order; ``fraction`` is the overall progress, non-decreasing
-        from 0.0 to a final 1.0, reported at each phase's start and after each
-        search fold. Whatever it raises cancels training and propagates; nothing
-        is written anywhere.
-
-    Returns
-    -------
-    TrainingResult
-        ``metrics`` holds: ``n_train``, ``original_dim``, ``n_components``,
-        ``explained_variance`` (fraction of total variance kept),
-        ``explained_variance_curve`` (cumulative fraction per component),
-        ``bandwidth``, ``cv`` (None, or ``{"bandwidths", "mean_log_likelihood",
-        "fold_log_likelihood"}``), ``test_log_likelihood``, ``seconds`` (per
-        phase) and ``classes`` (a list, or None). Infinite log-likelihoods
-        (compact kernels) are reported as None, as JSON has no infinity.
-
-    Examples
-    --------
-    >>> from generator.settings import PRESETS
-    >>> result = train_model(PRESETS["preview"])
-    >>> result.model.sample(4, digit=3, random_state=0).shape
-    (4, 8, 8)
-    """
-    if not isinstance(settings, TrainingSettings):
-        raise TypeError(
-            "settings must be a TrainingSettings (see generator.settings."
-            f"validate_settings), got {type(settings).__name__}"
-        )
-    report = callback if callback is not None else _ignore_progress
-    seconds: dict[str, float] = {}
-
-    def enter(phase: str, within: float = 0.0) -> None:
-        start, end = PHASES[phase]
-        report(phase, start + within * (end - start))
-
-    started = time.perf_counter()
-    enter("loading")
-    dataset = load_dataset(settings.dataset, data_dir=data_dir)
-    subset = _training_subset(dataset, settings)
-    features = subset.features("train")
-    seconds["loading"] = time.perf_counter() - started
-
-    def fit_progress(phase: str, within: float) -> None:
-        # The fit reports its own phases' boundaries; only the interior progress
-        # of the search adds information.
-        if within == 0.0 or phase == "search":
-            enter(phase, within if phase == "search" else 0.0)
-
-    model = ImageGenerator(
-        n_components=settings.n_components,
-        whiten=settings.whiten,
-        kernel=settings.kernel,
-        bandwidth=settings.bandwidth,
-        bandwidth_grid=settings.bandwidth_grid,
-        cv_folds=settings.cv_folds,
-        class_conditional=settings.class_conditional,
-        random_state=settings.seed,
-    )
-    model.fit(
-        features,
-        subset.labels_train,
-        image_shape=dataset.image_shape,
-        callback=fit_progress,
-    )
-    seconds.update(model.fit_seconds_)
-
-    started = time.perf_counter()
-    enter("evaluating")
-    test_images = dataset.images_test
-    rng = np.random.default_rng([settings.seed, 2])
-    if len(test_images) > MAX_EVALUATION_SAMPLES:
-        chosen = np.sort(
-            rng.choice(len(test_images), MAX_EVALUATION_SAMPLES, replace=False)
-        )
-        test_images = test_images[chosen]
-    test_features = test_images.reshape(len(test_images), -1).astype(np.float64)
-    test_features /= dataset.pixel_max
-    test_log_likelihood = float(np.mean(model.score_samples(test_features)))
-    seconds["evaluating"] = time.perf_counter() - started
-
-    pca = model.pca_
-    cv = model.cv_result_
-    metrics: dict[str, Any] = {
-        "n_train": int(subset.images_train.shape[0]),
-        "original_dim": int(dataset.n_features),
-        "n_components": int(pca.n_components_),
-        "explained_variance": float(np.sum(pca.explained_variance_ratio_)),
-        "explained_variance_curve": _json_floats(
-            np.cumsum(pca.explained_variance_ratio_)
-        ),
-        "bandwidth": float(model.bandwidth_),
-        "cv": None
-        if cv is None
-        else {
-            "bandwidths": _json_floats(cv.bandwidths),
-            "mean_log_likelihood": _json_floats(cv.mean_log_likelihood),
-            "fold_log_likelihood": [
-                _json_floats(row) for row in np.atleast_2d(cv.fold_log_likelihood)
-            ],
-        },
-        "test_log_likelihood": _json_float(test_log_likelihood),
-        "seconds": {phase: float(seconds[phase]) for phase in PHASES},
-        "classes": None
-        if model.classes_ is None
-        else [int(label) for label in model.classes_],
-    }
-    report("evaluating", 1.0)
-    return TrainingResult(
-        model=model,
-        metrics=metrics,
-        dataset_name=dataset.name,
-        dataset_digest=dataset.digest,
-    )
-
-
-def _training_subset(dataset: Dataset, settings: TrainingSettings) -> Dataset:
-    """The seeded ``n_train`` subset of the training split, in original order."""
-    n_available = dataset.images_train.shape[0]
-    n_train = settings.n_train
-    if n_train > n_available:
-        raise ValueError(
-            f"n_train ({n_train}) exceeds the {n_available} training images of "
-            f"{dataset.name}"
-        )
-    if n_train == n_available:
-        return dataset
-    rng = np.random.default_rng([settings.seed, 0])
-    if settings.class_conditional:
-        chosen = _stratified_choice(dataset.labels_train, n_train, rng)
-    else:
-        chosen = np.sort(rng.choice(n_available, n_train, replace=False))
-    return dataclasses.replace(
-        dataset,
-        images_train=dataset.images_train[chosen],
-        labels_train=dataset.labels_train[chosen],
-    )
-
-
-def _stratified_choice(
-    labels: NDArray[np.int64], n_chosen: int, rng: np.random.Generator
-) -> NDArray[np.intp]:
-    """Pick ``n_chosen`` indices with each label's share rounded fairly.
-
-    Every label gets at least ``floor(n_chosen * count / total)`` indices (the
-    bound `generator.settings.validate_settings` relies on); the remainder goes
-    to the largest fractional parts.
-    """
-    classes, counts = np.unique(labels, return_counts=True)
-    exact = n_chosen * counts / counts.sum()
-    quotas = np.floor(exact).astype(np.int64)
-    shortfall = n_chosen - int(quotas.sum())
-    # A stable sort keeps ties in label order, so the draw is reproducible.
-    by_remainder = np.argsort(-(exact - quotas), kind="stable")
-    quotas[by_remainder[:shortfall]] += 1
-    chosen = [
-        rng.choice(np.flatnonzero(labels == label), quota, replace=False)
-        for label, quota in zip(classes, quotas, strict=True)
-    ]
-    return np.sort(np.concatenate(chosen))
-
-
-def _check_image_shape(image_shape: object, n_features: int) -> tuple[int, int]:
-    if (
-        not isinstance(image_shape, tuple | list)
-        or len(image_shape) != 2
-        or not all(
-            isinstance(side, numbers.Integral)
-            and not isinstance(side, bool)
-            and int(side) > 0
-            for side in image_shape
-        )
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width) positive integers, "
-            f"got {image_shape!r}"
-        )
-    height, width = int(image_shape[0]), int(image_shape[1])
-    if height * width != n_features:
-        raise ValueError(
-            f"image_shape {height}x{width} does not match the {n_features} "
-            "features of X"
-        )
-    return (height, width)
-
-
-def _check_bandwidth(bandwidth: object) -> None:
-    if isinstance(bandwidth, str):
-        if bandwidth in BANDWIDTH_RULES:
-            return
-    elif (
-        isinstance(bandwidth, numbers.Real)
-        and not isinstance(bandwidth, bool)
-        and math.isfinite(bandwidth)
-        and float(bandwidth) > 0
-    ):
-        return
-    raise ValueError(
-        "bandwidth must be a positive number or one of "
-        f"{', '.join(BANDWIDTH_RULES)}, got {bandwidth!r}"
-    )
-
-
-def _check_labels(y: ArrayLike | None, n_samples: int) -> NDArray[np.int64]:
-    if y is None:
-        raise ValueError("a class-conditional model needs labels y")
-    labels = np.asarray(y)
-    if labels.shape != (n_samples,):
-        raise ValueError(
-            f"y must have shape ({n_samples},) to match X, got {labels.shape}"
-        )
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integer labels, got dtype {labels.dtype}")
-    return labels.astype(np.int64)
 
 
 def _log_sum_exp(terms: FloatArray) -> FloatArray:
@@ -706,14 +487,6 @@ def _log_sum_exp(terms: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore"):
         total: FloatArray = np.log(np.exp(terms - shift).sum(axis=0)) + shift
     return total
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def _json_floats(values: ArrayLike) -> list[float | None]:
-    return [_json_float(float(value)) for value in np.ravel(values)]
 
 
 def _ignore_progress(phase: str, fraction: float) -> None:

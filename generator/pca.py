@@ -117,14 +117,77 @@ class PCA:
         largest = np.argmax(np.abs(axes), axis=1)
         signs = np.sign(axes[np.arange(n_kept), largest])
         axes *= signs[:, np.newaxis]
+        return self._set_fitted(
+            axes, mean, variances[:n_kept].copy(), total_variance, n_samples
+        )
 
-        self.components_ = axes
+    @classmethod
+    def from_arrays(
+        cls,
+        components: FloatArray,
+        mean: FloatArray,
+        explained_variance: FloatArray,
+        *,
+        total_variance: float,
+        n_samples: int,
+        n_components: int | float = 50,
+        whiten: bool = False,
+    ) -> PCA:
+        """A fitted PCA from its learned arrays (how `generator.io` rebuilds one).
+
+        Parameters
+        ----------
+        components : ndarray of shape (k, n_features)
+        mean : ndarray of shape (n_features,)
+        explained_variance : ndarray of shape (k,)
+        total_variance : float
+        n_samples : int
+            The fitted attributes of the same names (with a trailing ``_``).
+        n_components : int or float, default=50
+        whiten : bool, default=False
+            The hyperparameters.
+
+        Returns
+        -------
+        PCA
+            Transforms exactly like the PCA the arrays came from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(20, 3))
+        >>> pca = PCA(n_components=2).fit(X)
+        >>> copy = PCA.from_arrays(
+        ...     pca.components_, pca.mean_, pca.explained_variance_,
+        ...     total_variance=pca.total_variance_, n_samples=pca.n_samples_,
+        ... )
+        >>> bool(np.array_equal(copy.transform(X), pca.transform(X)))
+        True
+        """
+        pca = cls(n_components=n_components, whiten=whiten)
+        return pca._set_fitted(
+            components, mean, explained_variance, total_variance, n_samples
+        )
+
+    def _set_fitted(
+        self,
+        components: FloatArray,
+        mean: FloatArray,
+        explained_variance: FloatArray,
+        total_variance: float,
+        n_samples: int,
+    ) -> PCA:
+        self.components_ = components
         self.mean_ = mean
-        self.explained_variance_ = variances[:n_kept].copy()
-        self.explained_variance_ratio_ = ratios[:n_kept].copy()
+        self.explained_variance_ = explained_variance
+        self.explained_variance_ratio_ = (
+            explained_variance / total_variance
+            if total_variance > 0.0
+            else np.zeros_like(explained_variance)
+        )
         self.total_variance_ = total_variance
-        self.n_components_ = n_kept
-        self.n_features_in_ = n_features
+        self.n_components_ = components.shape[0]
+        self.n_features_in_ = components.shape[1]
         self.n_samples_ = n_samples
         return self
 

@@ -2,37 +2,39 @@
 
 Per fold, the held-out-by-training squared distance matrix is built once from a
 matrix product, in row blocks of bounded memory spread over every CPU, and each
-block serves every bandwidth of the grid (see ``generator.kde.log_kernel_sums``).
-Everything is float64; the only terms ever skipped are provably below 4e-18 of
-their row's sum, so the held-out log-likelihoods equal a brute-force computation
-to float64 rounding.
+block serves every bandwidth of the grid (see
+``generator.kernel_sums.log_kernel_sums``). Everything is float64; the only terms
+ever skipped are provably below 4e-18 of their row's sum, so the held-out
+log-likelihoods equal a brute-force computation to float64 rounding.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from generator.kde import (
+from generator.kernel_sums import (
     FloatArray,
     IntArray,
-    RandomState,
-    _as_matrix,
-    _check_kernel,
-    check_random_state,
+    check_kernel,
     log_kernel_normalisation,
     log_kernel_sums,
     n_threads,
-    single_threaded_blas,
+    worker_threads,
 )
+from generator.validation import RandomState, as_matrix, check_random_state
 
-__all__ = ["CrossValidationResult", "assign_folds", "cross_validate_bandwidth"]
+__all__ = [
+    "CrossValidationResult",
+    "assign_folds",
+    "bandwidth_grid_values",
+    "cross_validate_bandwidth",
+]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,40 @@ def assign_folds(
     return folds
 
 
+def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
+    """Expand ``(start, stop, num)`` into ``num`` log-spaced bandwidths.
+
+    Parameters
+    ----------
+    grid : sequence of (float, float, int)
+
+    Returns
+    -------
+    ndarray of shape (num,)
+        From ``start`` to ``stop`` inclusive.
+
+    Examples
+    --------
+    >>> bandwidth_grid_values((0.1, 10.0, 3)).tolist()
+    [0.1, 1.0, 10.0]
+    """
+    if len(grid) != 3:
+        raise ValueError(f"bandwidth_grid must be (start, stop, num), got {grid!r}")
+    start, stop, num = grid
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
+        raise ValueError(f"bandwidth_grid num must be a positive integer, got {num!r}")
+    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start <= stop):
+        raise ValueError(
+            f"bandwidth_grid needs 0 < start <= stop, got start={start}, stop={stop}"
+        )
+    values: FloatArray = np.logspace(math.log10(start), math.log10(stop), int(num))
+    # logspace's round trip through log10 would otherwise miss the end points by
+    # an ulp, and users expect to see exactly the numbers they typed.
+    values[0] = start
+    values[-1] = stop
+    return values
+
+
 def _check_bandwidths(bandwidths: ArrayLike) -> FloatArray:
     grid = np.asarray(bandwidths, dtype=np.float64)
     if grid.ndim != 1 or grid.size == 0:
@@ -156,7 +192,7 @@ def cross_validate_bandwidth(
     bandwidths : array-like of shape (k,)
         Positive bandwidths, any order.
     kernel : str, default="gaussian"
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     n_folds : int, default=5
     random_state : int, numpy Generator or None
         Shuffles the folds.
@@ -181,8 +217,8 @@ def cross_validate_bandwidth(
     >>> result.best_bandwidth
     0.5
     """
-    _check_kernel(kernel)
-    data = _as_matrix(X)
+    check_kernel(kernel)
+    data = as_matrix(X)
     n_samples, n_features = data.shape
     if n_features < 1:
         raise ValueError("X must have at least one feature")
@@ -197,11 +233,7 @@ def cross_validate_bandwidth(
     )
     fold_log_likelihood = np.empty((n_folds, grid.size))
     workers = n_threads(n_jobs)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(single_threaded_blas())
-        executor = (
-            stack.enter_context(ThreadPoolExecutor(workers)) if workers > 1 else None
-        )
+    with worker_threads(workers) as executor:
         for fold in range(n_folds):
             held_out = folds == fold
             if labels is None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from generator.datasets import DATASET_INFO, DATASET_NAMES
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 
 __all__ = [
     "BANDWIDTH_RULES",
@@ -85,27 +85,33 @@ DATASET_SIZES: dict[str, DatasetSize] = {
 
 
 class SettingsError(ValueError):
-    """A setting has a wrong type or value.
+    """Settings with a wrong type or value: every offending one, found in one pass.
 
     Parameters
     ----------
-    field : str
-        The offending setting (a `TrainingSettings` field name, an unknown key,
-        or ``"preset"``).
-    message : str
-        A sentence fit to show a user.
+    errors : Mapping[str, str]
+        One sentence fit to show a user per offending setting, keyed by the
+        setting (a `TrainingSettings` field name, an unknown key, ``"preset"`` or
+        ``"settings"``).
 
     Examples
     --------
-    >>> error = SettingsError("cv_folds", "cv_folds must be an integer from 2 to 10")
-    >>> error.field, str(error)
-    ('cv_folds', 'cv_folds must be an integer from 2 to 10')
+    >>> error = SettingsError({"cv_folds": "cv_folds must be an integer from 2 to 10"})
+    >>> error.errors
+    {'cv_folds': 'cv_folds must be an integer from 2 to 10'}
+    >>> str(SettingsError({"seed": "seed is wrong", "kernel": "kernel is wrong"}))
+    'seed is wrong; kernel is wrong'
     """
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        if not errors:
+            raise ValueError("a SettingsError needs at least one error")
+        self.errors: dict[str, str] = dict(errors)
+        super().__init__("; ".join(self.errors.values()))
+
+
+class _Invalid(Exception):
+    """One setting's value is wrong; the message is fit to show a user."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ class TrainingSettings:
     whiten : bool
         Whiten the PCA projections.
     kernel : str
-        One of ``generator.kde.KERNELS``.
+        One of ``generator.kernel_sums.KERNELS``.
     bandwidth : float or str
         A positive number, ``"scott"``, ``"silverman"``, or ``"cv"`` (choose from
         ``bandwidth_grid`` by cross-validated held-out log-likelihood).
@@ -218,7 +224,7 @@ def validate_settings(
     ------
     SettingsError
         For an unknown preset or key, or a value of the wrong type or out of
-        bounds. ``field`` names the setting to correct.
+        bounds; ``errors`` maps every setting to correct to its message.
 
     Examples
     --------
@@ -228,173 +234,209 @@ def validate_settings(
     Traceback (most recent call last):
     ...
     generator.settings.SettingsError: cv_folds must be an integer from 2 to 10
+    >>> try:
+    ...     validate_settings({"cv_folds": 1, "seed": -1, "kernel": "box"})
+    ... except SettingsError as error:
+    ...     sorted(error.errors)
+    ['cv_folds', 'kernel', 'seed']
     """
     preset_name = DEFAULT_PRESET if preset is None else preset
-    if not isinstance(preset_name, str) or preset_name not in PRESETS:
-        raise SettingsError(
-            "preset",
-            f"unknown preset {preset_name!r}; choose one of {_choices(PRESETS)}",
+    errors: dict[str, str] = {}
+    known_preset = isinstance(preset_name, str) and preset_name in PRESETS
+    if not known_preset:
+        errors["preset"] = (
+            f"unknown preset {preset_name!r}; choose one of {_choices(PRESETS)}"
         )
     if not isinstance(data, Mapping):
-        raise SettingsError("settings", "settings must be a mapping of names to values")
+        errors["settings"] = "settings must be a mapping of names to values"
+        raise SettingsError(errors)
     for key in data:
         if key not in _FIELD_NAMES:
-            raise SettingsError(
-                str(key),
-                f"unknown setting {key!r}; valid settings are {_choices(_FIELD_NAMES)}",
+            errors[str(key)] = (
+                f"unknown setting {key!r}; valid settings are {_choices(_FIELD_NAMES)}"
             )
+    if not known_preset:
+        raise SettingsError(errors)
     merged = PRESETS[preset_name].to_dict()
     for key, value in data.items():
         if key == "bandwidth_grid" and isinstance(value, Mapping):
             merged[key] = {**merged[key], **value}
-        else:
+        elif key in _FIELD_NAMES:
             merged[key] = value
-    return TrainingSettings(**_check_all(merged))
+    try:
+        normalised = _check_all(merged)
+    except SettingsError as error:
+        raise SettingsError({**errors, **error.errors}) from None
+    if errors:
+        raise SettingsError(errors)
+    return TrainingSettings(**normalised)
 
 
 def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a complete set of fields, returning normalised Python values."""
-    dataset = values["dataset"]
-    if not isinstance(dataset, str) or dataset not in DATASET_NAMES:
-        raise SettingsError(
-            "dataset", f"dataset must be one of {_choices(DATASET_NAMES)}"
-        )
-    size = DATASET_SIZES[dataset]
+    """Validate a complete set of fields, returning normalised Python values.
 
-    kernel = values["kernel"]
-    if not isinstance(kernel, str) or kernel not in KERNELS:
-        raise SettingsError("kernel", f"kernel must be one of {_choices(KERNELS)}")
+    Every field is checked; a check that depends on other fields (a bound set by
+    the data set, n_components against n_train...) runs once those are valid.
+    Raises `SettingsError` naming every bad field.
+    """
+    errors: dict[str, str] = {}
+    checked: dict[str, Any] = {}
 
-    bandwidth = values["bandwidth"]
-    bandwidth_message = (
+    def check(field: str, checker: Callable[[Any], Any]) -> None:
+        try:
+            checked[field] = checker(values[field])
+        except _Invalid as invalid:
+            errors.setdefault(field, str(invalid))
+
+    check("dataset", _check_dataset)
+    check("kernel", _check_kernel)
+    check("bandwidth", _check_bandwidth)
+    check("bandwidth_grid", _check_grid)
+    check("cv_folds", _check_cv_folds)
+    if "dataset" in checked:
+        dataset = checked["dataset"]
+        size = DATASET_SIZES[dataset]
+        check("n_train", lambda value: _check_n_train(value, dataset, size))
+        check("n_components", lambda value: _check_n_components(value, size))
+    check("whiten", lambda value: _boolean("whiten", value))
+    check("class_conditional", lambda value: _boolean("class_conditional", value))
+    check("seed", _check_seed)
+
+    n_train = checked.get("n_train")
+    n_components = checked.get("n_components")
+    bandwidth = checked.get("bandwidth")
+    cv_folds = checked.get("cv_folds")
+    if n_train is not None:
+        if isinstance(n_components, int) and n_components > n_train:
+            errors.setdefault(
+                "n_components",
+                f"n_components ({n_components}) cannot exceed n_train ({n_train})",
+            )
+        if bandwidth == "cv" and cv_folds is not None and n_train < cv_folds:
+            errors.setdefault(
+                "n_train",
+                f"n_train ({n_train}) must be at least cv_folds ({cv_folds}) "
+                "for the bandwidth search",
+            )
+        if bandwidth is not None and checked.get("class_conditional"):
+            dataset = checked["dataset"]
+            size = DATASET_SIZES[dataset]
+            # Training subsets are stratified, so the rarest class gets at least
+            # floor(n_train * smallest / total) images; the per-class search needs
+            # two (one held out, one to score it against).
+            needed = 2 if bandwidth == "cv" else 1
+            minimum = math.ceil(needed * size.n_train / size.smallest_class_train)
+            if n_train * size.smallest_class_train // size.n_train < needed:
+                errors.setdefault(
+                    "n_train",
+                    f"n_train must be at least {min(minimum, size.n_train)} for a "
+                    f"class-conditional model of {dataset}, so that every class "
+                    f"has {needed} training images",
+                )
+    if errors:
+        raise SettingsError(errors)
+    return {name: checked[name] for name in _FIELD_NAMES}
+
+
+def _check_dataset(value: object) -> str:
+    if not isinstance(value, str) or value not in DATASET_NAMES:
+        raise _Invalid(f"dataset must be one of {_choices(DATASET_NAMES)}")
+    return value
+
+
+def _check_kernel(value: object) -> str:
+    if not isinstance(value, str) or value not in KERNELS:
+        raise _Invalid(f"kernel must be one of {_choices(KERNELS)}")
+    return value
+
+
+def _check_bandwidth(value: object) -> float | str:
+    message = (
         f"bandwidth must be a positive number or one of {_choices(BANDWIDTH_RULES)}"
     )
-    if isinstance(bandwidth, str):
-        if bandwidth not in BANDWIDTH_RULES:
-            raise SettingsError("bandwidth", bandwidth_message)
-    else:
-        number = _real(bandwidth)
-        if number is None or number <= 0.0:
-            raise SettingsError("bandwidth", bandwidth_message)
-        bandwidth = number
+    if isinstance(value, str):
+        if value not in BANDWIDTH_RULES:
+            raise _Invalid(message)
+        return value
+    number = _real(value)
+    if number is None or number <= 0.0:
+        raise _Invalid(message)
+    return number
 
-    grid = _check_grid(values["bandwidth_grid"])
 
-    cv_folds = _integer(values["cv_folds"], MIN_CV_FOLDS, MAX_CV_FOLDS)
+def _check_cv_folds(value: object) -> int:
+    cv_folds = _integer(value, MIN_CV_FOLDS, MAX_CV_FOLDS)
     if cv_folds is None:
-        raise SettingsError(
-            "cv_folds",
-            f"cv_folds must be an integer from {MIN_CV_FOLDS} to {MAX_CV_FOLDS}",
+        raise _Invalid(
+            f"cv_folds must be an integer from {MIN_CV_FOLDS} to {MAX_CV_FOLDS}"
         )
+    return cv_folds
 
-    n_train = _integer(values["n_train"], 2, size.n_train)
+
+def _check_n_train(value: object, dataset: str, size: DatasetSize) -> int:
+    n_train = _integer(value, 2, size.n_train)
     if n_train is None:
-        raise SettingsError(
-            "n_train",
+        raise _Invalid(
             f"n_train must be an integer from 2 to {size.n_train} "
-            f"(the {dataset} training set)",
+            f"(the {dataset} training set)"
         )
+    return n_train
 
-    n_components = values["n_components"]
-    components_message = (
-        f"n_components must be an integer from 1 to {size.n_features} "
-        "or a fraction in (0, 1)"
-    )
-    count = _integer(n_components, 1, size.n_features)
+
+def _check_n_components(value: object, size: DatasetSize) -> int | float:
+    count = _integer(value, 1, size.n_features)
     if count is not None:
-        n_components = count
-        if count > n_train:
-            raise SettingsError(
-                "n_components",
-                f"n_components ({count}) cannot exceed n_train ({n_train})",
-            )
-    else:
-        fraction = _real(n_components)
-        if fraction is None or isinstance(n_components, numbers.Integral):
-            raise SettingsError("n_components", components_message)
-        if not 0.0 < fraction < 1.0:
-            raise SettingsError("n_components", components_message)
-        n_components = fraction
-
-    whiten = _boolean("whiten", values["whiten"])
-    class_conditional = _boolean("class_conditional", values["class_conditional"])
-
-    seed = _integer(values["seed"], 0, MAX_SEED)
-    if seed is None:
-        raise SettingsError("seed", f"seed must be an integer from 0 to {MAX_SEED}")
-
-    if bandwidth == "cv" and n_train < cv_folds:
-        raise SettingsError(
-            "n_train",
-            f"n_train ({n_train}) must be at least cv_folds ({cv_folds}) "
-            "for the bandwidth search",
+        return count
+    fraction = _real(value)
+    if (
+        fraction is None
+        or isinstance(value, numbers.Integral)
+        or not 0.0 < fraction < 1.0
+    ):
+        raise _Invalid(
+            f"n_components must be an integer from 1 to {size.n_features} "
+            "or a fraction in (0, 1)"
         )
-    if class_conditional:
-        # Training subsets are stratified, so the rarest class gets at least
-        # floor(n_train * smallest / total) images; the per-class search needs
-        # two (one held out, one to score it against).
-        needed = 2 if bandwidth == "cv" else 1
-        minimum = math.ceil(needed * size.n_train / size.smallest_class_train)
-        if n_train * size.smallest_class_train // size.n_train < needed:
-            raise SettingsError(
-                "n_train",
-                f"n_train must be at least {min(minimum, size.n_train)} for a "
-                f"class-conditional model of {dataset}, so that every class has "
-                f"{needed} training images",
-            )
+    return fraction
 
-    return {
-        "dataset": dataset,
-        "n_components": n_components,
-        "whiten": whiten,
-        "kernel": kernel,
-        "bandwidth": bandwidth,
-        "bandwidth_grid": grid,
-        "cv_folds": cv_folds,
-        "n_train": n_train,
-        "class_conditional": class_conditional,
-        "seed": seed,
-    }
+
+def _check_seed(value: object) -> int:
+    seed = _integer(value, 0, MAX_SEED)
+    if seed is None:
+        raise _Invalid(f"seed must be an integer from 0 to {MAX_SEED}")
+    return seed
 
 
 def _check_grid(value: object) -> tuple[float, float, int]:
     if isinstance(value, Mapping):
         unknown = sorted(str(key) for key in value if key not in _GRID_KEYS)
         if unknown:
-            raise SettingsError(
-                "bandwidth_grid",
+            raise _Invalid(
                 f"bandwidth_grid has unknown key {unknown[0]!r}; "
-                "use start, stop and num",
+                "use start, stop and num"
             )
         missing = [key for key in _GRID_KEYS if key not in value]
         if missing:
-            raise SettingsError(
-                "bandwidth_grid", f"bandwidth_grid needs {_choices(missing)}"
-            )
+            raise _Invalid(f"bandwidth_grid needs {_choices(missing)}")
         start, stop, num = (value[key] for key in _GRID_KEYS)
     elif isinstance(value, list | tuple) and len(value) == 3:
         start, stop, num = value
     else:
-        raise SettingsError(
-            "bandwidth_grid",
-            "bandwidth_grid must be {start, stop, num} or [start, stop, num]",
+        raise _Invalid(
+            "bandwidth_grid must be {start, stop, num} or [start, stop, num]"
         )
     start_value = _real(start)
     if start_value is None or start_value <= 0.0:
-        raise SettingsError(
-            "bandwidth_grid", "bandwidth_grid start must be a positive number"
-        )
+        raise _Invalid("bandwidth_grid start must be a positive number")
     stop_value = _real(stop)
     if stop_value is None or stop_value < start_value:
-        raise SettingsError(
-            "bandwidth_grid",
-            "bandwidth_grid stop must be a number at least as large as start",
+        raise _Invalid(
+            "bandwidth_grid stop must be a number at least as large as start"
         )
     num_value = _integer(num, 1, MAX_GRID_NUM)
     if num_value is None:
-        raise SettingsError(
-            "bandwidth_grid",
-            f"bandwidth_grid num must be an integer from 1 to {MAX_GRID_NUM}",
+        raise _Invalid(
+            f"bandwidth_grid num must be an integer from 1 to {MAX_GRID_NUM}"
         )
     return (start_value, stop_value, num_value)
 
@@ -420,7 +462,7 @@ def _real(value: object) -> float | None:
 
 def _boolean(field: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise SettingsError(field, f"{field} must be true or false")
+        raise _Invalid(f"{field} must be true or false")
     return value
 
 

@@ -41,9 +41,10 @@ class TrainedFile:
 
 
 def _train(overrides: dict[str, Any]) -> TrainedFile:
-    from generator.io import file_sha256, save_model
-    from generator.model import train_model
+    from generator.files import file_sha256
+    from generator.io import save_model
     from generator.settings import validate_settings
+    from generator.training import train_model
 
     training = validate_settings({**TINY_SETTINGS, **overrides})
     result = train_model(training)

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generator import cli
+import generator
 from generator.cli import main
+from generator.cli.commands import ProgressBar
 from generator.io import load_model
-from generator.model import PHASES
 from generator.settings import PRESETS
+from generator.training import PHASES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,6 +120,8 @@ def test_train_records_settings_dataset_and_metrics(conditional_model: Path) -> 
     assert metadata["dataset"]["name"] == "digits"
     assert len(metadata["dataset"]["digest"]) == 64
     assert metadata["metrics"]["bandwidth"] == pytest.approx(model.bandwidth_)
+    assert metadata["code_version"] == generator.__version__
+    assert "job" not in metadata
     assert "numpy" in metadata["library_versions"]
     assert model.class_conditional
 
@@ -278,7 +281,7 @@ class _Terminal(io.StringIO):
 
 def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
     stream = _Terminal()
-    bar = cli._ProgressBar(stream, width=10)
+    bar = ProgressBar(stream, width=10)
     bar("loading", 0.0)
     bar("search", 0.5)
     bar("evaluating", 1.0)
@@ -333,13 +336,24 @@ def test_setting_errors_name_the_flag(
     assert "--folds: cv_folds must be an integer from 2 to 10" in err
 
 
+def test_every_bad_setting_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "preview", "--folds", "11", "--seed", "-1"]
+    code, _, err = _run([*argv, "--kernel", "box", "--out", str(tmp_path)], capsys)
+    _assert_one_line_error(code, err)
+    assert "--kernel: kernel must be one of" in err
+    assert "--folds: cv_folds must be an integer from 2 to 10" in err
+    assert "--seed: seed must be an integer from 0 to 4294967295" in err
+
+
 def test_unwritable_training_output_fails_before_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained although the output cannot be written")
 
-    monkeypatch.setattr("generator.model.train_model", never)
+    monkeypatch.setattr("generator.training.train_model", never)
     for out in (tmp_path / "missing" / "m.npz", tmp_path):
         code, _, err = _run(["train", "--preset", "preview", "--out", str(out)], capsys)
         _assert_one_line_error(code, err)

@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 
 from generator.datasets import load_dataset
-from generator.io import (
-    FORMAT_VERSION,
-    ModelFileError,
-    file_sha256,
-    load_model,
-    save_model,
-)
+from generator.files import file_sha256
+from generator.io import FORMAT_VERSION, ModelFileError, load_model, save_model
 from generator.model import ImageGenerator
 from generator.settings import PRESETS
 

@@ -1,63 +1,23 @@
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import pytest
-from scipy import integrate, special
+from scipy import special
 from sklearn.neighbors import KernelDensity as SklearnKernelDensity
 
 from generator import kde as kde_module
-from generator.kde import (
-    KERNELS,
-    KernelDensity,
-    NotFittedError,
-    estimate_bandwidth,
-    log_kernel_normalisation,
+from generator import kernel_sums
+from generator.kde import KernelDensity, NotFittedError, estimate_bandwidth
+from generator.kernel_sums import KERNELS
+from tests.generator.kde_reference import (
+    log_profile,
+    radial_moment,
+    reference_log_normalisation,
 )
-from tests.generator.kde_reference import log_profile
 
 COMPACT = ("tophat", "epanechnikov", "linear", "cosine")
-
-PROFILES = {
-    "gaussian": lambda r: np.exp(-0.5 * r * r),
-    "tophat": lambda r: np.where(r < 1, 1.0, 0.0),
-    "epanechnikov": lambda r: np.clip(1 - r * r, 0, None),
-    "exponential": lambda r: np.exp(-r),
-    "linear": lambda r: np.clip(1 - r, 0, None),
-    "cosine": lambda r: np.where(r < 1, np.cos(0.5 * np.pi * np.minimum(r, 1)), 0.0),
-}
-
-
-def radial_moment(kernel: str, n_features: int, power: float) -> float:
-    """int_0^R r**(d-1+power) k(r) dr by quadrature (R = 1 or infinity)."""
-    upper = np.inf if kernel in ("gaussian", "exponential") else 1.0
-    profile = PROFILES[kernel]
-    # Split where the integrand peaks: quad can miss a narrow peak at large d.
-    if kernel == "gaussian":
-        peak = math.sqrt(max(n_features - 1 + power, 0.0))
-    elif kernel == "exponential":
-        peak = n_features - 1 + power
-    else:
-        peak = 0.5
-    pieces = [(0.0, peak), (peak, upper)]
-    return sum(
-        integrate.quad(
-            lambda r: r ** (n_features - 1 + power) * float(profile(r)), a, b, limit=200
-        )[0]
-        for a, b in pieces
-    )
-
-
-@functools.cache
-def reference_log_normalisation(kernel: str, n_features: int) -> float:
-    log_sphere = (
-        math.log(2)
-        + 0.5 * n_features * math.log(math.pi)
-        - special.gammaln(n_features / 2)
-    )
-    return -(log_sphere + math.log(radial_moment(kernel, n_features, 0.0)))
 
 
 def reference_log_density(
@@ -108,47 +68,6 @@ def assert_log_close(actual: np.ndarray, expected: np.ndarray, rtol: float) -> N
 
 
 # --- normalisation ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("n_features", [1, 2, 3, 4, 7, 50])
-def test_normalisation_makes_each_kernel_integrate_to_one(
-    kernel: str, n_features: int
-) -> None:
-    expected = reference_log_normalisation(kernel, n_features)
-    assert log_kernel_normalisation(kernel, n_features, 1.0) == pytest.approx(
-        expected, rel=1e-9, abs=1e-9
-    )
-    assert log_kernel_normalisation(kernel, n_features, 0.3) == pytest.approx(
-        expected - n_features * math.log(0.3), rel=1e-9, abs=1e-9
-    )
-
-
-@pytest.mark.parametrize("n_features", [100, 784])
-def test_cosine_normalisation_stays_accurate_in_high_dimension(n_features: int) -> None:
-    assert log_kernel_normalisation("cosine", n_features, 1.0) == pytest.approx(
-        reference_log_normalisation("cosine", n_features), rel=1e-9
-    )
-
-
-def sklearn_log_normalisation(kernel: str, n_features: int, bandwidth: float) -> float:
-    origin = np.zeros((1, n_features))
-    fitted = SklearnKernelDensity(kernel=kernel, bandwidth=bandwidth).fit(origin)
-    return float(fitted.score_samples(origin)[0])
-
-
-@pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 10])
-def test_normalisation_equals_sklearn_except_cosine_in_even_dimensions(
-    kernel: str, n_features: int
-) -> None:
-    ours = log_kernel_normalisation(kernel, n_features, 0.7)
-    theirs = sklearn_log_normalisation(kernel, n_features, 0.7)
-    if kernel == "cosine" and n_features % 2 == 0:
-        # scikit-learn's closed form is wrong there (see generator/kde.py).
-        assert ours != pytest.approx(theirs, rel=1e-6)
-    else:
-        assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-12)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -215,8 +134,8 @@ def test_small_chunks_and_threads_give_the_same_scores(
     train, queries = clustered_data(3, n=400)
     model = KernelDensity(kernel=kernel, bandwidth=0.8).fit(train)
     whole = model.score_samples(queries)
-    monkeypatch.setattr(kde_module, "CHUNK_BYTES", 8 * 400 * 3)
-    monkeypatch.setattr(kde_module, "BLOCK_BYTES", 8 * 400 * 9)
+    monkeypatch.setattr(kernel_sums, "CHUNK_BYTES", 8 * 400 * 3)
+    monkeypatch.setattr(kernel_sums, "BLOCK_BYTES", 8 * 400 * 9)
     monkeypatch.setattr(kde_module, "n_threads", lambda n_jobs=None: 3)
     chunked = model.score_samples(queries)
     # Equal up to rounding: BLAS may order a product differently for other shapes.

@@ -1,29 +1,16 @@
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Any
 
 import numpy as np
 import pytest
 
-from generator.datasets import Dataset, load_dataset
+from generator.datasets import Dataset
 from generator.kde import NotFittedError, estimate_bandwidth
-from generator.model import (
-    PHASES,
-    ImageGenerator,
-    _stratified_choice,
-    bandwidth_grid_values,
-    train_model,
-)
-from generator.settings import PRESETS, validate_settings
+from generator.model import ImageGenerator
+from generator.search import bandwidth_grid_values
 
 SHAPE = (8, 8)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")
@@ -252,14 +239,6 @@ def test_rule_bandwidths_use_each_class_size(
     assert model.cv_result_ is None
 
 
-def test_bandwidth_grid_values_hit_both_ends_exactly() -> None:
-    values = bandwidth_grid_values((0.1, 10.0, 20))
-    assert values[0] == 0.1
-    assert values[-1] == 10.0
-    np.testing.assert_allclose(np.diff(np.log(values)), np.log(100) / 19)
-    assert bandwidth_grid_values((0.5, 0.5, 1)).tolist() == [0.5]
-
-
 def test_fit_reports_phases_and_a_raising_callback_leaves_it_unfitted(
     features: np.ndarray,
 ) -> None:
@@ -341,146 +320,3 @@ def test_every_kernel_samples_images(features: np.ndarray, kernel: str) -> None:
     model = ImageGenerator(n_components=5, kernel=kernel, bandwidth=0.5)
     images = model.fit(features, image_shape=SHAPE).sample(10, random_state=0)
     assert images.shape == (10, *SHAPE)
-
-
-def test_stratified_choice_gives_every_class_its_floor_share() -> None:
-    labels = np.repeat(np.arange(4), [50, 30, 15, 5])
-    chosen = _stratified_choice(labels, 37, np.random.default_rng(0))
-    assert len(chosen) == len(np.unique(chosen)) == 37
-    counts = np.bincount(labels[chosen], minlength=4)
-    assert (counts >= np.floor(37 * np.array([50, 30, 15, 5]) / 100)).all()
-    assert counts.sum() == 37
-
-
-# --------------------------------------------------------------------------- #
-# train_model
-# --------------------------------------------------------------------------- #
-
-METRIC_KEYS = {
-    "n_train",
-    "original_dim",
-    "n_components",
-    "explained_variance",
-    "explained_variance_curve",
-    "bandwidth",
-    "cv",
-    "test_log_likelihood",
-    "seconds",
-    "classes",
-}
-
-
-def only_builtin_types(value: object) -> bool:
-    if isinstance(value, dict):
-        return all(
-            type(key) is str and only_builtin_types(item) for key, item in value.items()
-        )
-    if isinstance(value, list):
-        return all(only_builtin_types(item) for item in value)
-    return value is None or type(value) in (int, float, str, bool)
-
-
-def test_preview_training_reports_progress_and_metrics() -> None:
-    calls: list[tuple[str, float]] = []
-    result = train_model(PRESETS["preview"], callback=lambda *call: calls.append(call))
-
-    phases = [phase for phase, _ in calls]
-    order = list(PHASES)
-    assert [order.index(phase) for phase in phases] == sorted(
-        order.index(phase) for phase in phases
-    )
-    assert list(dict.fromkeys(phases)) == order
-    fractions = [fraction for _, fraction in calls]
-    assert fractions == sorted(fractions)
-    assert fractions[0] == 0.0
-    assert fractions[-1] == 1.0
-    assert sum(phase == "search" for phase in phases) >= PRESETS["preview"].cv_folds
-
-    metrics = result.metrics
-    assert set(metrics) == METRIC_KEYS
-    assert only_builtin_types(metrics)
-    json.dumps(metrics, allow_nan=False)
-    assert metrics["n_train"] == PRESETS["preview"].n_train
-    assert metrics["original_dim"] == 64
-    assert metrics["n_components"] == 20
-    curve = metrics["explained_variance_curve"]
-    assert len(curve) == 20
-    assert curve == sorted(curve)
-    assert curve[-1] == pytest.approx(metrics["explained_variance"])
-    assert set(metrics["seconds"]) == set(PHASES)
-    assert metrics["classes"] == list(range(10))
-    cv = metrics["cv"]
-    assert len(cv["bandwidths"]) == len(cv["mean_log_likelihood"]) == 10
-    assert len(cv["fold_log_likelihood"]) == 3
-    assert (
-        metrics["bandwidth"]
-        == cv["bandwidths"][int(np.argmax(cv["mean_log_likelihood"]))]
-    )
-    assert np.isfinite(metrics["test_log_likelihood"])
-    assert result.dataset_name == "digits"
-    assert result.dataset_digest == load_dataset("digits").digest
-    assert result.model.sample(2, digit=7, random_state=0).shape == (2, *SHAPE)
-
-
-def test_test_log_likelihood_is_the_mixture_density_of_test_images(
-    digits: Dataset,
-) -> None:
-    result = train_model(PRESETS["preview"])
-    expected = result.model.score_samples(digits.features("test")).mean()
-    assert result.metrics["test_log_likelihood"] == pytest.approx(expected, rel=1e-12)
-
-
-def test_training_is_reproducible() -> None:
-    settings = validate_settings(
-        {"n_train": 500, "class_conditional": False, "n_components": 8},
-        preset="preview",
-    )
-    first = train_model(settings)
-    second = train_model(settings)
-    for result in (first, second):
-        result.metrics.pop("seconds")
-    assert first.metrics == second.metrics
-    assert first.metrics["n_train"] == 500
-    assert np.array_equal(
-        first.model.sample(20, random_state=1), second.model.sample(20, random_state=1)
-    )
-    other = train_model(dataclasses.replace(settings, seed=1))
-    assert not np.array_equal(other.model.kdes_[0].X_, first.model.kdes_[0].X_)
-
-
-def test_a_raising_callback_cancels_training() -> None:
-    calls: list[str] = []
-
-    class Cancelled(Exception):
-        pass
-
-    def cancel_in_search(phase: str, fraction: float) -> None:
-        calls.append(phase)
-        if phase == "search":
-            raise Cancelled
-
-    with pytest.raises(Cancelled):
-        train_model(PRESETS["preview"], callback=cancel_in_search)
-    assert calls == ["loading", "pca", "search"]
-
-
-def test_training_without_search_still_reports_every_phase() -> None:
-    calls: list[str] = []
-    settings = validate_settings({"bandwidth": "scott"}, preset="preview")
-    result = train_model(settings, callback=lambda phase, _: calls.append(phase))
-    assert list(dict.fromkeys(calls)) == list(PHASES)
-    assert result.metrics["cv"] is None
-
-
-def test_smallest_allowed_class_conditional_subset_trains() -> None:
-    # validate_settings' bound must be enough for the per-class search.
-    with pytest.raises(ValueError, match="n_train"):
-        validate_settings(
-            {"n_train": 10, "n_components": 2, "cv_folds": 2}, preset="preview"
-        )
-    settings = validate_settings(
-        {"n_train": 21, "n_components": 2, "cv_folds": 2}, preset="preview"
-    )
-    result = train_model(settings)
-    assert result.metrics["n_train"] == 21
-    assert result.metrics["classes"] == list(range(10))

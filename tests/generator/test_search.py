@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from scipy import special
 
-from generator import kde as kde_module
-from generator.kde import KERNELS, log_kernel_normalisation
+from generator import kernel_sums
+from generator.kernel_sums import KERNELS, log_kernel_normalisation
 from generator.search import (
     CrossValidationResult,
     assign_folds,
+    bandwidth_grid_values,
     cross_validate_bandwidth,
 )
 from tests.generator.kde_reference import log_profile
@@ -99,15 +100,15 @@ def test_pruned_chunked_threaded_search_stays_exact(
     X = rng.normal(size=(300, 20)) * np.linspace(2.0, 0.2, 20) * spread
     grid = np.logspace(-1, 1, 20)
     compressed_calls = []
-    original_terms = kde_module._kernel_terms
+    original_terms = kernel_sums.kernel_terms
 
     def spying_terms(values: np.ndarray, *args: object) -> np.ndarray:
         compressed_calls.append(values.ndim == 1)
         return original_terms(values, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kde_module, "_kernel_terms", spying_terms)
-    monkeypatch.setattr(kde_module, "CHUNK_BYTES", 8 * 240 * 7)
-    monkeypatch.setattr(kde_module, "BLOCK_BYTES", 8 * 240 * 21)
+    monkeypatch.setattr(kernel_sums, "kernel_terms", spying_terms)
+    monkeypatch.setattr(kernel_sums, "CHUNK_BYTES", 8 * 240 * 7)
+    monkeypatch.setattr(kernel_sums, "BLOCK_BYTES", 8 * 240 * 21)
     result = cross_validate_bandwidth(
         X, grid, kernel=kernel, n_folds=5, random_state=4, n_jobs=3
     )
@@ -221,3 +222,11 @@ def test_bad_arguments_are_rejected(kwargs: dict[str, object], match: str) -> No
     X = np.random.default_rng(0).normal(size=(30, 2))
     with pytest.raises(ValueError, match=match):
         cross_validate_bandwidth(X, **arguments)  # type: ignore[arg-type]
+
+
+def test_bandwidth_grid_values_hit_both_ends_exactly() -> None:
+    values = bandwidth_grid_values((0.1, 10.0, 20))
+    assert values[0] == 0.1
+    assert values[-1] == 10.0
+    np.testing.assert_allclose(np.diff(np.log(values)), np.log(100) / 19)
+    assert bandwidth_grid_values((0.5, 0.5, 1)).tolist() == [0.5]

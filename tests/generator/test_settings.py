@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from generator.datasets import DATASET_NAMES, load_dataset
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 from generator.settings import (
     DATASET_SIZES,
     MAX_SEED,
@@ -157,9 +157,8 @@ INVALID = [
 def test_invalid_values_name_their_field(field: str, value: Any) -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({field: value})
-    assert caught.value.field == field
+    assert caught.value.errors == {field: str(caught.value)}
     assert field in str(caught.value)
-    assert caught.value.message == str(caught.value)
 
 
 def test_n_components_message_is_readable() -> None:
@@ -174,25 +173,25 @@ def test_n_components_message_is_readable() -> None:
 def test_bounds_follow_the_chosen_dataset() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({"n_components": 65}, preset="preview")
-    assert caught.value.field == "n_components"
+    assert list(caught.value.errors) == ["n_components"]
     assert "64" in str(caught.value)
     with pytest.raises(SettingsError) as caught:
         validate_settings({"n_train": 1439}, preset="preview")
-    assert caught.value.field == "n_train"
+    assert list(caught.value.errors) == ["n_train"]
     assert "1438" in str(caught.value)
 
 
 def test_n_components_cannot_exceed_n_train() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({"n_train": 40})
-    assert caught.value.field == "n_components"
+    assert list(caught.value.errors) == ["n_components"]
     assert validate_settings({"n_train": 40, "n_components": 0.9}).n_train == 40
 
 
 def test_search_needs_at_least_one_image_per_fold() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({"n_train": 4, "n_components": 2, "cv_folds": 5})
-    assert caught.value.field == "n_train"
+    assert list(caught.value.errors) == ["n_train"]
     settings = {"n_train": 4, "n_components": 2, "cv_folds": 5, "bandwidth": 1.0}
     assert validate_settings(settings).n_train == 4
 
@@ -202,7 +201,7 @@ def test_class_conditional_needs_enough_images_of_every_class() -> None:
     # MNIST's rarest digit is 9.035% of the training set: 23 images give it 2.
     with pytest.raises(SettingsError) as caught:
         validate_settings({**base, "n_train": 22})
-    assert caught.value.field == "n_train"
+    assert list(caught.value.errors) == ["n_train"]
     assert "at least 23" in str(caught.value)
     assert validate_settings({**base, "n_train": 23}).n_train == 23
 
@@ -210,14 +209,14 @@ def test_class_conditional_needs_enough_images_of_every_class() -> None:
 def test_unknown_keys_are_refused() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({"components": 50})
-    assert caught.value.field == "components"
+    assert list(caught.value.errors) == ["components"]
     assert "unknown setting" in str(caught.value)
 
 
 def test_unknown_preset_is_refused() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({}, preset="fast")
-    assert caught.value.field == "preset"
+    assert list(caught.value.errors) == ["preset"]
 
 
 def test_given_fields_override_the_preset_and_a_partial_grid_is_merged() -> None:
@@ -248,7 +247,7 @@ def test_numbers_are_normalised_to_python_types() -> None:
 def test_direct_construction_is_validated_too() -> None:
     with pytest.raises(SettingsError) as caught:
         TrainingSettings(kernel="box")
-    assert caught.value.field == "kernel"
+    assert list(caught.value.errors) == ["kernel"]
     for kernel in KERNELS:
         assert TrainingSettings(kernel=kernel).kernel == kernel
 
@@ -261,3 +260,76 @@ def test_settings_are_immutable() -> None:
 def test_non_mapping_input_is_refused() -> None:
     with pytest.raises(SettingsError):
         validate_settings([("seed", 1)])  # type: ignore[arg-type]
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings(
+            {
+                "dataset": "digits",
+                "kernel": "box",
+                "bandwidth": -1,
+                "bandwidth_grid": {"num": 0},
+                "cv_folds": 1,
+                "n_train": 99999,
+                "n_components": 0,
+                "whiten": "no",
+                "class_conditional": None,
+                "seed": -1,
+            }
+        )
+    errors = caught.value.errors
+    assert errors == {
+        "kernel": errors["kernel"],
+        "bandwidth": errors["bandwidth"],
+        "bandwidth_grid": "bandwidth_grid num must be an integer from 1 to 50",
+        "cv_folds": "cv_folds must be an integer from 2 to 10",
+        "n_train": (
+            "n_train must be an integer from 2 to 1438 (the digits training set)"
+        ),
+        "n_components": (
+            "n_components must be an integer from 1 to 64 or a fraction in (0, 1)"
+        ),
+        "whiten": "whiten must be true or false",
+        "class_conditional": "class_conditional must be true or false",
+        "seed": f"seed must be an integer from 0 to {MAX_SEED}",
+    }
+    assert errors["kernel"].startswith("kernel must be one of")
+    assert errors["bandwidth"].startswith("bandwidth must be a positive number")
+    assert str(caught.value) == "; ".join(errors.values())
+
+
+def test_cross_field_errors_come_with_the_other_bad_fields() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 40, "seed": 1.5, "kernel": "box"})
+    assert set(caught.value.errors) == {"n_components", "seed", "kernel"}
+    assert caught.value.errors["n_components"] == (
+        "n_components (50) cannot exceed n_train (40)"
+    )
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 4, "n_components": 2, "whiten": 0})
+    assert caught.value.errors == {
+        "n_train": "n_train (4) must be at least cv_folds (5) for the bandwidth search",
+        "whiten": "whiten must be true or false",
+    }
+
+
+def test_a_field_that_bounds_others_is_reported_alone_for_them() -> None:
+    # Without a known data set there is no bound to check n_train against.
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"dataset": "cifar", "n_train": 10**9, "seed": -1})
+    assert set(caught.value.errors) == {"dataset", "seed"}
+
+
+def test_unknown_keys_and_bad_values_are_reported_together() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"components": 50, "steps": 3, "cv_folds": 1})
+    assert set(caught.value.errors) == {"components", "steps", "cv_folds"}
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"components": 50}, preset="fast")
+    assert set(caught.value.errors) == {"preset", "components"}
+
+
+def test_an_error_needs_at_least_one_field() -> None:
+    with pytest.raises(ValueError, match="at least one error"):
+        SettingsError({})

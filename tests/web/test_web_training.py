@@ -240,6 +240,54 @@ def test_several_bad_fields_are_reported_together(
     assert dispatched.calls == []
 
 
+def test_a_name_too_long_is_reported_with_the_other_bad_fields(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = form_values(name="x" * 101, cv_folds="1", seed="-1")
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    for field in ["name", "cv_folds", "seed"]:
+        assert field_errors(response.content, field), field
+    assert Job.objects.count() == 0
+    assert dispatched.calls == []
+
+
+def test_several_bad_fields_show_the_apis_messages_in_one_answer(
+    owner: User,
+    owner_client: Client,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    data = form_values(n_components="0", cv_folds="1", seed="-1", grid_num="51")
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    client = APIClient()
+    client.force_authenticate(owner)
+    api = client.post(
+        "/api/v1/training-runs",
+        {
+            "preset": "preview",
+            "n_components": 0,
+            "cv_folds": 1,
+            "seed": -1,
+            "bandwidth_grid": {"num": 51},
+        },
+        format="json",
+    )
+    assert api.status_code == 400
+    api_errors = api.json()
+    assert set(api_errors) == {"n_components", "cv_folds", "seed", "bandwidth_grid"}
+    for field, api_field in [
+        ("n_components", "n_components"),
+        ("cv_folds", "cv_folds"),
+        ("seed", "seed"),
+        ("grid_num", "bandwidth_grid"),
+    ]:
+        assert field_errors(response.content, field) == api_errors[api_field]
+    assert Job.objects.count() == 0
+    assert dispatched.calls == []
+
+
 def test_blank_values_the_mode_needs_are_errors(
     owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
+from generator.io import load_model
 from tests.webapp.job_rows import generation_job, stale_time, training_job
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import runner, services, serving
@@ -49,6 +50,14 @@ def test_training_creates_one_default_model_version(owner: User) -> None:
     assert len(model_version.dataset_digest) == 64
     content = serving.model_file_bytes(model_version)
     assert len(content) == model_version.model_size
+    _, metadata = load_model(content)
+    assert metadata["settings"] == job.params
+    assert metadata["dataset"] == {
+        "name": "digits",
+        "digest": model_version.dataset_digest,
+    }
+    assert metadata["code_version"] == model_version.code_version
+    assert metadata["job"] == str(job.pk)
 
 
 def test_later_versions_count_up_and_keep_the_first_default(owner: User) -> None:

@@ -161,6 +161,49 @@ def test_out_of_bounds_field_is_a_400_naming_it(
     assert dispatched.calls == []
 
 
+def test_every_bad_field_is_reported_at_once(
+    api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    body = {
+        "preset": "preview",
+        "kernel": "boxcar",
+        "bandwidth_grid": {"num": 51},
+        "cv_folds": 1,
+        "n_components": 0,
+        "seed": -1,
+    }
+    response = post(api_client, body, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    assert response.json() == {
+        "kernel": [
+            'kernel must be one of "gaussian", "tophat", "epanechnikov", '
+            '"exponential", "linear", "cosine"'
+        ],
+        "bandwidth_grid": ["bandwidth_grid num must be an integer from 1 to 50"],
+        "cv_folds": ["cv_folds must be an integer from 2 to 10"],
+        "n_components": [
+            "n_components must be an integer from 1 to 64 or a fraction in (0, 1)"
+        ],
+        "seed": [f"seed must be an integer from 0 to {services.MAX_SEED}"],
+    }
+    assert not Job.objects.exists()
+    assert dispatched.calls == []
+
+
+def test_name_and_preset_errors_come_with_the_settings_errors(
+    api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    body = {"name": "x" * 101, "preset": "nope", "cv_folds": 1, "colour": "red"}
+    response = post(api_client, body, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    errors = response.json()
+    assert sorted(errors) == ["colour", "cv_folds", "name", "preset"]
+    assert errors["cv_folds"] == ["cv_folds must be an integer from 2 to 10"]
+    assert errors["colour"] == ["Unknown field."]
+    assert not Job.objects.exists()
+    assert dispatched.calls == []
+
+
 def test_n_train_is_bounded_by_the_chosen_data_set(
     api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

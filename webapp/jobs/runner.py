@@ -32,10 +32,11 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from generator.io import file_sha256, save_model
-from generator.model import train_model
+from generator.files import file_sha256
+from generator.io import save_model
 from generator.render import image_to_png
 from generator.settings import SettingsError, validate_settings
+from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import serving
 from webapp.jobs.models import Job, ModelVersion, lock_owner
@@ -79,16 +80,9 @@ def run_training_job(job_id: str | UUID) -> RunOutcome:
         save_model(
             result.model,
             buffer,
-            metadata={
-                "settings": training.to_dict(),
-                "dataset": {
-                    "name": result.dataset_name,
-                    "digest": result.dataset_digest,
-                },
-                "metrics": result.metrics,
-                "code_version": settings.CODE_VERSION,
-                "job": str(job.pk),
-            },
+            metadata=model_metadata(
+                result, training, code_version=settings.CODE_VERSION, job=str(job.pk)
+            ),
         )
         content = buffer.getvalue()
         with transaction.atomic():

@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from webapp.jobs import services, serving
 from webapp.jobs.models import Job, ModelVersion
@@ -170,23 +171,49 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
     )
     seed = _IntegerSetting("Seeds the subset, the folds and the evaluation.")
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        try:
+            attrs: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # DRF skips validate() after a field error (a name too long, an unknown
+            # preset): check the settings anyway, so every bad field is reported.
+            if isinstance(data, dict) and isinstance(error.detail, dict):
+                preset = data.get("preset")
+                known = preset if preset in services.PRESET_NAMES else None
+                _, errors = self._check_settings(data, preset=known)
+                for field, messages in errors.items():
+                    error.detail.setdefault(
+                        field,
+                        [ErrorDetail(message, code="invalid") for message in messages],
+                    )
+            raise
+        return attrs
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: ["Unknown field."] for key in unknown}
-                )
         preset = attrs.get("preset")
-        given = {key: attrs[key] for key in services.SETTING_NAMES if key in attrs}
+        training_settings, errors = self._check_settings(attrs, preset=preset)
+        if errors:
+            raise serializers.ValidationError(errors)
+        name = attrs.get("name", "").strip() or f"{preset or 'custom'} run"
+        return {"name": name, "settings": training_settings}
+
+    def _check_settings(
+        self, values: dict[str, Any], *, preset: str | None
+    ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+        """The validated settings, or the messages of every unknown or bad field."""
+        errors: dict[str, list[str]] = {}
+        if isinstance(self.initial_data, dict):
+            for key in sorted(set(self.initial_data) - set(self.fields)):
+                errors[key] = ["Unknown field."]
+        given = {key: values[key] for key in services.SETTING_NAMES if key in values}
         try:
             training_settings = services.validate_training_settings(
                 given, preset=preset
             )
         except services.SettingsError as error:
-            raise serializers.ValidationError({error.field: [error.message]}) from None
-        name = attrs.get("name", "").strip() or f"{preset or 'custom'} run"
-        return {"name": name, "settings": training_settings}
+            errors.update({field: [message] for field, message in error.errors.items()})
+            return None, errors
+        return (None if errors else training_settings), errors
 
 
 class _ModelVersionField(serializers.PrimaryKeyRelatedField[ModelVersion]):

@@ -66,7 +66,7 @@ class JobConflict(Exception):
 def validate_training_settings(
     data: Mapping[str, Any], *, preset: str | None = None
 ) -> dict[str, Any]:
-    """Validated settings as a JSON dict; raises SettingsError naming the field."""
+    """Validated settings as a JSON dict; SettingsError names every bad field."""
     return validate_settings(data, preset=preset).to_dict()
 
 

@@ -14,7 +14,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
-from generator.io import file_sha256, load_model
+from generator.files import file_sha256
+from generator.io import load_model
 from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator
 from generator.render import image_to_png
 from webapp.jobs.models import ModelVersion, lock_owner
@@ -137,8 +138,8 @@ def sample_pngs(
 
 @functools.lru_cache(maxsize=2)
 def _evaluation_tools(dataset_name: str) -> tuple[Any, Any]:
+    from generator.classifier import load_classifier
     from generator.datasets import load_dataset
-    from generator.evaluate import load_classifier
 
     dataset = load_dataset(dataset_name, data_dir=settings.DATA_DIR)
     return dataset, load_classifier(dataset, data_dir=settings.DATA_DIR)

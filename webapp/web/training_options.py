@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.datasets import DATASET_NAMES
-from generator.kde import KERNELS
+from generator.kernel_sums import KERNELS
 from generator.settings import (
     BANDWIDTH_RULES,
     DATASET_SIZES,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -24,29 +23,11 @@ from webapp.web.views.shared import PHASE_LABELS, request_user, settings_rows
 def _validate_training(
     form: TrainingRunForm, body: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Run the API's serializer; on failure, put every field's error on the form.
-
-    The generator reports one problem at a time, so the body is checked again
-    without each offending field (the preset's value stands in) until it passes
-    or a field repeats: the form then shows every bad field at once, each with
-    the API's own message.
-    """
+    """Run the API's serializer; on failure, put every field's error on the form."""
     serializer = TrainingRunSerializer(data=body)
     if serializer.is_valid():
         return dict(serializer.validated_data)
-    remaining = dict(body)
-    seen: set[str] = set()
-    errors: Mapping[str, Any] = serializer.errors
-    while errors:
-        add_serializer_errors(form, errors, form.field_for_error)
-        keys = set(errors) & set(remaining)
-        if not keys or keys <= seen:
-            break
-        seen |= keys
-        for key in keys:
-            remaining.pop(key)
-        retry = TrainingRunSerializer(data=remaining)
-        errors = {} if retry.is_valid() else retry.errors
+    add_serializer_errors(form, serializer.errors, form.field_for_error)
     return None
 
 
