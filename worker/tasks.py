@@ -19,9 +19,7 @@ from worker.celery_app import app
 )
 def train_model_task(self: Task, job_id: str) -> None:
     """Run a training job; if a worker seems to hold it, look again once it is stale."""
-    outcome = runner.run_training_job(job_id)
-    if outcome is runner.RunOutcome.BUSY and not self.request.retries:
-        raise self.retry(countdown=runner.takeover_delay(), max_retries=1)
+    _retry_if_busy(self, runner.run_training_job(job_id))
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -32,9 +30,14 @@ def train_model_task(self: Task, job_id: str) -> None:
 )
 def generate_images_task(self: Task, job_id: str) -> None:
     """Run a generation job; if a worker seems to hold it, look again once stale."""
-    outcome = runner.run_generation_job(job_id)
-    if outcome is runner.RunOutcome.BUSY and not self.request.retries:
-        raise self.retry(countdown=runner.takeover_delay(), max_retries=1)
+    _retry_if_busy(self, runner.run_generation_job(job_id))
+
+
+def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
+    # Another worker's heartbeat was fresh: it may have died since, so look once more
+    # after the stale threshold (the claim then takes the job over).
+    if outcome is runner.RunOutcome.BUSY and not task.request.retries:
+        raise task.retry(countdown=runner.takeover_delay(), max_retries=1)
 
 
 @app.task(  # type: ignore[untyped-decorator]

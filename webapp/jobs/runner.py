@@ -20,7 +20,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from uuid import UUID
@@ -65,106 +65,113 @@ class _LostClaim(Exception):
     """This run's claim was superseded (taken over, swept) or the row vanished."""
 
 
-def run_training_job(job_id: str | UUID) -> RunOutcome:
-    """Run one delivery of a training job: claim it, train, store the model version."""
-    attempt = _claim(job_id, Job.Kind.TRAINING)
+def _run_claimed(
+    job_id: str | UUID, kind: str, what: str, work: Callable[[_Run], None]
+) -> RunOutcome:
+    """Claim the job and do ``work`` under a heartbeat; its end becomes the state."""
+    attempt = _claim(job_id, kind)
     if not isinstance(attempt, int):
         return attempt
     run = _Run(job_id, attempt)
-    with _heartbeat(job_id, attempt), run.outcome("Training"):
-        job = Job.objects.get(pk=job_id)
-        training = validate_settings(job.params)
-        result = train_model(training, data_dir=settings.DATA_DIR, callback=run.report)
-        run.report("saving", 1.0)
-        buffer = io.BytesIO()
-        save_model(
-            result.model,
-            buffer,
-            metadata=model_metadata(
-                result, training, code_version=settings.CODE_VERSION, job=str(job.pk)
-            ),
-        )
-        content = buffer.getvalue()
-        with transaction.atomic():
-            job = run.lock()
-            lock_owner(job.owner_id)
-            last = ModelVersion.objects.filter(owner_id=job.owner_id).aggregate(
-                last=Max("version")
-            )["last"]
-            has_default = ModelVersion.objects.filter(
-                owner_id=job.owner_id, is_default=True
-            ).exists()
-            ModelVersion.objects.create(
-                owner_id=job.owner_id,
-                name=job.name or "model",
-                version=(last or 0) + 1,
-                dataset=result.dataset_name,
-                dataset_digest=result.dataset_digest,
-                settings=training.to_dict(),
-                seed=training.seed,
-                code_version=settings.CODE_VERSION,
-                metrics=result.metrics,
-                model_file=content,
-                model_sha256=file_sha256(content),
-                model_size=len(content),
-                is_default=not has_default,
-                is_public=job.publish_model,
-                training_job=job,
-            )
-            run.succeed()
+    with _heartbeat(job_id, attempt), run.outcome(what):
+        work(run)
     return RunOutcome.RAN
+
+
+def run_training_job(job_id: str | UUID) -> RunOutcome:
+    """Run one delivery of a training job: claim it, train, store the model version."""
+    return _run_claimed(job_id, Job.Kind.TRAINING, "Training", _train)
 
 
 def run_generation_job(job_id: str | UUID) -> RunOutcome:
     """Run one delivery of a generation job: claim it, sample, store the gallery."""
-    attempt = _claim(job_id, Job.Kind.GENERATION)
-    if not isinstance(attempt, int):
-        return attempt
-    run = _Run(job_id, attempt)
-    with _heartbeat(job_id, attempt), run.outcome("Generation"):
-        job = Job.objects.get(pk=job_id)
-        params = job.params
-        model_version = (
-            ModelVersion.objects.without_file()
-            .filter(pk=params["model_version"])
-            .first()
+    return _run_claimed(job_id, Job.Kind.GENERATION, "Generation", _generate)
+
+
+def _train(run: _Run) -> None:
+    job = Job.objects.get(pk=run.job_id)
+    training = validate_settings(job.params)
+    result = train_model(training, data_dir=settings.DATA_DIR, callback=run.report)
+    run.report("saving", 1.0)
+    buffer = io.BytesIO()
+    save_model(
+        result.model,
+        buffer,
+        metadata=model_metadata(
+            result, training, code_version=settings.CODE_VERSION, job=str(job.pk)
+        ),
+    )
+    content = buffer.getvalue()
+    with transaction.atomic():
+        job = run.lock()
+        lock_owner(job.owner_id)
+        last = ModelVersion.objects.filter(owner_id=job.owner_id).aggregate(
+            last=Max("version")
+        )["last"]
+        has_default = ModelVersion.objects.filter(
+            owner_id=job.owner_id, is_default=True
+        ).exists()
+        ModelVersion.objects.create(
+            owner_id=job.owner_id,
+            name=job.name or "model",
+            version=(last or 0) + 1,
+            dataset=result.dataset_name,
+            dataset_digest=result.dataset_digest,
+            settings=training.to_dict(),
+            seed=training.seed,
+            code_version=settings.CODE_VERSION,
+            metrics=result.metrics,
+            model_file=content,
+            model_sha256=file_sha256(content),
+            model_size=len(content),
+            is_default=not has_default,
+            is_public=job.publish_model,
+            training_job=job,
         )
-        if model_version is None:
-            raise serving.ModelUnavailable("The model version no longer exists.")
-        run.report("loading", 0.0)
-        model = serving.load_model_version(model_version)
-        n_images, digit = int(params["n_images"]), params["digit"]
-        seeds = gallery_seeds(int(params["seed"]), n_images)
-        evaluate = settings.GALLERY_EVALUATION
-        sampling_end = 0.8 if evaluate else 0.95
-        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
-        for index, seed in enumerate(seeds):
-            run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
-            images[index] = model.sample(
-                1,
-                digit=digit,
-                random_state=seed,
-                temperature=float(params["temperature"]),
-            )[0]
-        pngs = [image_to_png(image) for image in images]
-        evaluation = None
-        if evaluate:
-            run.report("evaluating", sampling_end)
-            evaluation = serving.evaluate_gallery(images, model_version.dataset, digit)
-        run.report("saving", 0.99)
-        with transaction.atomic():
-            job = run.lock()
-            create_gallery(
-                job=job,
-                model_version=model_version,
-                digit=digit,
-                seed=int(params["seed"]),
-                temperature=float(params["temperature"]),
-                evaluation=evaluation,
-                pngs=pngs,
-            )
-            run.succeed()
-    return RunOutcome.RAN
+        run.succeed()
+
+
+def _generate(run: _Run) -> None:
+    job = Job.objects.get(pk=run.job_id)
+    params = job.params
+    model_version = (
+        ModelVersion.objects.without_file().filter(pk=params["model_version"]).first()
+    )
+    if model_version is None:
+        raise serving.ModelUnavailable("The model version no longer exists.")
+    run.report("loading", 0.0)
+    model = serving.load_model_version(model_version)
+    n_images, digit = int(params["n_images"]), params["digit"]
+    seeds = gallery_seeds(int(params["seed"]), n_images)
+    evaluate = settings.GALLERY_EVALUATION
+    sampling_end = 0.8 if evaluate else 0.95
+    images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
+    for index, seed in enumerate(seeds):
+        run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
+        images[index] = model.sample(
+            1,
+            digit=digit,
+            random_state=seed,
+            temperature=float(params["temperature"]),
+        )[0]
+    pngs = [image_to_png(image) for image in images]
+    evaluation = None
+    if evaluate:
+        run.report("evaluating", sampling_end)
+        evaluation = serving.evaluate_gallery(images, model_version.dataset, digit)
+    run.report("saving", 0.99)
+    with transaction.atomic():
+        job = run.lock()
+        create_gallery(
+            job=job,
+            model_version=model_version,
+            digit=digit,
+            seed=int(params["seed"]),
+            temperature=float(params["temperature"]),
+            evaluation=evaluation,
+            pngs=pngs,
+        )
+        run.succeed()
 
 
 def takeover_delay() -> int:

@@ -7,7 +7,7 @@ numpy, and the page needs no charting library or network access.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -159,6 +159,19 @@ class _Scale:
         return self.start + fraction * (self.end - self.start)
 
 
+def _y_grid(
+    ticks: Sequence[float], y_scale: Callable[[float], float], left: float, right: float
+) -> list[str]:
+    """A horizontal grid line and a label at each of ``ticks``, from left to right."""
+    return [
+        f'<line class="chart-grid" x1="{left}" x2="{right}" '
+        f'y1="{y_scale(tick):.1f}" y2="{y_scale(tick):.1f}"/>'
+        f'<text class="chart-tick" x="{left - 6}" y="{y_scale(tick) + 4:.1f}" '
+        f'text-anchor="end">{_attr(format_number(tick))}</text>'
+        for tick in ticks
+    ]
+
+
 def _points(series: Series, log_x: bool) -> list[list[tuple[float, float]]]:
     """Finite (x, y) runs of ``series``; a missing value starts a new run."""
     runs: list[list[tuple[float, float]]] = [[]]
@@ -224,14 +237,7 @@ def render_chart(chart: Chart) -> SafeString:
         f'<rect class="chart-frame" x="{left}" y="{top}" '
         f'width="{width - left - right}" height="{height - top - bottom}"/>',
     ]
-    for tick in y_ticks:
-        y = y_scale(tick)
-        parts.append(
-            f'<line class="chart-grid" x1="{left}" x2="{width - right}" '
-            f'y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="chart-tick" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_attr(format_number(tick))}</text>'
-        )
+    parts.extend(_y_grid(y_ticks, y_scale, left, width - right))
     for tick in x_ticks:
         x = x_scale(tick)
         parts.append(
@@ -338,14 +344,7 @@ def render_bars(
         )
         + "</desc>",
     ]
-    for tick in y_ticks:
-        y = y_scale(tick)
-        parts.append(
-            f'<line class="chart-grid" x1="{left}" x2="{width - right}" '
-            f'y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="chart-tick" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_attr(format_number(tick))}</text>'
-        )
+    parts.extend(_y_grid(y_ticks, y_scale, left, width - right))
     for index, (label, value) in enumerate(zip(labels, numbers, strict=False)):
         x = left + index * slot
         y = y_scale(value)
