@@ -16,8 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 # The palette itself lives in the stylesheet (.series-N) so dark mode can recolour
 # the plots without re-rendering them.
 SERIES_COLOURS = 4
-# Height of a legend row, in the chart's units.
+# Height of a legend row, and the space above the first, in the chart's units.
 _LEGEND_ROW = 24
+_LEGEND_GAP = 10
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def render_chart(chart: Chart) -> SafeString:
         Series(m.label, [], [], m.colour) for m in chart.markers
     ]
     legend_rows = len(legend) if len(legend) > 1 or chart.markers else 0
-    legend_height = _LEGEND_ROW * legend_rows
+    legend_height = _LEGEND_ROW * legend_rows + (_LEGEND_GAP if legend_rows else 0)
     total_height = height + legend_height
     x_scale = _Scale(x_low, x_high, left, width - right, chart.log_x)
     y_scale = _Scale(y_low, y_high, height - bottom, top, False)
@@ -297,7 +298,7 @@ def render_chart(chart: Chart) -> SafeString:
             "</line>"
         )
     for row, item in enumerate(legend if legend_rows else []):
-        y = height + _LEGEND_ROW * row + 4
+        y = height + _LEGEND_GAP + _LEGEND_ROW * row + 4
         css = f"series-{item.colour % SERIES_COLOURS}"
         is_marker = row >= len(legend) - len(chart.markers)
         swatch = "chart-marker" if is_marker else "chart-line"
