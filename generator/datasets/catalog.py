@@ -305,11 +305,7 @@ def dataset_availability(
     """
     if name == "digits":
         return Availability("available", "Bundled with scikit-learn.")
-    if name not in _SPECS:
-        raise ValueError(
-            f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}"
-        )
-    spec = _SPECS[name]
+    spec = _idx_spec(name)
     cache = cache_path(spec, data_dir)
     if cache.is_file():
         return Availability("available", f"Cached in {cache.parent}.")
@@ -363,9 +359,14 @@ def load_dataset(
     """
     if name == "digits":
         return _load_digits()
+    _, dataset = obtain(_idx_spec(name), data_dir, None, force=False)
+    return dataset
+
+
+def _idx_spec(name: str) -> IdxDatasetSpec:
+    """The spec of an IDX data set; a ValueError for a name that is no data set."""
     if name not in _SPECS:
         raise ValueError(
             f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}"
         )
-    _, dataset = obtain(_SPECS[name], data_dir, None, force=False)
-    return dataset
+    return _SPECS[name]

@@ -10,30 +10,10 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from webapp.gallery.models import Gallery, GeneratedImage
-from webapp.jobs import runner, services
+from webapp.jobs import services
 from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def gallery(owner: User, make_model_version: Any) -> Gallery:
-    """A gallery made by really running a generation job."""
-    model_version = make_model_version(owner)
-    job = Job.objects.create(
-        owner=owner,
-        kind=Job.Kind.GENERATION,
-        name="five twos",
-        params={
-            "model_version": model_version.pk,
-            "n_images": 5,
-            "digit": 2,
-            "seed": 40,
-            "temperature": 1.0,
-        },
-    )
-    runner.run_generation_job(job.pk)
-    return Gallery.objects.get(job=job)
 
 
 def urls(objects: dict[str, Any]) -> dict[str, str]:
