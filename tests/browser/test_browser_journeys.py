@@ -47,6 +47,12 @@ def no_sideways_scroll(page: Page) -> bool:
     )
 
 
+def header_height(page: Page) -> float:
+    header = page.locator(".site-header .container").bounding_box()
+    assert header is not None
+    return float(header["height"])
+
+
 def test_managing_runs_from_the_pages(browser: Any, stack: Any) -> None:
     page = browser.new_page()
     sign_up(page, "grace")
@@ -218,11 +224,13 @@ def test_errors_and_data_sets_are_explained(browser: Any, stack: Any) -> None:
 
 def test_every_page_fits_a_phone(browser: Any, stack: Any, browser_worker: Any) -> None:
     page = browser.new_page(**PHONE)
+    # The header is one row: the brand beside "Log in" and "Sign up", and once
+    # signed in beside the menu button.
+    page.goto("/")
+    assert header_height(page) < 64
+    browser.screenshot(page, "54-phone-landing")
     sign_up(page, "phone")
-    # The header is one row: the brand and the menu button side by side.
-    header = page.locator(".site-header .container").bounding_box()
-    assert header is not None
-    assert header["height"] < 64
+    assert header_height(page) < 64
     expect(page.locator("#site-menu")).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("link", name="History")).to_be_visible()

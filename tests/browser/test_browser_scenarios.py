@@ -273,6 +273,9 @@ def test_cancel_a_queued_job_from_its_page(
         page.get_by_role("button", name="Queue training run").click()
         mark_page(page)
         wait_for_state(page, "queued")
+        # Only a finished job can be deleted or run again.
+        expect(page.get_by_role("link", name="Delete…")).to_be_hidden()
+        expect(page.get_by_role("link", name="Run again…")).to_be_hidden()
         # Cancelling asks first; keeping it changes nothing.
         page.get_by_role("button", name="Cancel job").click()
         dialog = page.get_by_role("dialog")
@@ -285,6 +288,7 @@ def test_cancel_a_queued_job_from_its_page(
         page.get_by_role("dialog").get_by_role("button", name="Yes, cancel it").click()
         wait_for_state(page, "cancelled")
         expect(page.locator("#cancel-form")).to_be_hidden()
+        expect(page.get_by_role("link", name="Delete…")).to_be_visible()
         assert_not_reloaded(page)
         browser.screenshot(page, "22-job-cancelled")
     finally:

@@ -323,10 +323,16 @@ def test_an_infinite_test_log_likelihood_is_explained(
     assert note is not None
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", note.group(1)))
     assert (
-        "37 of the 359 test images scored lie outside the support of every kernel"
-        in text
+        "37 of the 359 test images scored lie outside the support of every tophat "
+        "kernel: it is zero farther than one bandwidth from its training image"
+    ) in text
+    # Beside other versions on the compare page too.
+    other = make_model_version(owner)
+    content = owner_client.get(f"/compare/?ids={model.pk},{other.pk}").content.decode()
+    assert (
+        f"{model}: a test log-likelihood of \u2212\u221e because 37 of the 359 "
+        "test images scored lie outside the support of every tophat kernel." in content
     )
-    assert "the tophat kernel is zero farther than one bandwidth" in text
 
 
 def test_the_form_says_which_data_sets_this_server_has(
