@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.gallery.models import Gallery
-from webapp.jobs import services, serving
+from webapp.jobs import limits, services, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import GenerationSerializer
 from webapp.web import charts
@@ -20,6 +20,7 @@ from webapp.web.forms import GenerationForm, add_serializer_errors
 from webapp.web.views.shared import (
     PHASE_ORDER,
     SAMPLE_COUNT,
+    refused_response,
     request_user,
     sample_images,
     settings_rows,
@@ -105,9 +106,20 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
                 data[field] = str(form.cleaned_data.get(field) or "")
         serializer = GenerationSerializer(data=data, context={"request": request})
         if serializer.is_valid():
-            job = services.create_generation_job(
-                request_user(request), **serializer.validated_data
-            )
+            try:
+                job = services.create_generation_job(
+                    request_user(request), **serializer.validated_data
+                )
+            except limits.JobRefused as refusal:
+                form.add_error(None, str(refusal))
+                return refused_response(
+                    render(
+                        request,
+                        "web/model.html",
+                        _model_context(request, model_version, form),
+                    ),
+                    refusal,
+                )
             messages.success(request, "Generation queued.")
             return redirect("web:job", pk=job.pk)
         add_serializer_errors(form, serializer.errors)

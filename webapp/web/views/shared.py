@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from webapp.jobs import serving
+from webapp.jobs import limits, serving
 from webapp.jobs.models import ModelVersion
 
 SAMPLE_COUNT = 16
@@ -82,3 +82,13 @@ def settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
         for key, label in SETTING_LABELS.items()
         if key in settings
     ]
+
+
+def refused_response(
+    response: HttpResponse, refusal: limits.JobRefused
+) -> HttpResponse:
+    """The form page re-rendered with the refusal: the API's status and headers."""
+    response.status_code = refusal.http_status
+    if refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
