@@ -315,6 +315,9 @@ def main() -> int:
         return 1
 
     env = dict(os.environ, DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    # gunicorn serves plain http://127.0.0.1 here: no HTTPS redirect, HSTS or
+    # HTTPS-only cookies, even with DEBUG off (set SECURE_SSL=1 behind a TLS proxy).
+    env.setdefault("SECURE_SSL", "0")
     supervisor = Supervisor(env)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

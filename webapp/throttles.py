@@ -27,6 +27,11 @@ class _ScopedThrottle(SimpleRateThrottle):
         rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
         return rates.get(self.scope or "")
 
+    def allow_request(self, request: Request | HttpRequest, view: Any) -> bool:
+        # The pages and the middleware pass Django's own request (and no view):
+        # everything read here exists on both kinds.
+        return super().allow_request(request, view)  # type: ignore[arg-type]
+
     def get_ident(self, request: Request | HttpRequest) -> str:
         return client_ip(request)
 
@@ -60,4 +65,4 @@ class WriteThrottle(_ScopedThrottle):
     def allow_request(self, request: Request | HttpRequest, view: Any) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return super().allow_request(request, view)  # type: ignore[arg-type]
+        return super().allow_request(request, view)

@@ -44,7 +44,8 @@ class TooManyActiveJobs(JobRefused):
 
     def __str__(self) -> str:
         return (
-            f"You already have {self.active} {self.kind} jobs queued or running, "
+            f"You already have {self.active} {self.kind} "
+            f"job{'' if self.active == 1 else 's'} queued or running, "
             f"the most allowed at once ({self.limit}). Wait for one to finish or "
             "cancel one, then try again."
         )

@@ -14,6 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts import services as account_services
 from webapp.accounts.serializers import RegisterSerializer
+from webapp.middleware import throttled_response
+from webapp.throttles import AuthThrottle
 from webapp.web.forms import SignUpForm, add_serializer_errors
 from webapp.web.views.shared import request_user
 
@@ -26,6 +28,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     status = 200
     if request.method == "POST":
+        # The API's sign-up limit, per client address, shared with the API.
+        throttle = AuthThrottle()
+        if not throttle.allow_request(request, None):
+            return throttled_response(throttle.wait())
         if form.is_valid():
             serializer = RegisterSerializer(
                 data={
