@@ -67,3 +67,16 @@ def test_generation_form_with_a_full_quota_shows_the_figures(
     assert response.status_code == 409
     assert "you use 2.0 MB of your 1 MB quota" in page_text(response)
     assert not Job.objects.exists()
+
+
+def test_the_page_of_a_model_too_big_to_serve_says_so(
+    owner: User,
+    owner_client: Client,
+    make_model_version: Any,
+    settings: SettingsWrapper,
+) -> None:
+    settings.MAX_SERVED_MODEL_MB = 1
+    model = make_model_version(owner, model_size=3 * 1024 * 1024)
+    response = owner_client.get(f"/models/{model.pk}/")
+    assert response.status_code == 200
+    assert "larger than the 1 MB this server samples" in page_text(response)
