@@ -354,6 +354,7 @@ def test_a_fraction_of_variance_counts_as_every_pixel_for_the_bound() -> None:
     )
     with pytest.raises(SettingsError) as caught:
         validate_settings({"n_train": allowed + 1, "n_components": 0.9})
-    assert "a fraction of variance counts as all 784 pixels" in (
-        caught.value.errors["n_train"]
+    assert (
+        "a fraction of variance counts as all 784 pixels"
+        in (caught.value.errors["n_train"])
     )
