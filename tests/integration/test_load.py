@@ -27,12 +27,7 @@ from bench.load import (
     wait_until_up,
     web_server_command,
 )
-from tests.integration.integration_support import (
-    WorkerProcess,
-    start_celery,
-    stop_celery,
-    wait_for,
-)
+from tests.integration.integration_support import WorkerProcess, running_worker
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job
 
@@ -60,35 +55,13 @@ def two_process_worker(
     process_env: dict[str, str], tmp_path: Path
 ) -> Iterator[WorkerProcess]:
     """A worker with two pool processes, so that jobs are claimed concurrently."""
-    worker = start_celery(
-        [
-            "worker",
-            "-Q",
-            "training,generation",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"load-{os.getpid()}@%h",
-        ],
+    with running_worker(
         process_env,
         tmp_path / "worker.log",
-    )
-    try:
-        wait_for(
-            lambda: " ready." in worker.log() or worker.process.poll() is not None,
-            timeout=60,
-            what="the load test's worker to start",
-            log=worker,
-        )
-        assert worker.process.poll() is None, worker.tail()
+        hostname=f"load-{os.getpid()}@%h",
+        concurrency=2,
+    ) as worker:
         yield worker
-    finally:
-        stop_celery(worker)
 
 
 def test_a_burst_of_200_generations_then_50_clients_polling(
