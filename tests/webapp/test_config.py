@@ -234,3 +234,34 @@ def test_plain_http_for_a_local_run_with_debug_off(tmp_path: Path) -> None:
     assert values["SECURE_HSTS_SECONDS"] == 0
     assert values["CSRF_COOKIE_HTTPONLY"] is True
     assert (values["proxy"], values["TRUSTED_PROXY_COUNT"]) == (None, 1)
+
+
+def test_limits_and_lockout_come_from_the_environment(tmp_path: Path) -> None:
+    script = (
+        "import json, webapp.settings as s\n"
+        "print(json.dumps([s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.seconds,"
+        " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['write'],"
+        " s.MAX_ACTIVE_TRAINING_JOBS, s.MAX_ACTIVE_GENERATION_JOBS,"
+        " s.STORAGE_QUOTA_MB, s.MAX_SERVED_MODEL_MB]))\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        "LOGIN_FAILURE_LIMIT": "3",
+        "LOGIN_LOCKOUT_MINUTES": "2",
+        "WRITE_THROTTLE_RATE": "7/second",
+        "MAX_ACTIVE_TRAINING_JOBS": "1",
+        "MAX_ACTIVE_GENERATION_JOBS": "2",
+        "STORAGE_QUOTA_MB": "9",
+        "MAX_SERVED_MODEL_MB": "8",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [3, 120, "7/second", 1, 2, 9, 8]
