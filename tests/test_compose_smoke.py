@@ -261,11 +261,14 @@ def test_stand_ins_cover_every_image_the_project_pulls(smoke: ModuleType) -> Non
         assert (REPO / "deploy" / "ci" / "images" / directory / "Dockerfile").is_file()
 
 
-def test_ci_override_publishes_no_port_and_touches_only_the_app_services(
+def test_ci_override_publishes_no_port_and_names_its_bridge(
     smoke: ModuleType,
 ) -> None:
     override = load_yaml(REPO / "deploy" / "ci" / "docker-compose.ci.yml")
+    assert set(override) == {"x-ci", "services", "networks"}
     assert set(override["services"]) == set(smoke.APP_SERVICES)
+    bridge = override["networks"]["default"]["driver_opts"]
+    assert bridge == {"com.docker.network.bridge.name": smoke.COMPOSE_BRIDGE}
     for service in override["services"].values():
         assert set(service) <= {"environment", "volumes"}
     # Only web's port is published, and compose-smoke picks it through PORT: the
