@@ -1,25 +1,23 @@
-"""deploy/ci/compose-smoke's pure parts, and its override against docker-compose.yml.
+"""The compose smoke test's pure parts (deploy/ci/compose_smoke), and its
+override against docker-compose.yml.
 
-The smoke test itself needs root and a container engine; CI runs it (.ci/run).
+The smoke test itself needs root and a container engine: CI runs it (.ci/run).
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from compose_smoke import host, images, stack
+from compose_smoke.common import Failure
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "deploy" / "ci" / "compose-smoke"
 
 # What `iptables -S` printed on this project's machine before and after dockerd
 # started (the filter table, with one rule that was there before).
@@ -45,28 +43,13 @@ FILTER_WITH_DOCKER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def smoke() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("compose_smoke", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("compose_smoke", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up in sys.modules while the class is made.
-    sys.modules[spec.name] = module
-    try:
-        loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
 def load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict)
     return data
 
 
-def test_mirror_comes_from_a_deb822_file(smoke: ModuleType, tmp_path: Path) -> None:
+def test_mirror_comes_from_a_deb822_file(tmp_path: Path) -> None:
     sources = tmp_path / "debian.sources"
     sources.write_text(
         "Types: deb\n"
@@ -92,10 +75,10 @@ def test_mirror_comes_from_a_deb822_file(smoke: ModuleType, tmp_path: Path) -> N
         "Components: main contrib\n"
         "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
     )
-    assert smoke.debian_mirror([sources]) == "http://mirror.example/debian"
+    assert images.debian_mirror([sources]) == "http://mirror.example/debian"
 
 
-def test_mirror_comes_from_a_one_line_file(smoke: ModuleType, tmp_path: Path) -> None:
+def test_mirror_comes_from_a_one_line_file(tmp_path: Path) -> None:
     sources = tmp_path / "sources.list"
     sources.write_text(
         "# deb http://commented.example/debian bookworm main\n"
@@ -104,18 +87,18 @@ def test_mirror_comes_from_a_one_line_file(smoke: ModuleType, tmp_path: Path) ->
         "https://mirror.example/debian bookworm main non-free  # the archive\n"
     )
     missing = tmp_path / "debian.sources"
-    assert smoke.debian_mirror([missing, sources]) == "https://mirror.example/debian"
+    assert images.debian_mirror([missing, sources]) == "https://mirror.example/debian"
 
 
-def test_no_mirror_for_the_suite_fails(smoke: ModuleType, tmp_path: Path) -> None:
+def test_no_mirror_for_the_suite_fails(tmp_path: Path) -> None:
     sources = tmp_path / "sources.list"
     sources.write_text("deb http://mirror.example/debian trixie main\n")
-    with pytest.raises(smoke.Failure, match="no mirror for bookworm main"):
-        smoke.debian_mirror([sources])
+    with pytest.raises(Failure, match="no mirror for bookworm main"):
+        images.debian_mirror([sources])
 
 
-def test_pip_config_files_follow_pips_order(smoke: ModuleType) -> None:
-    files = smoke.pip_config_files(
+def test_pip_config_files_follow_pips_order() -> None:
+    files = images.pip_config_files(
         {"HOME": "/home/u", "XDG_CONFIG_DIRS": "/a:/b", "PIP_CONFIG_FILE": "/c.conf"}
     )
     assert files == [
@@ -128,9 +111,7 @@ def test_pip_config_files_follow_pips_order(smoke: ModuleType) -> None:
     ]
 
 
-def test_pip_index_settings_keep_what_a_container_can_reach(
-    smoke: ModuleType, tmp_path: Path
-) -> None:
+def test_pip_index_settings_keep_what_a_container_can_reach(tmp_path: Path) -> None:
     site = tmp_path / "site.conf"
     site.write_text(
         "[global]\n"
@@ -147,31 +128,29 @@ def test_pip_index_settings_keep_what_a_container_can_reach(
     local_only.write_text("[global]\nextra-index-url = file:///opt/pypi-more/simple\n")
     files = [site, tmp_path / "missing.conf", user]
 
-    assert smoke.pip_index_config(files, {}) == {
+    assert images.pip_index_config(files, {}) == {
         "index-url": "https://user.example/simple",
         "extra-index-url": "https://extra.example/simple",
         "trusted-host": "extra.example",
     }
-    assert smoke.pip_index_config(
+    assert images.pip_index_config(
         files, {"PIP_INDEX_URL": "https://env.example/simple"}
     )["index-url"] == ("https://env.example/simple")
-    assert smoke.pip_index_config([local_only], {}) == {}
+    assert images.pip_index_config([local_only], {}) == {}
 
 
-def test_install_section_wins_over_global_in_any_file(
-    smoke: ModuleType, tmp_path: Path
-) -> None:
+def test_install_section_wins_over_global_in_any_file(tmp_path: Path) -> None:
     early = tmp_path / "early.conf"
     early.write_text("[install]\nindex-url = https://install.example/simple\n")
     late = tmp_path / "late.conf"
     late.write_text("[global]\nindex-url = https://global.example/simple\n")
-    assert smoke.pip_index_config([early, late], {}) == {
+    assert images.pip_index_config([early, late], {}) == {
         "index-url": "https://install.example/simple"
     }
 
 
-def test_pip_conf_for_the_image_trusts_the_system_bundle(smoke: ModuleType) -> None:
-    text = smoke.pip_conf_text({"index-url": "https://i.example/simple"})
+def test_pip_conf_for_the_image_trusts_the_system_bundle() -> None:
+    text = images.pip_conf_text({"index-url": "https://i.example/simple"})
     assert text == (
         "[global]\n"
         "cert = /etc/ssl/certs/ca-certificates.crt\n"
@@ -183,7 +162,7 @@ def iptables(table: str, arguments: str) -> list[str]:
     return ["iptables", "-w", "-t", table, *arguments.split()]
 
 
-def test_iptables_undo_removes_only_what_was_added(smoke: ModuleType) -> None:
+def test_iptables_undo_removes_only_what_was_added() -> None:
     undo = [
         "-D DOCKER-USER -j RETURN",
         "-D DOCKER-ISOLATION-STAGE-1 -i mnistkde0 ! -o mnistkde0 -j DROP",
@@ -197,23 +176,23 @@ def test_iptables_undo_removes_only_what_was_added(smoke: ModuleType) -> None:
         "-X DOCKER-ISOLATION-STAGE-1",
         "-X DOCKER-USER",
     ]
-    assert smoke.iptables_undo("filter", FILTER_BEFORE, FILTER_WITH_DOCKER) == [
+    assert host.iptables_undo("filter", FILTER_BEFORE, FILTER_WITH_DOCKER) == [
         iptables("filter", command) for command in undo
     ]
-    assert smoke.iptables_undo("filter", FILTER_BEFORE, FILTER_BEFORE) == []
+    assert host.iptables_undo("filter", FILTER_BEFORE, FILTER_BEFORE) == []
 
 
-def test_iptables_undo_counts_duplicate_rules(smoke: ModuleType) -> None:
+def test_iptables_undo_counts_duplicate_rules() -> None:
     before = ["-P FORWARD ACCEPT", "-N DOCKER", "-A DOCKER -j RETURN"]
     now = [*before, "-A DOCKER -j RETURN"]
-    assert smoke.iptables_undo("nat", before, now) == [
+    assert host.iptables_undo("nat", before, now) == [
         iptables("nat", "-D DOCKER -j RETURN")
     ]
 
 
-def test_forward_policy_is_read_from_the_rules(smoke: ModuleType) -> None:
-    assert smoke.forward_policy(FILTER_WITH_DOCKER) == "DROP"
-    assert smoke.forward_policy(FILTER_BEFORE) == "ACCEPT"
+def test_forward_policy_is_read_from_the_rules() -> None:
+    assert host.forward_policy(FILTER_WITH_DOCKER) == "DROP"
+    assert host.forward_policy(FILTER_BEFORE) == "ACCEPT"
 
 
 def gallery_zip(pngs: int, *, listing: bool = True) -> bytes:
@@ -226,8 +205,8 @@ def gallery_zip(pngs: int, *, listing: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-def test_gallery_zip_check_accepts_a_whole_gallery(smoke: ModuleType) -> None:
-    smoke.check_gallery_zip(gallery_zip(4), 4)
+def test_gallery_zip_check_accepts_a_whole_gallery() -> None:
+    stack.check_gallery_zip(gallery_zip(4), 4)
 
 
 @pytest.mark.parametrize(
@@ -240,13 +219,13 @@ def test_gallery_zip_check_accepts_a_whole_gallery(smoke: ModuleType) -> None:
     ids=["an image missing", "no gallery.json", "not a zip"],
 )
 def test_gallery_zip_check_refuses_a_wrong_download(
-    smoke: ModuleType, content: bytes, message: str
+    content: bytes, message: str
 ) -> None:
-    with pytest.raises(smoke.Failure, match=message):
-        smoke.check_gallery_zip(content, 4)
+    with pytest.raises(Failure, match=message):
+        stack.check_gallery_zip(content, 4)
 
 
-def test_stand_ins_cover_every_image_the_project_pulls(smoke: ModuleType) -> None:
+def test_stand_ins_cover_every_image_the_project_pulls() -> None:
     compose = load_yaml(REPO / "docker-compose.yml")
     pulled = {
         service["image"]
@@ -255,20 +234,18 @@ def test_stand_ins_cover_every_image_the_project_pulls(smoke: ModuleType) -> Non
     }
     dockerfile = (REPO / "deploy" / "Dockerfile").read_text().splitlines()
     pulled |= {line.split()[1] for line in dockerfile if line.startswith("FROM ")}
-    tags = {tag for tag, _ in smoke.STAND_INS}
+    tags = {tag for tag, _ in images.STAND_INS}
     assert pulled <= tags
-    for _, directory in smoke.STAND_INS:
+    for _, directory in images.STAND_INS:
         assert (REPO / "deploy" / "ci" / "images" / directory / "Dockerfile").is_file()
 
 
-def test_ci_override_publishes_no_port_and_names_its_bridge(
-    smoke: ModuleType,
-) -> None:
+def test_ci_override_publishes_no_port_and_names_its_bridge() -> None:
     override = load_yaml(REPO / "deploy" / "ci" / "docker-compose.ci.yml")
     assert set(override) == {"x-ci", "services", "networks"}
-    assert set(override["services"]) == set(smoke.APP_SERVICES)
+    assert set(override["services"]) == set(stack.APP_SERVICES)
     bridge = override["networks"]["default"]["driver_opts"]
-    assert bridge == {"com.docker.network.bridge.name": smoke.COMPOSE_BRIDGE}
+    assert bridge == {"com.docker.network.bridge.name": host.COMPOSE_BRIDGE}
     for service in override["services"].values():
         assert set(service) <= {"environment", "volumes"}
     # Only web's port is published, and compose-smoke picks it through PORT: the
