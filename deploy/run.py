@@ -248,17 +248,19 @@ def stored_secret_key(data_dir: Path) -> str:
 def product_environment(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
     """The environment of every process ``make run`` starts.
 
-    ``DEBUG`` off, a ``SECRET_KEY`` kept in ``data_dir`` and ``ALLOWED_HOSTS``
-    for this machine, each unless ``environ`` sets it (an empty value counts as
-    unset, as in the settings): ``DEBUG=1 make run`` is for development.
+    ``DEBUG`` off, a ``SECRET_KEY`` kept in ``data_dir``, ``ALLOWED_HOSTS`` for
+    this machine and ``SECURE_SSL=0`` (gunicorn serves plain http://127.0.0.1:
+    no HTTPS redirect, HSTS or HTTPS-only cookies; set SECURE_SSL=1 behind a TLS
+    proxy), each unless ``environ`` sets it (an empty value counts as unset, as in
+    the settings): ``DEBUG=1 make run`` is for development.
     """
     env = dict(environ, DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    if not env.get("DEBUG", "").strip():
-        env["DEBUG"] = "0"
+    defaults = {"DEBUG": "0", "ALLOWED_HOSTS": LOCAL_HOSTS, "SECURE_SSL": "0"}
+    for name, value in defaults.items():
+        if not env.get(name, "").strip():
+            env[name] = value
     if not env.get("SECRET_KEY", "").strip():
         env["SECRET_KEY"] = stored_secret_key(data_dir)
-    if not env.get("ALLOWED_HOSTS", "").strip():
-        env["ALLOWED_HOSTS"] = LOCAL_HOSTS
     return env
 
 

@@ -49,15 +49,20 @@ from generator.model import ImageGenerator
 from generator.model_description import ModelDescription, describe_model
 from generator.pca import PCA
 from generator.search import CrossValidationResult
+from generator.settings import MAX_TRAINING_CELLS
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_ARRAY_BYTES",
     "ModelFileError",
     "load_model",
     "save_model",
 ]
 
 FORMAT_VERSION = 1
+#: The largest entry `load_model` reads: the KDE's points of the largest training
+#: run allowed (`generator.settings.MAX_TRAINING_CELLS` float64 values).
+MAX_ARRAY_BYTES = 8 * MAX_TRAINING_CELLS
 
 #: Top-level metadata keys written by `save_model` itself.
 RESERVED_METADATA_KEYS = ("format_version", "library_versions", "model")
@@ -79,7 +84,6 @@ _OPTIONAL = {
 }
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL = b"\x80"
-_CHUNK_BYTES = 1 << 20
 
 
 class ModelFileError(ValueError):
@@ -143,12 +147,17 @@ def save_model(
 
 def load_model(
     file: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    max_array_bytes: int = MAX_ARRAY_BYTES,
 ) -> tuple[ImageGenerator, dict[str, Any]]:
     """Read a model written by `save_model`, validating every entry.
 
     Parameters
     ----------
     file : str, os.PathLike, bytes or binary file object
+    max_array_bytes : int, default MAX_ARRAY_BYTES
+        The largest decompressed size of one entry, checked from its header
+        before it is read (a zip bomb never gets decompressed).
 
     Returns
     -------
@@ -162,9 +171,9 @@ def load_model(
     ------
     ModelFileError
         Not a ``.npz`` archive (a pickle, say), truncated or corrupted, an object
-        array, missing or unexpected entries, wrong dtypes or inconsistent
-        shapes, invalid metadata, or a format version newer than
-        `FORMAT_VERSION`.
+        array, an entry larger than ``max_array_bytes``, missing or unexpected
+        entries, wrong dtypes or inconsistent shapes, invalid metadata, or a
+        format version newer than `FORMAT_VERSION`.
     """
     content = _read_all(file)
     if content.startswith(_PICKLE_PROTOCOL):
@@ -174,9 +183,8 @@ def load_model(
         )
     if not content.startswith(_ZIP_MAGIC):
         raise ModelFileError("not a model file: expected a .npz (zip) archive")
-    arrays = _read_arrays(content)
+    arrays = _read_arrays(content, max_array_bytes)
     document = _parse_metadata(arrays)
-    _check_entries(arrays)
     model = _build_model(arrays, document)
     return model, document
 
@@ -251,24 +259,79 @@ def _read_all(file: str | os.PathLike[str] | bytes | IO[bytes]) -> bytes:
     return content
 
 
-def _read_arrays(content: bytes) -> dict[str, NDArray[Any]]:
+def _read_arrays(content: bytes, max_array_bytes: int) -> dict[str, NDArray[Any]]:
+    """Every entry of the archive, each checked from its headers before reading.
+
+    The zip directory's names and each ``.npy`` header's dtype and shape are
+    checked first, so a hostile file (a zip bomb, a header declaring terabytes)
+    is refused before anything is decompressed or allocated, and reading an entry
+    never decompresses more than its header declared.
+    """
     arrays: dict[str, NDArray[Any]] = {}
     try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
-            for name in archive.files:
-                arrays[name] = archive[name]
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ModelFileError(
-                "model file contains an object array (pickled data), which is "
-                "never loaded"
-            ) from error
-        raise ModelFileError(f"model file is damaged: {error}") from error
-    except (OSError, EOFError, MemoryError, zipfile.BadZipFile, KeyError) as error:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+            names = [_entry_name(info.filename) for info in members]
+            if len(set(names)) != len(names):
+                raise ModelFileError("model file has a duplicated entry")
+            _check_names(set(names))
+            for name, info in zip(names, members, strict=True):
+                arrays[name] = _read_entry(archive, info, name, max_array_bytes)
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+    ) as error:
+        if isinstance(error, ModelFileError):
+            raise
         raise ModelFileError(
             f"model file is truncated or damaged: {error or type(error).__name__}"
         ) from error
     return arrays
+
+
+def _entry_name(filename: str) -> str:
+    if not filename.endswith(".npy"):
+        raise ModelFileError(f"model file has an unexpected entry {filename!r}")
+    return filename[: -len(".npy")]
+
+
+def _read_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_array_bytes: int
+) -> NDArray[Any]:
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ModelFileError(f"model file entry {name!r} has npy version {version}")
+    if dtype.hasobject:
+        raise ModelFileError(
+            "model file contains an object array (pickled data), which is never loaded"
+        )
+    expected = np.dtype({**_REQUIRED, **_OPTIONAL}[name])
+    if dtype != expected:
+        raise ModelFileError(
+            f"model file entry {name!r} has dtype {dtype}, expected {expected}"
+        )
+    size = math.prod(shape) * dtype.itemsize
+    if size > max_array_bytes:
+        raise ModelFileError(
+            f"model file is damaged or hostile: entry {name!r} would decompress to "
+            f"{size:,} bytes, more than the {max_array_bytes:,} allowed per array"
+        )
+    with archive.open(info) as member:
+        # Reads exactly the header's shape; the last read reaches the end of the
+        # entry, where zipfile checks its CRC.
+        array = np.lib.format.read_array(member, allow_pickle=False)
+        if member.read(1):
+            raise ModelFileError(f"model file entry {name!r} has trailing data")
+    return array
 
 
 def _reject_constant(name: str) -> None:
@@ -304,8 +367,7 @@ def _parse_metadata(arrays: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
     return document
 
 
-def _check_entries(arrays: Mapping[str, NDArray[Any]]) -> None:
-    names = set(arrays)
+def _check_names(names: set[str]) -> None:
     missing = sorted(set(_REQUIRED) - names)
     if missing:
         raise ModelFileError(f"model file is missing the entry {missing[0]!r}")
@@ -318,13 +380,6 @@ def _check_entries(arrays: Mapping[str, NDArray[Any]]) -> None:
             "model file must hold both cv_bandwidths and cv_fold_log_likelihood, "
             "or neither"
         )
-    for name, array in arrays.items():
-        expected = {**_REQUIRED, **_OPTIONAL}[name]
-        if array.dtype != np.dtype(expected):
-            raise ModelFileError(
-                f"model file entry {name!r} has dtype {array.dtype}, "
-                f"expected {np.dtype(expected)}"
-            )
 
 
 def _fail_shape(name: str, array: NDArray[Any], expected: str) -> ModelFileError:

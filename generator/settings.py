@@ -24,6 +24,7 @@ __all__ = [
     "MAX_CV_FOLDS",
     "MAX_GRID_NUM",
     "MAX_SEED",
+    "MAX_TRAINING_CELLS",
     "PRESETS",
     "DatasetSize",
     "Message",
@@ -37,6 +38,10 @@ MIN_CV_FOLDS = 2
 MAX_CV_FOLDS = 10
 MAX_GRID_NUM = 50
 MAX_SEED = 2**32 - 1
+#: The largest n_components x n_train of a training run. It bounds the model file
+#: (8 bytes a cell for the KDE's points: 96 MB here) and, with the data set, a
+#: run's memory (README, "Limits": about 1 GB measured at this bound).
+MAX_TRAINING_CELLS = 12_000_000
 DEFAULT_PRESET = "notebook"
 
 
@@ -408,6 +413,26 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
     bandwidth = checked.get("bandwidth")
     cv_folds = checked.get("cv_folds")
     if n_train is not None:
+        n_features = DATASET_SIZES[checked["dataset"]].n_features
+        # A fraction of variance keeps an unknown number of components until the
+        # PCA has run: count it as every pixel.
+        components = n_components if isinstance(n_components, int) else n_features
+        if n_components is not None and components * n_train > MAX_TRAINING_CELLS:
+            errors.setdefault(
+                "n_train",
+                Message(
+                    f"{{0}} x {{1}} must be at most {MAX_TRAINING_CELLS:,}, "
+                    f"got {components} x {n_train:,}"
+                    + (
+                        ""
+                        if isinstance(n_components, int)
+                        else " (a fraction of variance counts as all "
+                        f"{n_features} pixels)"
+                    )
+                    + f": use at most {MAX_TRAINING_CELLS // components:,} images",
+                    ("n_components", "n_train"),
+                ),
+            )
         if isinstance(n_components, int) and n_components > n_train:
             errors.setdefault(
                 "n_components",

@@ -199,3 +199,108 @@ def test_settings_scanner_finds_each_way_of_reading() -> None:
 def test_env_example_parser_reads_set_and_commented_variables() -> None:
     text = "# Comment: not=this\nDEBUG=1\n# MNIST_DIR=/srv/mnist\nlower=x\n"
     assert env_example_vars(text) == {"DEBUG", "MNIST_DIR"}
+
+
+# --- Secrets: compose's ${NAME:?message} refuses to start without them ---------------
+
+SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+class MissingVariable(Exception):
+    pass
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?message} (empty = unset)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        given = env.get(name, "")
+        if given:
+            return given
+        if operator in (":?", "?"):
+            raise MissingVariable(f"{name}: {argument}")
+        return argument if operator in (":-", "-") else ""
+
+    return REFERENCE.sub(value, text)
+
+
+def rendered(env: dict[str, str]) -> dict[str, Any]:
+    data = yaml.safe_load(interpolate((REPO / "docker-compose.yml").read_text(), env))
+    assert isinstance(data, dict)
+    return data
+
+
+SECRET_VALUES = {
+    "SECRET_KEY": "k" * 60,
+    "POSTGRES_PASSWORD": "pg0123456789abcdef",
+    "REDIS_PASSWORD": "rd0123456789abcdef",
+}
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_compose_refuses_to_start_without_each_secret(missing: str) -> None:
+    env = {name: value for name, value in SECRET_VALUES.items() if name != missing}
+    with pytest.raises(MissingVariable, match=rf"^{missing}: Set {missing} in \.env"):
+        rendered(env)
+    with pytest.raises(MissingVariable, match=missing):
+        rendered({**env, missing: ""})
+
+
+def test_every_reference_to_a_secret_is_required() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    references = REFERENCE.findall(text)
+    for secret in SECRETS:
+        uses = [(op, message) for name, op, message in references if name == secret]
+        assert uses, secret
+        assert all(op == ":?" and message.strip() for op, message in uses), secret
+
+
+def test_the_secrets_reach_the_services_and_redis_requires_its_password() -> None:
+    services = rendered(SECRET_VALUES)["services"]
+    postgres, redis = (
+        SECRET_VALUES["POSTGRES_PASSWORD"],
+        SECRET_VALUES["REDIS_PASSWORD"],
+    )
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["SECRET_KEY"] == SECRET_VALUES["SECRET_KEY"]
+        assert environment["DATABASE_URL"] == (
+            f"postgres://studio:{postgres}@db:5432/studio"
+        )
+        assert environment["REDIS_URL"] == f"redis://:{redis}@redis:6379/0"
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == postgres
+    command = command_words(services["redis"])
+    assert option_value(command, "--requirepass") == redis
+    # The health check authenticates (redis-cli reads REDISCLI_AUTH).
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == redis
+    assert "PONG" in " ".join(services["redis"]["healthcheck"]["test"])
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    without_references = REFERENCE.sub("", text)
+    literal = re.compile(r"^\s*\w*(PASSWORD|SECRET|AUTH)\w*:[ \t]*\S", re.MULTILINE)
+    assert literal.search(without_references) is None
+    assert literal.search("    SECRET_KEY: compose-local-only")  # the check works
+    assert "studio:studio@" not in text
+    assert "change-me" not in text.lower()
+
+
+def test_env_example_lists_every_compose_variable_and_leaves_secrets_empty() -> None:
+    text = (REPO / "deploy" / ".env.example").read_text()
+    referenced = {
+        name
+        for name, _, _ in REFERENCE.findall((REPO / "docker-compose.yml").read_text())
+    }
+    assert referenced - env_example_vars(text) == set()
+    for secret in SECRETS:
+        assert re.search(rf"^{secret}=$", text, re.MULTILINE), secret
+
+
+def test_interpolation_follows_compose() -> None:
+    text = "a=${A:-x} b=${B} c=${C:?need C} d=${D:-}"
+    assert interpolate(text, {"C": "3", "B": "2"}) == "a=x b=2 c=3 d="
+    with pytest.raises(MissingVariable, match="C: need C"):
+        interpolate(text, {})

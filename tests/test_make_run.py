@@ -35,6 +35,8 @@ def test_make_run_turns_debug_off_with_a_key_kept_in_the_data_dir(
     env = run.product_environment({"PATH": "/bin", "DEBUG": " "}, tmp_path)
     assert env["DEBUG"] == "0"
     assert env["ALLOWED_HOSTS"] == "localhost,127.0.0.1,[::1]"
+    # Plain http://127.0.0.1: no redirect to HTTPS.
+    assert env["SECURE_SSL"] == "0"
     assert env["DATA_DIR"] == str(tmp_path)
     key_file = tmp_path / "secret_key"
     assert key_file.read_text().strip() == env["SECRET_KEY"]
@@ -48,7 +50,12 @@ def test_make_run_turns_debug_off_with_a_key_kept_in_the_data_dir(
 
 
 def test_what_the_environment_sets_wins(run: ModuleType, tmp_path: Path) -> None:
-    given = {"DEBUG": "1", "SECRET_KEY": "s3cret", "ALLOWED_HOSTS": "studio.example"}
+    given = {
+        "DEBUG": "1",
+        "SECRET_KEY": "s3cret",
+        "ALLOWED_HOSTS": "studio.example",
+        "SECURE_SSL": "1",
+    }
     env = run.product_environment(given, tmp_path)
     assert {key: env[key] for key in given} == given
     assert not (tmp_path / "secret_key").exists()

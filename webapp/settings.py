@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from webapp.jobs import task_names
@@ -108,6 +110,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
@@ -116,13 +119,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.middleware.WriteThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it turns a login refused by the lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -189,6 +196,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes refuses a log-in (browser, admin, API token) for LOGIN_LOCKOUT_MINUTES
+# once a client address or a username has LOGIN_FAILURE_LIMIT failures; the
+# failures are rows in the database, so log-ins never depend on Redis.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "webapp.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "webapp.accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:dashboard"
@@ -215,11 +234,53 @@ STORAGES = {
 # collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Security: HTTPS, proxies, cookies, Content-Security-Policy -----------------------
+
+# HTTPS only: redirect plain HTTP, secure cookies, HSTS. On by default once DEBUG
+# is off; SECURE_SSL=0 serves plain HTTP (`make run` on localhost does that).
+SECURE_SSL = env_bool("SECURE_SSL", not DEBUG)
+SECURE_SSL_REDIRECT = SECURE_SSL
+SESSION_COOKIE_SECURE = SECURE_SSL
+CSRF_COOKIE_SECURE = SECURE_SSL
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = (
+    env_int("HSTS_SECONDS", 31_536_000, minimum=0) if SECURE_SSL else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+# A proxy that terminates TLS names the client's scheme in a header such as
+# X-Forwarded-Proto; only that proxy may set it (it must drop the client's own).
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"),
+        "https",
+    )
+# How many proxies of ours append to X-Forwarded-For; 0 ignores the header. See
+# webapp/client_ip.py: throttles and the login lockout count per client address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+SESSION_COOKIE_HTTPONLY = True
+# Scripts take the CSRF token from the page's form, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No inline scripts or styles anywhere (tests/web/test_templates_security.py);
+# generated images are data: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- REST framework -------------------------------------------------------------------
 
@@ -239,9 +300,11 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["webapp.throttles.WriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("AUTH_THROTTLE_RATE", "30/minute"),
         "generate": env_str("GENERATE_THROTTLE_RATE", "120/minute"),
+        "write": env_str("WRITE_THROTTLE_RATE", "120/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -287,6 +350,13 @@ JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1
 # Progress writes closer together than this are skipped (phase changes never are).
 JOB_PROGRESS_WRITE_SECONDS = 0.5
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4, minimum=1)
+# Web processes sample bigger models only through generation jobs (workers).
+MAX_SERVED_MODEL_MB = env_int("MAX_SERVED_MODEL_MB", 64, minimum=1)
+# Per user: jobs queued or running at once, and the bytes of model files and
+# images kept (summed from the rows, so deleting frees it).
+MAX_ACTIVE_TRAINING_JOBS = env_int("MAX_ACTIVE_TRAINING_JOBS", 4, minimum=1)
+MAX_ACTIVE_GENERATION_JOBS = env_int("MAX_ACTIVE_GENERATION_JOBS", 20, minimum=1)
+STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
 
 CELERY_BROKER_URL = REDIS_URL

@@ -1,12 +1,23 @@
-"""Rate limits, counted in the shared cache (Redis) so every web process agrees."""
+"""Rate limits, counted in the shared cache (Redis) so every web process agrees.
+
+Every write (any method but GET, HEAD, OPTIONS) is throttled: REST endpoints by
+DRF (`WriteThrottle` is the default throttle class; the sign-up, token and
+``/generate`` endpoints use their own stricter scopes instead), browser forms and
+the admin by `webapp.middleware.WriteThrottleMiddleware` with the same counter.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from webapp.client_ip import client_ip
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _ScopedThrottle(SimpleRateThrottle):
@@ -16,7 +27,15 @@ class _ScopedThrottle(SimpleRateThrottle):
         rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
         return rates.get(self.scope or "")
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def allow_request(self, request: Request | HttpRequest, view: Any) -> bool:
+        # The pages and the middleware pass Django's own request (and no view):
+        # everything read here exists on both kinds.
+        return super().allow_request(request, view)  # type: ignore[arg-type]
+
+    def get_ident(self, request: Request | HttpRequest) -> str:
+        return client_ip(request)
+
+    def get_cache_key(self, request: Request | HttpRequest, view: Any) -> str | None:
         user = request.user
         ident = (
             f"user-{user.pk}"
@@ -36,3 +55,14 @@ class GenerateThrottle(_ScopedThrottle):
     """The synchronous ``/generate``, per user or address: it samples in-process."""
 
     scope = "generate"
+
+
+class WriteThrottle(_ScopedThrottle):
+    """Every other write, per user (or address when anonymous); reads are free."""
+
+    scope = "write"
+
+    def allow_request(self, request: Request | HttpRequest, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)

@@ -362,3 +362,87 @@ def test_npy_header_declaring_a_huge_array_is_refused(model_bytes: bytes) -> Non
             target.writestr(info.filename, data)
     with pytest.raises(ModelFileError, match="damaged"):
         load_model(output.getvalue())
+
+
+def bomb(model_bytes: bytes, name: str, declared_bytes: int) -> bytes:
+    """The model with ``name`` replaced by ``declared_bytes`` of deflated zeros."""
+    source = zipfile.ZipFile(io.BytesIO(model_bytes))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename != f"{name}.npy":
+                target.writestr(info.filename, source.read(info.filename))
+                continue
+            columns = 50
+            with target.open(info.filename, "w") as member:
+                np.lib.format.write_array_header_1_0(
+                    member,
+                    {
+                        "descr": "<f8",
+                        "fortran_order": False,
+                        "shape": (declared_bytes // (8 * columns), columns),
+                    },
+                )
+                zeros = bytes(1 << 20)
+                for _ in range(declared_bytes // len(zeros)):
+                    member.write(zeros)
+    return output.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_it_is_decompressed(model_bytes: bytes) -> None:
+    import tracemalloc
+
+    from generator.io import MAX_ARRAY_BYTES
+
+    declared = MAX_ARRAY_BYTES + (8 << 20)
+    content = bomb(model_bytes, "kde_points", declared)
+    assert len(content) < declared // 500  # a real bomb: deflate shrinks it ~1000x
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="would decompress to"):
+            load_model(content)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_the_array_bound_is_a_parameter(model_bytes: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as archive:
+        points = archive.getinfo("kde_points.npy").file_size
+    load_model(model_bytes, max_array_bytes=points)
+    with pytest.raises(ModelFileError, match="kde_points"):
+        load_model(model_bytes, max_array_bytes=points // 2)
+
+
+def test_a_compressed_model_file_still_loads(
+    model_bytes: bytes, conditional: ImageGenerator
+) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **entries(model_bytes))
+    model, _ = load_model(buffer.getvalue())
+    np.testing.assert_array_equal(
+        model.sample(4, random_state=0), conditional.sample(4, random_state=0)
+    )
+
+
+def with_extra_member(model_bytes: bytes, filename: str) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(model_bytes))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info.filename))
+        target.writestr(filename, source.read("metadata.npy"))
+    return output.getvalue()
+
+
+def test_an_entry_that_is_not_an_array_is_refused(model_bytes: bytes) -> None:
+    with pytest.raises(ModelFileError, match=r"unexpected entry 'notes\.txt'"):
+        load_model(with_extra_member(model_bytes, "notes.txt"))
+
+
+def test_a_duplicated_entry_is_refused(model_bytes: bytes) -> None:
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        content = with_extra_member(model_bytes, "metadata.npy")
+    with pytest.raises(ModelFileError, match="duplicated"):
+        load_model(content)

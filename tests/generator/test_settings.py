@@ -12,6 +12,7 @@ from generator.kernel_sums import KERNELS
 from generator.settings import (
     DATASET_SIZES,
     MAX_SEED,
+    MAX_TRAINING_CELLS,
     PRESETS,
     SettingsError,
     TrainingSettings,
@@ -387,3 +388,27 @@ def test_user_text_in_a_message_is_not_a_placeholder() -> None:
         validate_settings({"bandwidth_grid": {"{0}": 1}, "{1}": 2})
     assert "'{0}'" in caught.value.errors["bandwidth_grid"]
     assert "'{1}'" in caught.value.errors["{1}"]
+
+
+def test_the_largest_training_run_is_bounded() -> None:
+    assert validate_settings({"n_train": 60000, "n_components": 200}).n_train == 60000
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": 60000, "n_components": 201})
+    assert caught.value.errors == {
+        "n_train": "n_components x n_train must be at most 12,000,000, got "
+        "201 x 60,000: use at most 59,701 images"
+    }
+    assert MAX_TRAINING_CELLS == 12_000_000
+
+
+def test_a_fraction_of_variance_counts_as_every_pixel_for_the_bound() -> None:
+    allowed = MAX_TRAINING_CELLS // 784
+    assert validate_settings({"n_train": allowed, "n_components": 0.9}).n_train == (
+        allowed
+    )
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_train": allowed + 1, "n_components": 0.9})
+    assert (
+        "a fraction of variance counts as all 784 pixels"
+        in (caught.value.errors["n_train"])
+    )

@@ -224,9 +224,10 @@ def stop_celery(worker: WorkerProcess) -> None:
 
 @contextmanager
 def running_worker(
-    env: dict[str, str], log_path: Path, *, hostname: str
+    env: dict[str, str], log_path: Path, *, hostname: str, concurrency: int = 1
 ) -> Iterator[WorkerProcess]:
-    """One worker for both queues, one job at a time (so a second job waits).
+    """One worker for both queues, by default one job at a time (so a second job
+    waits).
 
     Ready when the block starts, stopped when it ends.
     """
@@ -236,7 +237,7 @@ def running_worker(
             "-Q",
             "training,generation",
             "--concurrency",
-            "1",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "--without-gossip",

@@ -151,8 +151,8 @@ def test_change_password_with_a_wrong_old_one(
 def test_token_page_shows_and_regenerates_the_token(
     owner: User, owner_client: Client
 ) -> None:
+    key = Token.objects.create(user=owner).key
     content = owner_client.get("/account/token/").content.decode()
-    key = Token.objects.get(user=owner).key
     # A text area, so that the token wraps on a phone instead of being cut off.
     field = r'<textarea id="api-token"[^>]*>{}</textarea>'
     assert re.search(field.format(key), content)
@@ -171,3 +171,38 @@ def test_every_input_has_a_label(client: Client) -> None:
             r'<input[^>]*type="(?:text|password)"[^>]*id="([^"]+)"', content
         ):
             assert f'for="{input_id}"' in content, (url, input_id)
+
+
+def test_token_page_revokes_and_creates_the_token(
+    owner: User, owner_client: Client
+) -> None:
+    key = Token.objects.create(user=owner).key
+    response = owner_client.post("/account/token/revoke/")
+    assert response["Location"] == "/account/token/"
+    assert not Token.objects.filter(user=owner).exists()
+    content = owner_client.get("/account/token/").content.decode()
+    assert key not in content
+    assert "You have no API token" in content
+    assert not Token.objects.filter(user=owner).exists()  # showing creates none
+    owner_client.post("/account/token/")
+    new_key = Token.objects.get(user=owner).key
+    content = owner_client.get("/account/token/").content.decode()
+    assert re.search(rf'<textarea id="api-token"[^>]*>{new_key}</textarea>', content)
+
+
+def test_changing_the_password_replaces_the_token(
+    owner: User, owner_client: Client
+) -> None:
+    key = Token.objects.create(user=owner).key
+    response = owner_client.post(
+        "/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        follow=True,
+    )
+    new_key = Token.objects.get(user=owner).key
+    assert new_key != key
+    assert "your API token replaced" in response.content.decode()

@@ -7,6 +7,8 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.conftest import PASSWORD
+
 pytestmark = pytest.mark.django_db
 
 REGISTER = "/api/v1/auth/register"
@@ -143,3 +145,62 @@ def test_rotating_the_token_revokes_the_old_one(owner: User) -> None:
     assert client.get("/api/v1/jobs/").status_code == 401
     client.credentials(HTTP_AUTHORIZATION=f"Token {new.key}")
     assert client.get("/api/v1/jobs/").status_code == 200
+
+
+def test_deleting_the_token_revokes_it(owner: User) -> None:
+    from webapp.accounts import services
+
+    token = services.api_token(owner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.delete(TOKEN).status_code == 204
+    assert not Token.objects.filter(user=owner).exists()
+    assert client.get("/api/v1/jobs/").status_code == 401
+    assert client.delete(TOKEN).status_code == 401
+    # The password still gets a new one.
+    response = APIClient().post(
+        TOKEN, {"username": "owner", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["token"] != token.key
+
+
+def test_deleting_a_token_needs_authentication(
+    anonymous_client: APIClient, owner: User
+) -> None:
+    from webapp.accounts import services
+
+    services.api_token(owner)
+    assert anonymous_client.delete(TOKEN).status_code == 401
+    assert Token.objects.filter(user=owner).exists()
+
+
+def test_a_new_password_replaces_the_token_whatever_changed_it(owner: User) -> None:
+    from webapp.accounts import services
+
+    old = services.api_token(owner)
+    owner.set_password("another-long-password-77")  # the admin's way
+    owner.save()
+    new = Token.objects.get(user=owner)
+    assert new.key != old.key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {old.key}")
+    assert client.get("/api/v1/jobs/").status_code == 401
+
+
+def test_other_saves_of_the_user_keep_the_token(owner: User) -> None:
+    from django.contrib.auth.models import update_last_login
+
+    from webapp.accounts import services
+
+    token = services.api_token(owner)
+    owner.first_name = "Ada"
+    owner.save()
+    update_last_login(None, owner)
+    assert Token.objects.get(user=owner).key == token.key
+
+
+def test_a_new_password_makes_no_token_for_a_user_without_one(owner: User) -> None:
+    owner.set_password("another-long-password-77")
+    owner.save()
+    assert not Token.objects.filter(user=owner).exists()

@@ -151,3 +151,117 @@ def test_broker_visibility_timeout_outlasts_every_hard_time_limit() -> None:
     assert project_settings.TRAINING_HARD_TIME_LIMIT > (
         project_settings.TRAINING_SOFT_TIME_LIMIT
     )
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "kq3" + "x7Lm9Qp2Rz8Vt4Wn6Yb1Hc5Jd0Fg" * 2,
+    "ALLOWED_HOSTS": "studio.example.org",
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+}
+
+
+def security_settings(env: dict[str, str], tmp_path: Path) -> dict[str, object]:
+    script = (
+        "import json, webapp.settings as s\n"
+        "names = ['SECURE_SSL_REDIRECT', 'SESSION_COOKIE_SECURE', "
+        "'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_HTTPONLY', "
+        "'SECURE_HSTS_SECONDS', 'TRUSTED_PROXY_COUNT']\n"
+        "values = {name: getattr(s, name) for name in names}\n"
+        "values['proxy'] = getattr(s, 'SECURE_PROXY_SSL_HEADER', None)\n"
+        "print(json.dumps(values))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    values: dict[str, object] = json.loads(result.stdout)
+    return values
+
+
+def test_check_deploy_reports_nothing_with_production_settings(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+        ],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path), **PRODUCTION},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_is_https_only_by_default(tmp_path: Path) -> None:
+    assert security_settings(PRODUCTION, tmp_path) == {
+        "SECURE_SSL_REDIRECT": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "TRUSTED_PROXY_COUNT": 0,
+        "proxy": ["HTTP_X_FORWARDED_PROTO", "https"],
+    }
+
+
+def test_plain_http_for_a_local_run_with_debug_off(tmp_path: Path) -> None:
+    """What `make run` uses: DEBUG off, served on http://localhost."""
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": PRODUCTION["SECRET_KEY"],
+        "ALLOWED_HOSTS": "localhost",
+        "SECURE_SSL": "0",
+        "TRUSTED_PROXY_COUNT": "1",
+    }
+    values = security_settings(env, tmp_path)
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SESSION_COOKIE_SECURE"] is False
+    assert values["SECURE_HSTS_SECONDS"] == 0
+    assert values["CSRF_COOKIE_HTTPONLY"] is True
+    assert (values["proxy"], values["TRUSTED_PROXY_COUNT"]) == (None, 1)
+
+
+def test_limits_and_lockout_come_from_the_environment(tmp_path: Path) -> None:
+    script = (
+        "import json, webapp.settings as s\n"
+        "print(json.dumps([s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.seconds,"
+        " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['write'],"
+        " s.MAX_ACTIVE_TRAINING_JOBS, s.MAX_ACTIVE_GENERATION_JOBS,"
+        " s.STORAGE_QUOTA_MB, s.MAX_SERVED_MODEL_MB]))\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        "LOGIN_FAILURE_LIMIT": "3",
+        "LOGIN_LOCKOUT_MINUTES": "2",
+        "WRITE_THROTTLE_RATE": "7/second",
+        "MAX_ACTIVE_TRAINING_JOBS": "1",
+        "MAX_ACTIVE_GENERATION_JOBS": "2",
+        "STORAGE_QUOTA_MB": "9",
+        "MAX_SERVED_MODEL_MB": "8",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [3, 120, "7/second", 1, 2, 9, 8]

@@ -115,3 +115,28 @@ def test_queue_position_counts_earlier_queued_jobs_of_the_same_kind(
     first.save()
     assert services.queue_position(first) is None
     assert services.queue_position(third) == 2
+
+
+def test_queue_position_reveals_nothing_behind_or_beside_the_job(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    mine = training_job(owner)
+    ahead_before = services.queue_position(mine)
+    # Whatever others queue after it, in the other queue, or run: it stays put.
+    for _ in range(3):
+        training_job(other_user)
+        generation_job(other_user, make_model_version(other_user))
+    training_job(other_user, state=Job.State.RUNNING)
+    assert services.queue_position(mine) == ahead_before == 1
+
+
+def test_jobs_created_at_the_same_instant_get_distinct_positions(
+    owner: User, other_user: User
+) -> None:
+    first, second = training_job(owner), training_job(other_user)
+    Job.objects.filter(pk=second.pk).update(created_at=first.created_at)
+    second.refresh_from_db()
+    assert {services.queue_position(first), services.queue_position(second)} == {
+        1,
+        2,
+    }

@@ -141,3 +141,17 @@ def test_generate_is_throttled(
         for _ in range(3)
     ]
     assert codes == [200, 200, 429]
+
+
+def test_generate_with_a_model_too_big_to_serve_is_a_503_with_the_reason(
+    anonymous_client: APIClient,
+    other_user: Any,
+    make_model_version: Any,
+    settings: Any,
+) -> None:
+    settings.MAX_SERVED_MODEL_MB = 1
+    make_model_version(other_user, is_public=True, model_size=5 * 1024 * 1024)
+    response = anonymous_client.post("/generate", {"n_samples": 2}, format="json")
+    assert response.status_code == 503
+    assert response.json()["success"] is False
+    assert "larger than the 1 MB this server samples" in response.json()["error"]

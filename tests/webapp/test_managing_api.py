@@ -271,6 +271,18 @@ def test_rerun_refuses_what_cannot_run_again(
     assert Job.objects.count() == 3
 
 
+def test_rerun_respects_the_active_jobs_limit(
+    api_client: APIClient, owner: User, make_job: Any, settings: Any
+) -> None:
+    settings.MAX_ACTIVE_TRAINING_JOBS = 1
+    make_job(owner)
+    finished = make_job(owner, state=Job.State.SUCCEEDED)
+    response = api_client.post(f"/api/v1/jobs/{finished.pk}/rerun")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert Job.objects.count() == 2
+
+
 # --- The API root ---------------------------------------------------------------------
 
 

@@ -105,7 +105,9 @@ def test_download_returns_the_verified_file(
         detail(model_version) + "/download", HTTP_ACCEPT="application/octet-stream"
     )
     assert response.status_code == 200
-    content = response.content
+    assert response.streaming
+    content = b"".join(response.streaming_content)  # type: ignore[arg-type]
+    assert int(response["Content-Length"]) == len(content)
     assert hashlib.sha256(content).hexdigest() == model_version.model_sha256
     assert content[:4] == b"PK\x03\x04"  # an .npz archive
     assert "attachment" in response["Content-Disposition"]

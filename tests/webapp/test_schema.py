@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -48,3 +49,29 @@ def test_unknown_api_path_is_a_json_404(anonymous_client: APIClient) -> None:
 def test_health_check(anonymous_client: APIClient) -> None:
     response = anonymous_client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_hold_no_data(
+    anonymous_client: APIClient, make_model_version: Any
+) -> None:
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    from tests.webapp.job_rows import training_job
+
+    user = User.objects.create_user("zelda-secret-name", password="x-long-pass-12")
+    token = Token.objects.create(user=user)
+    job = training_job(user, name="zelda's private run")
+    model_version = make_model_version(user, name="zelda-model")
+    secrets = [user.username, token.key, str(job.pk), job.name, model_version.name]
+    pages = [
+        anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/json"),
+        anonymous_client.get("/api/schema/"),
+        anonymous_client.get("/api/docs/"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        text = page.content.decode()
+        for secret in secrets:
+            assert secret not in text

@@ -102,3 +102,66 @@ def test_sample_pngs_returns_fresh_random_pngs(
     for png in first:
         with Image.open(io.BytesIO(png)) as image:
             assert image.size == (8, 8)
+
+
+# --- Big models: never loaded by a web process, streamed when downloaded ------------
+
+
+def test_a_model_above_the_served_size_is_refused_without_loading_it(
+    owner: User,
+    make_model_version: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
+) -> None:
+    settings.MAX_SERVED_MODEL_MB = 1
+    big = make_model_version(owner, model_size=3 * 1024 * 1024)
+
+    def no_loading(content: bytes) -> Any:
+        raise AssertionError("the web process loaded a model above its bound")
+
+    monkeypatch.setattr(serving, "load_model", no_loading)
+    with pytest.raises(serving.ModelTooLarge) as refused:
+        serving.sample_pngs(big, 2)
+    assert str(refused.value) == (
+        "This model version (3 MB) is larger than the 1 MB this server samples on a "
+        "page or in /generate. Queue a generation job instead (the Generate form "
+        "of its page, or POST /api/v1/generations)."
+    )
+
+
+def test_a_generation_job_still_uses_a_model_above_the_served_size(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    from tests.webapp.job_rows import generation_job
+    from webapp.jobs import runner
+    from webapp.jobs.models import Job
+
+    settings.MAX_SERVED_MODEL_MB = 1
+    big = make_model_version(owner, model_size=3 * 1024 * 1024)
+    job = generation_job(owner, big)
+    assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+
+
+def test_the_download_stream_reads_the_file_a_chunk_at_a_time(
+    owner: User, make_model_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_version = make_model_version(owner)
+    monkeypatch.setattr(serving, "MODEL_FILE_CHUNK_BYTES", 1000)
+    chunks = list(serving.model_file_stream(model_version))
+    assert len(chunks) == -(-model_version.model_size // 1000)
+    assert {len(chunk) for chunk in chunks[:-1]} == {1000}
+    assert b"".join(chunks) == serving.model_file_bytes(model_version)
+
+
+def test_a_tampered_file_is_refused_before_the_stream_starts(
+    owner: User, make_model_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_version = make_model_version(owner)
+    content = bytearray(serving.model_file_bytes(model_version))
+    content[-10] ^= 0xFF  # in the last chunk: the whole file is checked first
+    ModelVersion.objects.filter(pk=model_version.pk).update(model_file=bytes(content))
+    monkeypatch.setattr(serving, "MODEL_FILE_CHUNK_BYTES", 1000)
+    with pytest.raises(serving.ModelUnavailable, match="checksum"):
+        serving.model_file_stream(model_version)

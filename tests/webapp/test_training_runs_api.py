@@ -281,3 +281,14 @@ def test_name_is_limited_to_100_characters(
     response = api_client.post(URL, {"name": "x" * 101}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["name"]
+
+
+def test_a_training_run_above_the_size_bound_is_a_400(
+    api_client: APIClient, dispatched: Any
+) -> None:
+    response = api_client.post(
+        "/api/v1/training-runs", {"n_train": 60000, "n_components": 784}
+    )
+    assert response.status_code == 400
+    assert "at most 12,000,000" in response.json()["n_train"][0]
+    assert dispatched.calls == []

@@ -24,8 +24,25 @@ def api_token(user: AbstractBaseUser) -> Token:
     return token
 
 
+def user_api_token(user: AbstractBaseUser) -> Token | None:
+    """The user's API token, or None after it was revoked."""
+    return Token.objects.filter(user_id=user.pk).first()
+
+
+def revoke_api_token(user: AbstractBaseUser) -> None:
+    """Delete the user's API token; requests carrying it get 401 from now on."""
+    Token.objects.filter(user_id=user.pk).delete()
+
+
 def rotate_api_token(user: AbstractBaseUser) -> Token:
     """Replace the user's API token; the old one stops working at once."""
     with transaction.atomic():
         Token.objects.filter(user_id=user.pk).delete()
         return Token.objects.create(user_id=user.pk)
+
+
+def rotate_api_token_if_any(user: AbstractBaseUser) -> None:
+    """Replace the user's API token if they have one (their password changed)."""
+    with transaction.atomic():
+        if Token.objects.filter(user_id=user.pk).select_for_update().exists():
+            rotate_api_token(user)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -32,7 +32,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from webapp.jobs import services, serving
+from webapp.jobs import limits, services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
@@ -58,6 +58,28 @@ def _owner(request: Request) -> AbstractBaseUser:
     if not isinstance(user, AbstractBaseUser):  # IsAuthenticated already ran
         raise NotAuthenticated
     return user
+
+
+def _refused(refusal: limits.JobRefused) -> Response:
+    """429 (with Retry-After) at the active-jobs limit, 409 with a full quota."""
+    data: dict[str, Any] = {"detail": str(refusal)}
+    if isinstance(refusal, limits.TooManyActiveJobs):
+        data.update(active=refusal.active, limit=refusal.limit)
+    if isinstance(refusal, limits.StorageQuotaExceeded):
+        data.update(used_bytes=refusal.used_bytes, quota_bytes=refusal.quota_bytes)
+    headers = {}
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(refusal.retry_after)
+    return Response(data, status=refusal.http_status, headers=headers)
+
+
+_REFUSALS = {
+    409: OpenApiResponse(description="Your storage quota is full."),
+    429: OpenApiResponse(
+        description="Too many of your jobs are queued or running, or too many "
+        "requests (see Retry-After)."
+    ),
+}
 
 
 def _accepted(job: Job, request: Request) -> Response:
@@ -92,15 +114,18 @@ class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
     serializer_class = TrainingRunSerializer
     queryset = Job.objects.none()
 
-    @extend_schema(responses={202: JobSerializer})
+    @extend_schema(responses={202: JobSerializer, **_REFUSALS})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = services.create_training_job(
-            _owner(request),
-            training_settings=serializer.validated_data["settings"],
-            name=serializer.validated_data["name"],
-        )
+        try:
+            job = services.create_training_job(
+                _owner(request),
+                training_settings=serializer.validated_data["settings"],
+                name=serializer.validated_data["name"],
+            )
+        except limits.JobRefused as refusal:
+            return _refused(refusal)
         return _accepted(job, request)
 
 
@@ -110,13 +135,16 @@ class GenerationViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
     serializer_class = GenerationSerializer
     queryset = Job.objects.none()
 
-    @extend_schema(responses={202: JobSerializer})
+    @extend_schema(responses={202: JobSerializer, **_REFUSALS})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = services.create_generation_job(
-            _owner(request), **serializer.validated_data
-        )
+        try:
+            job = services.create_generation_job(
+                _owner(request), **serializer.validated_data
+            )
+        except limits.JobRefused as refusal:
+            return _refused(refusal)
         return _accepted(job, request)
 
 
@@ -166,7 +194,17 @@ class JobViewSet(
             return _conflict(conflict)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={202: JobSerializer, 409: _CONFLICT})
+    @extend_schema(
+        request=None,
+        responses={
+            202: JobSerializer,
+            409: OpenApiResponse(
+                description="The job has not finished, its model version is gone, "
+                "or your storage quota is full."
+            ),
+            429: _REFUSALS[429],
+        },
+    )
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str | None = None) -> Response:
         """Queue a new job with the same settings as this finished one."""
@@ -174,6 +212,8 @@ class JobViewSet(
             job = services.rerun_job(self.get_object())
         except services.JobConflict as conflict:
             return _conflict(conflict)
+        except limits.JobRefused as refusal:
+            return _refused(refusal)
         except services.SettingsError as error:
             raise serializers.ValidationError(error.errors) from error
         return _accepted(job, request)
@@ -223,16 +263,21 @@ class ModelVersionViewSet(
         methods=["get"],
         content_negotiation_class=FileContentNegotiation,
     )
-    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The model's .npz file (checked against its SHA-256 first)."""
+    def download(
+        self, request: Request, pk: str | None = None
+    ) -> HttpResponse | StreamingHttpResponse:
+        """The model's .npz file (checked against its SHA-256 first), streamed."""
         model_version = self.get_object()
         try:
-            content = serving.model_file_bytes(model_version)
+            chunks = serving.model_file_stream(model_version)
         except serving.ModelUnavailable as error:
             return Response(
                 {"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE
             )
-        response = HttpResponse(content, content_type="application/octet-stream")
+        response = StreamingHttpResponse(
+            chunks, content_type="application/octet-stream"
+        )
+        response["Content-Length"] = str(model_version.model_size)
         filename = f"model-{model_version.pk}-v{model_version.version}.npz"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-SHA256"] = model_version.model_sha256

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from generator.search import widened_grid
@@ -24,8 +25,8 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
-from webapp.jobs import dispatch
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs import dispatch, limits
+from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -107,17 +108,17 @@ def create_training_job(
     name: str,
     publish_model: bool = False,
 ) -> Job:
-    """Write a queued training job; it is dispatched once the transaction commits."""
-    job = Job.objects.create(
-        owner_id=owner.pk,
+    """Write a queued training job; it is dispatched once the transaction commits.
+
+    Raises `limits.JobRefused` when the owner may not queue another one now.
+    """
+    return _create_job(
+        owner,
         kind=Job.Kind.TRAINING,
         name=name,
         params=dict(training_settings),
         publish_model=publish_model,
-        celery_task_id=str(uuid.uuid4()),
     )
-    dispatch_on_commit(job)
-    return job
 
 
 def create_generation_job(
@@ -129,12 +130,15 @@ def create_generation_job(
     seed: int | None = None,
     temperature: float = 1.0,
 ) -> Job:
-    """Write a queued generation job (inputs already validated); dispatch on commit."""
+    """Write a queued generation job (inputs already validated); dispatch on commit.
+
+    Raises `limits.JobRefused` when the owner may not queue another one now.
+    """
     if seed is None:
         # Drawn here, not in the worker, so the job row says how to reproduce it.
         seed = secrets.randbelow(MAX_SEED + 1)
-    job = Job.objects.create(
-        owner_id=owner.pk,
+    return _create_job(
+        owner,
         kind=Job.Kind.GENERATION,
         name=f"{n_images} images from {model_version}",
         params={
@@ -144,9 +148,18 @@ def create_generation_job(
             "seed": seed,
             "temperature": temperature,
         },
-        celery_task_id=str(uuid.uuid4()),
     )
-    dispatch_on_commit(job)
+
+
+def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
+    with transaction.atomic():
+        # Serialises this owner's submissions, so two cannot take the last slot.
+        lock_owner(owner.pk)
+        limits.check_can_queue(owner.pk, kind)
+        job = Job.objects.create(
+            owner_id=owner.pk, kind=kind, celery_task_id=str(uuid.uuid4()), **fields
+        )
+        dispatch_on_commit(job)
     return job
 
 
@@ -235,7 +248,11 @@ def queue_position(job: Job) -> int | None:
     """1 for the next job of its kind to start, 2 after that...; None unless queued."""
     if job.state != Job.State.QUEUED:
         return None
+    # Only what is ahead in the same queue: the position says nothing about the
+    # jobs behind it, the other queue or anyone's running jobs.
     ahead = Job.objects.filter(
-        kind=job.kind, state=Job.State.QUEUED, created_at__lt=job.created_at
+        Q(created_at__lt=job.created_at) | Q(created_at=job.created_at, pk__lt=job.pk),
+        kind=job.kind,
+        state=Job.State.QUEUED,
     ).count()
     return ahead + 1

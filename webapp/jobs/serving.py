@@ -4,15 +4,19 @@ which model version serves a user."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BinaryField
+from django.db.models.functions import Length, Substr
 
 from generator.files import file_sha256
 from generator.io import load_model
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_SYNC_SAMPLES = 16
+MODEL_FILE_CHUNK_BYTES = 1 << 20
 
 
 class ModelUnavailable(Exception):
@@ -124,6 +129,18 @@ class _ModelCache:
 model_cache = _ModelCache()
 
 
+class ModelTooLarge(ModelUnavailable):
+    """The model is too big to load in a web process; a generation job can use it."""
+
+
+def _check_sha256(digest: str, model_version: ModelVersion) -> None:
+    if digest != model_version.model_sha256:
+        logger.error("Model version %s failed its SHA-256 check", model_version.pk)
+        raise ModelUnavailable(
+            "The stored model file does not match its checksum; retrain the model."
+        )
+
+
 def model_file_bytes(model_version: ModelVersion) -> bytes:
     """The stored .npz, after checking it against its recorded SHA-256."""
     stored = (
@@ -132,12 +149,44 @@ def model_file_bytes(model_version: ModelVersion) -> bytes:
         .first()
     )
     content = bytes(stored) if stored is not None else b""
-    if file_sha256(content) != model_version.model_sha256:
-        logger.error("Model version %s failed its SHA-256 check", model_version.pk)
-        raise ModelUnavailable(
-            "The stored model file does not match its checksum; retrain the model."
-        )
+    _check_sha256(file_sha256(content), model_version)
     return content
+
+
+def _stored_chunks(model_version: ModelVersion) -> Iterator[bytes]:
+    """The stored file, one database read of MODEL_FILE_CHUNK_BYTES at a time."""
+    rows = ModelVersion.objects.filter(pk=model_version.pk)
+    size = (
+        rows.annotate(size=Length("model_file")).values_list("size", flat=True).first()
+        or 0
+    )
+    for offset in range(0, size, MODEL_FILE_CHUNK_BYTES):
+        chunk = (
+            rows.annotate(
+                chunk=Substr(
+                    "model_file",
+                    offset + 1,
+                    MODEL_FILE_CHUNK_BYTES,
+                    output_field=BinaryField(),
+                )
+            )
+            .values_list("chunk", flat=True)
+            .first()
+        )
+        yield bytes(chunk or b"")
+
+
+def model_file_stream(model_version: ModelVersion) -> Iterator[bytes]:
+    """The stored .npz in chunks, for a download that never holds the whole file.
+
+    The file is checked against its SHA-256 in a first pass (ModelUnavailable
+    before any byte is sent), then read again chunk by chunk as it is sent.
+    """
+    digest = hashlib.sha256()
+    for chunk in _stored_chunks(model_version):
+        digest.update(chunk)
+    _check_sha256(digest.hexdigest(), model_version)
+    return _stored_chunks(model_version)
 
 
 def load_model_version(model_version: ModelVersion) -> ImageGenerator:
@@ -149,10 +198,27 @@ def load_model_version(model_version: ModelVersion) -> ImageGenerator:
     return model
 
 
+def check_servable(model_version: ModelVersion) -> None:
+    """ModelTooLarge unless a web process may load this model (MAX_SERVED_MODEL_MB)."""
+    limit_mb = settings.MAX_SERVED_MODEL_MB
+    if model_version.model_size > limit_mb * 1024 * 1024:
+        raise ModelTooLarge(
+            f"This model version ({model_version.model_size / 2**20:.0f} MB) is "
+            f"larger than the {limit_mb} MB this server samples on a page or in "
+            "/generate. Queue a generation job instead (the Generate form of its "
+            "page, or POST /api/v1/generations)."
+        )
+
+
 def sample_pngs(
     model_version: ModelVersion, n_samples: int, *, digit: int | None = None
 ) -> list[bytes]:
-    """Fresh random samples as PNGs, straight from the model (no job, no rows)."""
+    """Fresh random samples as PNGs, straight from the model (no job, no rows).
+
+    For the web process (pages and /generate): a model above MAX_SERVED_MODEL_MB
+    is refused with ModelTooLarge before anything is read.
+    """
+    check_servable(model_version)
     try:
         model = load_model_version(model_version)
     except ValueError as exc:  # ModelFileError is a ValueError

@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern] = [
     path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path("account/password/", accounts.password_change, name="password-change"),
     path("account/token/", accounts.api_token, name="token"),
+    path("account/token/revoke/", accounts.api_token_revoke, name="token-revoke"),
     path("dashboard/", home.dashboard, name="dashboard"),
     path("dashboard/counts/", home.dashboard_counts, name="dashboard-counts"),
     path("training/new/", jobs.training_new, name="training-new"),

@@ -12,10 +12,12 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts import services as account_services
 from webapp.accounts.serializers import RegisterSerializer
+from webapp.middleware import throttled_response
+from webapp.throttles import AuthThrottle
 from webapp.web.forms import SignUpForm, add_serializer_errors
 from webapp.web.views.shared import request_user
 
@@ -28,6 +30,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     status = 200
     if request.method == "POST":
+        # The API's sign-up limit, per client address, shared with the API.
+        throttle = AuthThrottle()
+        if not throttle.allow_request(request, None):
+            return throttled_response(throttle.wait())
         if form.is_valid():
             serializer = RegisterSerializer(
                 data={
@@ -93,7 +99,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             user = form.save()
             update_session_auth_hash(request, user)
-            messages.success(request, "Your password has been changed.")
+            messages.success(
+                request,
+                "Your password has been changed"
+                + (
+                    " and your API token replaced: scripts need the new one."
+                    if account_services.user_api_token(user) is not None
+                    else "."
+                ),
+            )
             return redirect("web:dashboard")
         return render(
             request, "web/registration/password_change.html", {"form": form}, status=400
@@ -104,21 +118,35 @@ def password_change(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
-    """Show the user's REST API token; POST replaces it."""
+    """Show the user's REST API token; POST creates or replaces it."""
     user = request_user(request)
     if request.method == "POST":
+        replaced = account_services.user_api_token(user) is not None
         account_services.rotate_api_token(user)
         messages.success(
-            request, "A new token was created; the old one no longer works."
+            request,
+            "A new token was created; the old one no longer works."
+            if replaced
+            else "Your API token was created.",
         )
         return redirect("web:token")
-    token = account_services.api_token(user)
     return render(
         request,
         "web/registration/token.html",
         {
-            "token": token,
+            "token": account_services.user_api_token(user),
             "api_root": request.build_absolute_uri("/api/v1/"),
             "docs_url": "/api/docs/",
         },
     )
+
+
+@login_required
+@require_POST
+def api_token_revoke(request: HttpRequest) -> HttpResponse:
+    """Delete the user's API token without making a new one."""
+    account_services.revoke_api_token(request_user(request))
+    messages.success(
+        request, "Your API token was revoked: it no longer works anywhere."
+    )
+    return redirect("web:token")

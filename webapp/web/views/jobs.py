@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.jobs import services
+from webapp.jobs import limits, services
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.serializers import JobSerializer, TrainingRunSerializer
 from webapp.web import training_options
@@ -26,6 +26,7 @@ from webapp.web.views.shared import (
     PHASE_LABELS,
     QUEUED_TAG,
     confirm_delete,
+    refused_response,
     rename_from_post,
     request_user,
     settings_rows,
@@ -94,6 +95,7 @@ def training_new(request: HttpRequest) -> HttpResponse:
     presets = training_options.presets()
     by_name = {preset.name: preset for preset in presets}
     note = None
+    refusal: limits.JobRefused | None = None
     if request.method == "POST":
         form = TrainingRunForm(request.POST)
         if form.is_valid():
@@ -103,15 +105,22 @@ def training_new(request: HttpRequest) -> HttpResponse:
                 body.pop("preset")
             validated = _validate_training(form, body)
             if validated is not None and not form.errors:
-                job = services.create_training_job(
-                    request_user(request),
-                    training_settings=validated["settings"],
-                    name=validated["name"],
-                )
-                messages.success(
-                    request, f"Training run “{job.name}” queued.", extra_tags=QUEUED_TAG
-                )
-                return redirect("web:job", pk=job.pk)
+                try:
+                    job = services.create_training_job(
+                        request_user(request),
+                        training_settings=validated["settings"],
+                        name=validated["name"],
+                    )
+                except limits.JobRefused as error:
+                    refusal = error
+                    form.add_error(None, str(refusal))
+                else:
+                    messages.success(
+                        request,
+                        f"Training run “{job.name}” queued.",
+                        extra_tags=QUEUED_TAG,
+                    )
+                    return redirect("web:job", pk=job.pk)
         status = 400
         chosen = str(form.data.get("preset") or "")
     else:
@@ -137,7 +146,7 @@ def training_new(request: HttpRequest) -> HttpResponse:
         )
         for preset in presets
     }
-    return render(
+    response = render(
         request,
         "web/training_new.html",
         {
@@ -153,6 +162,7 @@ def training_new(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+    return response if refusal is None else refused_response(response, refusal)
 
 
 def _job_json(job: Job, request: HttpRequest) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.gallery.models import Gallery
-from webapp.jobs import services, serving
+from webapp.jobs import limits, services, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import GenerationSerializer
 from webapp.web import charts
@@ -22,6 +22,7 @@ from webapp.web.views.shared import (
     QUEUED_TAG,
     SAMPLE_COUNT,
     confirm_delete,
+    refused_response,
     rename_from_post,
     request_user,
     sample_images,
@@ -109,9 +110,20 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
                 data[field] = str(form.cleaned_data.get(field) or "")
         serializer = GenerationSerializer(data=data, context={"request": request})
         if serializer.is_valid():
-            job = services.create_generation_job(
-                request_user(request), **serializer.validated_data
-            )
+            try:
+                job = services.create_generation_job(
+                    request_user(request), **serializer.validated_data
+                )
+            except limits.JobRefused as refusal:
+                form.add_error(None, str(refusal))
+                return refused_response(
+                    render(
+                        request,
+                        "web/model.html",
+                        _model_context(request, model_version, form),
+                    ),
+                    refusal,
+                )
             messages.success(request, "Generation queued.", extra_tags=QUEUED_TAG)
             return redirect("web:job", pk=job.pk)
         add_serializer_errors(form, serializer.errors)

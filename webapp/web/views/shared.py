@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from webapp.jobs import serving
+from webapp.jobs import limits, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import NameSerializer
 from webapp.web.forms import SETTING_LABELS
@@ -105,3 +105,13 @@ def confirm_delete(
         "web/confirm_delete.html",
         {"what": what, "consequences": consequences, "back_url": back_url},
     )
+
+
+def refused_response(
+    response: HttpResponse, refusal: limits.JobRefused
+) -> HttpResponse:
+    """The form page re-rendered with the refusal: the API's status and headers."""
+    response.status_code = refusal.http_status
+    if refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response

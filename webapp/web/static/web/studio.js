@@ -2,20 +2,11 @@
 "use strict";
 
 window.Studio = (function () {
-  function cookie(name) {
-    const prefix = name + "=";
-    for (const part of document.cookie.split(";")) {
-      const item = part.trim();
-      if (item.startsWith(prefix)) {
-        return decodeURIComponent(item.slice(prefix.length));
-      }
-    }
-    return "";
-  }
-
+  // The CSRF cookie is HttpOnly: every logged-in page carries the token in a
+  // form (the log-out button's at least).
   function csrfToken() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return (input && input.value) || cookie("csrftoken");
+    return input ? input.value : "";
   }
 
   // Resolves to {ok, status, data}; data is the parsed JSON body or null.
@@ -96,7 +87,6 @@ window.Studio = (function () {
   }
 
   return {
-    cookie: cookie,
     csrfToken: csrfToken,
     requestJSON: requestJSON,
     formatDuration: formatDuration,

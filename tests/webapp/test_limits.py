@@ -1,0 +1,190 @@
+"""webapp/jobs/limits.py: active jobs and storage per user, through the API."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, connections
+from pytest_django import Settings as SettingsWrapper
+from rest_framework.test import APIClient
+
+from tests.integration.integration_support import wait_for
+from tests.webapp.job_rows import generation_job, training_job
+from webapp.jobs import limits, services
+from webapp.jobs.models import Job, ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+TRAINING = "/api/v1/training-runs"
+GENERATIONS = "/api/v1/generations"
+PREVIEW = {"preset": "preview"}
+
+
+def test_training_jobs_beyond_the_limit_get_429_with_the_reason(
+    api_client: APIClient,
+    owner: User,
+    other_client: APIClient,
+    settings: SettingsWrapper,
+    dispatched: Any,
+) -> None:
+    settings.MAX_ACTIVE_TRAINING_JOBS = 2
+    training_job(owner, state=Job.State.RUNNING)
+    training_job(owner, state=Job.State.SUCCEEDED)  # finished jobs do not count
+    assert api_client.post(TRAINING, PREVIEW).status_code == 202
+    response = api_client.post(TRAINING, PREVIEW)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert response.json() == {
+        "detail": "You already have 2 training jobs queued or running, the most "
+        "allowed at once (2). Wait for one to finish or cancel one, then try again.",
+        "active": 2,
+        "limit": 2,
+    }
+    assert Job.objects.filter(owner=owner).count() == 3
+    # Someone else's slots are their own.
+    assert other_client.post(TRAINING, PREVIEW).status_code == 202
+
+
+def test_cancelling_a_job_frees_its_slot(
+    api_client: APIClient, owner: User, settings: SettingsWrapper, dispatched: Any
+) -> None:
+    settings.MAX_ACTIVE_TRAINING_JOBS = 1
+    job_id = api_client.post(TRAINING, PREVIEW).json()["id"]
+    assert api_client.post(TRAINING, PREVIEW).status_code == 429
+    assert api_client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+    assert api_client.post(TRAINING, PREVIEW).status_code == 202
+
+
+def test_generation_jobs_have_their_own_limit(
+    api_client: APIClient,
+    owner: User,
+    make_model_version: Any,
+    settings: SettingsWrapper,
+    dispatched: Any,
+) -> None:
+    settings.MAX_ACTIVE_GENERATION_JOBS = 2
+    settings.MAX_ACTIVE_TRAINING_JOBS = 1
+    model_version = make_model_version(owner)
+    generation_job(owner, model_version)
+    body = {"model_version": model_version.pk, "n_images": 2}
+    assert api_client.post(GENERATIONS, body).status_code == 202
+    response = api_client.post(GENERATIONS, body)
+    assert (response.status_code, response["Retry-After"]) == (429, "10")
+    assert "2 generation jobs" in response.json()["detail"]
+    # Generations do not use up training slots.
+    assert api_client.post(TRAINING, PREVIEW).status_code == 202
+
+
+def test_a_full_storage_quota_is_a_409_with_the_figures(
+    api_client: APIClient,
+    owner: User,
+    make_model_version: Any,
+    settings: SettingsWrapper,
+    dispatched: Any,
+) -> None:
+    settings.STORAGE_QUOTA_MB = 1
+    model_version = make_model_version(owner, model_size=700 * 1024)
+    assert api_client.post(TRAINING, PREVIEW).status_code == 202
+    big = make_model_version(owner, model_size=400 * 1024)
+    used = 1100 * 1024
+    assert limits.storage_used(owner.pk) == used
+    for url, body in (
+        (TRAINING, PREVIEW),
+        (GENERATIONS, {"model_version": model_version.pk}),
+    ):
+        response = api_client.post(url, body)
+        assert response.status_code == 409
+        assert response.json() == {
+            "detail": "Your storage is full: you use 1.1 MB of your 1 MB quota. "
+            "Delete model versions or galleries to free space, then try again.",
+            "used_bytes": used,
+            "quota_bytes": 1024 * 1024,
+        }
+        assert "Retry-After" not in response
+    # Usage is summed from the rows: deleting one frees its bytes.
+    ModelVersion.objects.filter(pk=big.pk).delete()
+    assert api_client.post(TRAINING, PREVIEW).status_code == 202
+
+
+def test_storage_counts_the_bytes_of_generated_images(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    from webapp.gallery.services import create_gallery
+
+    def gallery(user: User, pngs: list[bytes]) -> None:
+        model_version = make_model_version(user, model_size=1000)
+        create_gallery(
+            job=generation_job(user, model_version),
+            model_version=model_version,
+            digit=None,
+            seed=1,
+            temperature=1.0,
+            evaluation=None,
+            pngs=pngs,
+        )
+
+    gallery(owner, [b"x" * 300, b"y" * 500])
+    gallery(other_user, [b"z" * 7000])
+    assert limits.storage_used(owner.pk) == 1000 + 800
+
+
+def test_two_concurrent_submissions_cannot_both_take_the_last_slot(
+    transactional_db: None,
+    owner: User,
+    settings: SettingsWrapper,
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: Any,
+) -> None:
+    """The first submission holds the owner's row while it checks and inserts; the
+    second must wait for that row and then see the first one's job."""
+    if connection.vendor != "postgresql":
+        pytest.skip("watches PostgreSQL's lock table")
+    settings.MAX_ACTIVE_TRAINING_JOBS = 1
+    first_checked, release = threading.Event(), threading.Event()
+    real_check = limits.check_can_queue
+
+    def check_then_hold(owner_id: int, kind: str) -> None:
+        real_check(owner_id, kind)
+        if threading.current_thread().name == "first":
+            first_checked.set()
+            assert release.wait(timeout=30)
+
+    monkeypatch.setattr(limits, "check_can_queue", check_then_hold)
+    outcomes: dict[str, str] = {}
+
+    def submit() -> None:
+        try:
+            services.create_training_job(
+                owner,
+                training_settings=services.validate_training_settings(
+                    {}, preset="preview"
+                ),
+                name="race",
+            )
+            outcomes[threading.current_thread().name] = "queued"
+        except limits.TooManyActiveJobs:
+            outcomes[threading.current_thread().name] = "refused"
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=submit, name="first")
+    second = threading.Thread(target=submit, name="second")
+    first.start()
+    assert first_checked.wait(timeout=30)
+    second.start()
+
+    def second_waits_or_finished() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            (waiting,) = cursor.fetchone()
+        return waiting > 0 or not second.is_alive()
+
+    wait_for(second_waits_or_finished, timeout=30, what="the second submission")
+    release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert outcomes == {"first": "queued", "second": "refused"}
+    assert Job.objects.filter(owner=owner).count() == 1
