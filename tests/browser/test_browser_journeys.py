@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.browser_support import wait_for_images
 from tests.browser.test_browser_scenarios import (
     JOB_TIMEOUT_MS,
     assert_not_reloaded,
@@ -108,9 +109,7 @@ def test_managing_runs_from_the_pages(browser: Any, stack: Any) -> None:
     # "Draw new ones" draws in place.
     page.get_by_role("link", name=re.compile("^batch 7")).click()
     expect(page.locator("#model-samples img")).to_have_count(16)
-    page.wait_for_function(
-        "[...document.querySelectorAll('#model-samples img')].every(i => i.complete)"
-    )
+    wait_for_images(page.locator("#model-samples img"))
     before = page.eval_on_selector_all("#model-samples img", "i => i.map(x => x.src)")
     mark_page(page)
     page.get_by_role("link", name="Draw new ones").click()
@@ -252,10 +251,7 @@ def test_every_page_fits_a_phone(browser: Any, stack: Any, browser_worker: Any) 
     page.get_by_role("button", name="Generate", exact=True).click()
     wait_for_state(page, "succeeded")
     page.get_by_role("link", name="Open the gallery").click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('#gallery-images img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
-    )
+    wait_for_images(page.locator("#gallery-images img"), loaded=True)
     # At least four images a row.
     tops = page.eval_on_selector_all(
         "#gallery-images li",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.browser_support import wait_for_images
 from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -125,11 +126,8 @@ def test_a_new_user_trains_generates_and_downloads(
     expect(page).to_have_url(re.compile(r"/galleries/\d+/$"))
     expect(page.get_by_role("heading", name="16 images of digit 7")).to_be_visible()
     expect(page.locator("#gallery-images img")).to_have_count(16)
-    page.wait_for_function(
-        "document.querySelectorAll('#gallery-images img').length === 16 && "
-        "[...document.querySelectorAll('#gallery-images img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
-    )
+    expect(page.locator("#gallery-images img")).to_have_count(16)
+    wait_for_images(page.locator("#gallery-images img"), loaded=True)
     browser.screenshot(page, "07-gallery")
 
     with page.expect_download() as download_info:
