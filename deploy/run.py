@@ -1,5 +1,9 @@
 """Start the whole studio on one machine; this is what ``make run`` calls.
 
+The processes run the product, not a development server: ``DEBUG`` is off unless
+set, with a ``SECRET_KEY`` generated once and kept in ``DATA_DIR/secret_key`` and
+``ALLOWED_HOSTS`` for this machine (see `product_environment`).
+
 1. Fetch MNIST (best effort: the ``digits`` data set works without it).
 2. Migrate the database and collect static files.
 3. Use ``REDIS_URL`` if set, else a Redis answering on 127.0.0.1:6379, else start
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -26,7 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -42,6 +47,8 @@ WEB_START_TIMEOUT = 60.0
 # its jobs are acknowledged late, so an interrupted job is redelivered.
 STOP_GRACE = 10.0
 PR_SET_PDEATHSIG = 1
+LOCAL_HOSTS = "localhost,127.0.0.1,[::1]"
+SECRET_KEY_FILE = "secret_key"
 
 
 class Interrupted(BaseException):
@@ -219,6 +226,44 @@ class Supervisor:
                     self.selector.unregister(child.stdout)
 
 
+def stored_secret_key(data_dir: Path) -> str:
+    """The key in ``data_dir/secret_key``, created (readable by us only) if absent.
+
+    Kept across runs, so sessions and signed links outlive a restart.
+    """
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise StartupError(f"{path} is empty; delete it to get a new key") from None
+        return key
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(key + "\n")
+    return key
+
+
+def product_environment(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """The environment of every process ``make run`` starts.
+
+    ``DEBUG`` off, a ``SECRET_KEY`` kept in ``data_dir``, ``ALLOWED_HOSTS`` for
+    this machine and ``SECURE_SSL=0`` (gunicorn serves plain http://127.0.0.1:
+    no HTTPS redirect, HSTS or HTTPS-only cookies; set SECURE_SSL=1 behind a TLS
+    proxy), each unless ``environ`` sets it (an empty value counts as unset, as in
+    the settings): ``DEBUG=1 make run`` is for development.
+    """
+    env = dict(environ, DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    defaults = {"DEBUG": "0", "ALLOWED_HOSTS": LOCAL_HOSTS, "SECURE_SSL": "0"}
+    for name, value in defaults.items():
+        if not env.get(name, "").strip():
+            env[name] = value
+    if not env.get("SECRET_KEY", "").strip():
+        env["SECRET_KEY"] = stored_secret_key(data_dir)
+    return env
+
+
 def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout) as connection:
@@ -314,10 +359,11 @@ def main() -> int:
         say(f"error: {host}:{port} is already in use; set PORT to another port")
         return 1
 
-    env = dict(os.environ, DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    # gunicorn serves plain http://127.0.0.1 here: no HTTPS redirect, HSTS or
-    # HTTPS-only cookies, even with DEBUG off (set SECURE_SSL=1 behind a TLS proxy).
-    env.setdefault("SECURE_SSL", "0")
+    try:
+        env = product_environment(os.environ, data_dir)
+    except (OSError, StartupError) as error:
+        say(f"error: {error}")
+        return 1
     supervisor = Supervisor(env)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -27,6 +27,7 @@ from generator.kernel_sums import (
     n_threads,
     worker_threads,
 )
+from generator.settings import MAX_GRID_NUM
 from generator.validation import RandomState, as_matrix, check_random_state
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "assign_folds",
     "bandwidth_grid_values",
     "cross_validate_bandwidth",
+    "grid_edge",
+    "widened_grid",
 ]
 
 
@@ -158,6 +161,76 @@ def bandwidth_grid_values(grid: Sequence[float]) -> FloatArray:
     values[0] = start
     values[-1] = stop
     return values
+
+
+def grid_edge(bandwidths: ArrayLike, chosen: float) -> str | None:
+    """Whether the chosen bandwidth is an end of the grid searched.
+
+    The best bandwidth may then lie beyond the grid, and a wider one is worth a
+    search (see `widened_grid`).
+
+    Parameters
+    ----------
+    bandwidths : array-like of shape (k,)
+        The grid searched.
+    chosen : float
+        The bandwidth the search picked.
+
+    Returns
+    -------
+    {"lower", "upper"} or None
+        ``"lower"`` for the smallest value of a grid of at least two distinct
+        values, ``"upper"`` for the largest, else None.
+
+    Examples
+    --------
+    >>> grid_edge([0.1, 1.0, 10.0], 0.1), grid_edge([0.1, 1.0, 10.0], 1.0)
+    ('lower', None)
+    """
+    grid = np.asarray(bandwidths, dtype=np.float64)
+    if grid.size < 2 or not np.isfinite(grid).all() or grid.min() == grid.max():
+        return None
+    tolerance = 1e-9 * abs(chosen)
+    if abs(chosen - grid.min()) <= tolerance:
+        return "lower"
+    if abs(chosen - grid.max()) <= tolerance:
+        return "upper"
+    return None
+
+
+def widened_grid(grid: Sequence[float], edge: str) -> tuple[float, float, int]:
+    """The grid extended by a decade beyond ``edge``, about as finely spaced.
+
+    Parameters
+    ----------
+    grid : sequence of (float, float, int)
+        ``(start, stop, num)`` with ``start < stop`` and ``num >= 2``.
+    edge : {"lower", "upper"}
+        The end the chosen bandwidth sat on (`grid_edge`).
+
+    Returns
+    -------
+    (float, float, int)
+        At most ``MAX_GRID_NUM`` values.
+
+    Examples
+    --------
+    >>> widened_grid((0.1, 10.0, 20), "lower")
+    (0.01, 10.0, 30)
+    >>> widened_grid((0.1, 10.0, 20), "upper")
+    (0.1, 100.0, 30)
+    """
+    start, stop, num = float(grid[0]), float(grid[1]), int(grid[2])
+    if edge not in ("lower", "upper") or not 0 < start < stop or num < 2:
+        raise ValueError(
+            f"cannot widen grid {tuple(grid)!r} at its {edge!r} edge; need "
+            "0 < start < stop, num >= 2 and edge 'lower' or 'upper'"
+        )
+    per_decade = (num - 1) / math.log10(stop / start)
+    wider = min(MAX_GRID_NUM, num + max(1, round(per_decade)))
+    if edge == "lower":
+        return (start / 10.0, stop, wider)
+    return (start, stop * 10.0, wider)
 
 
 def _check_bandwidths(bandwidths: ArrayLike) -> FloatArray:

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_TRAINING_CELLS",
     "PRESETS",
     "DatasetSize",
+    "Message",
     "SettingsError",
     "TrainingSettings",
     "validate_settings",
@@ -89,15 +90,72 @@ DATASET_SIZES: dict[str, DatasetSize] = {
 }
 
 
+@dataclass(frozen=True)
+class Message:
+    """A sentence about settings that names each one through a placeholder.
+
+    Front ends word the settings their own way: the REST API by field name, a
+    form by its labels. ``template`` is a `str.format` template whose ``{0}``,
+    ``{1}``... stand for the settings in ``names`` (field names, or
+    ``"bandwidth_grid.start"`` for a part of the grid).
+
+    Examples
+    --------
+    >>> message = Message("{0} cannot exceed {1}", ("n_components", "n_train"))
+    >>> message.render()
+    'n_components cannot exceed n_train'
+    >>> message.render({"n_components": "Components", "n_train": "Training images"})
+    'Components cannot exceed training images'
+    """
+
+    template: str
+    names: tuple[str, ...] = ()
+
+    def render(self, wording: Mapping[str, str] | None = None) -> str:
+        """The sentence, each setting named by ``wording`` (default: its API name).
+
+        A name other than the first word starts with a lower-case letter, unless
+        it is an abbreviation ("PCA components").
+        """
+        words = []
+        for index, name in enumerate(self.names):
+            word = (wording or {}).get(name) or _API_WORDS.get(name, name)
+            if not self.template.startswith(f"{{{index}}}"):
+                word = _lower_first(word)
+            words.append(word)
+        return self.template.format(*words)
+
+
+# How the REST API names the parts of the grid in its messages.
+_API_WORDS = {
+    "bandwidth_grid.start": "bandwidth_grid start",
+    "bandwidth_grid.stop": "bandwidth_grid stop",
+    "bandwidth_grid.num": "bandwidth_grid num",
+}
+
+
+def _lower_first(word: str) -> str:
+    if word[1:2].islower():
+        return word[:1].lower() + word[1:]
+    return word
+
+
 class SettingsError(ValueError):
     """Settings with a wrong type or value: every offending one, found in one pass.
 
     Parameters
     ----------
-    errors : Mapping[str, str]
+    errors : Mapping[str, str or Message]
         One sentence fit to show a user per offending setting, keyed by the
         setting (a `TrainingSettings` field name, an unknown key, ``"preset"`` or
         ``"settings"``).
+
+    Attributes
+    ----------
+    errors : dict of str to str
+        The sentences, each setting named by its field name.
+    messages : dict of str to Message
+        The same sentences, for `worded`.
 
     Examples
     --------
@@ -108,15 +166,46 @@ class SettingsError(ValueError):
     'seed is wrong; kernel is wrong'
     """
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
+    def __init__(self, errors: Mapping[str, str | Message]) -> None:
         if not errors:
             raise ValueError("a SettingsError needs at least one error")
-        self.errors: dict[str, str] = dict(errors)
+        self.messages: dict[str, Message] = {
+            key: message if isinstance(message, Message) else _literal(message)
+            for key, message in errors.items()
+        }
+        self.errors: dict[str, str] = self.worded()
         super().__init__("; ".join(self.errors.values()))
+
+    def worded(self, wording: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every sentence, each setting named by ``wording`` (default: its API name).
+
+        Examples
+        --------
+        >>> try:
+        ...     validate_settings({"cv_folds": 1})
+        ... except SettingsError as error:
+        ...     error.worded({"cv_folds": "Folds"})
+        {'cv_folds': 'Folds must be an integer from 2 to 10'}
+        """
+        return {key: message.render(wording) for key, message in self.messages.items()}
+
+
+def _literal(text: str) -> Message:
+    """A message naming no setting."""
+    return Message(_escape(text))
+
+
+def _escape(text: str) -> str:
+    """``text`` as literal text inside a `Message` template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class _Invalid(Exception):
     """One setting's value is wrong; the message is fit to show a user."""
+
+    def __init__(self, template: str, *names: str) -> None:
+        super().__init__(template)
+        self.message = Message(template, names)
 
 
 @dataclass(frozen=True)
@@ -220,6 +309,8 @@ def validate_settings(
         sequence ``[start, stop, num]``.
     preset : str, optional
         Name in `PRESETS` supplying the fields not given; default ``"notebook"``.
+        A preset value adapts to the data set chosen: ``n_train`` is at most its
+        training images. Only values given in ``data`` are refused.
 
     Returns
     -------
@@ -235,6 +326,8 @@ def validate_settings(
     --------
     >>> validate_settings({"n_components": 0.9}, preset="preview").n_components
     0.9
+    >>> validate_settings({"dataset": "digits"}).n_train
+    1438
     >>> validate_settings({"cv_folds": 1})
     Traceback (most recent call last):
     ...
@@ -246,7 +339,7 @@ def validate_settings(
     ['cv_folds', 'kernel', 'seed']
     """
     preset_name = DEFAULT_PRESET if preset is None else preset
-    errors: dict[str, str] = {}
+    errors: dict[str, str | Message] = {}
     known_preset = isinstance(preset_name, str) and preset_name in PRESETS
     if not known_preset:
         errors["preset"] = (
@@ -268,13 +361,21 @@ def validate_settings(
             merged[key] = {**merged[key], **value}
         elif key in _FIELD_NAMES:
             merged[key] = value
+    if "n_train" not in data:
+        merged["n_train"] = _adapted_n_train(merged["n_train"], merged["dataset"])
     try:
         normalised = _check_all(merged)
     except SettingsError as error:
-        raise SettingsError({**errors, **error.errors}) from None
+        raise SettingsError({**errors, **error.messages}) from None
     if errors:
         raise SettingsError(errors)
     return TrainingSettings(**normalised)
+
+
+def _adapted_n_train(n_train: int, dataset: object) -> int:
+    """A preset's ``n_train`` for the data set chosen: at most its training images."""
+    size = DATASET_SIZES.get(dataset) if isinstance(dataset, str) else None
+    return n_train if size is None else min(n_train, size.n_train)
 
 
 def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,14 +385,14 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
     the data set, n_components against n_train...) runs once those are valid.
     Raises `SettingsError` naming every bad field.
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, Message] = {}
     checked: dict[str, Any] = {}
 
     def check(field: str, checker: Callable[[Any], Any]) -> None:
         try:
             checked[field] = checker(values[field])
         except _Invalid as invalid:
-            errors.setdefault(field, str(invalid))
+            errors.setdefault(field, invalid.message)
 
     check("dataset", _check_dataset)
     check("kernel", _check_kernel)
@@ -319,25 +420,35 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
         if n_components is not None and components * n_train > MAX_TRAINING_CELLS:
             errors.setdefault(
                 "n_train",
-                f"n_components x n_train must be at most {MAX_TRAINING_CELLS:,}, "
-                f"got {components} x {n_train:,}"
-                + (
-                    ""
-                    if isinstance(n_components, int)
-                    else f" (a fraction of variance counts as all {n_features} pixels)"
-                )
-                + f": use at most {MAX_TRAINING_CELLS // components:,} images",
+                Message(
+                    f"{{0}} x {{1}} must be at most {MAX_TRAINING_CELLS:,}, "
+                    f"got {components} x {n_train:,}"
+                    + (
+                        ""
+                        if isinstance(n_components, int)
+                        else " (a fraction of variance counts as all "
+                        f"{n_features} pixels)"
+                    )
+                    + f": use at most {MAX_TRAINING_CELLS // components:,} images",
+                    ("n_components", "n_train"),
+                ),
             )
         if isinstance(n_components, int) and n_components > n_train:
             errors.setdefault(
                 "n_components",
-                f"n_components ({n_components}) cannot exceed n_train ({n_train})",
+                Message(
+                    f"{{0}} ({n_components}) cannot exceed {{1}} ({n_train})",
+                    ("n_components", "n_train"),
+                ),
             )
         if bandwidth == "cv" and cv_folds is not None and n_train < cv_folds:
             errors.setdefault(
                 "n_train",
-                f"n_train ({n_train}) must be at least cv_folds ({cv_folds}) "
-                "for the bandwidth search",
+                Message(
+                    f"{{0}} ({n_train}) must be at least {{1}} ({cv_folds}) "
+                    "for the bandwidth search",
+                    ("n_train", "cv_folds"),
+                ),
             )
         if bandwidth is not None and checked.get("class_conditional"):
             dataset = checked["dataset"]
@@ -350,9 +461,12 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
             if n_train * size.smallest_class_train // size.n_train < needed:
                 errors.setdefault(
                     "n_train",
-                    f"n_train must be at least {min(minimum, size.n_train)} for a "
-                    f"class-conditional model of {dataset}, so that every class "
-                    f"has {needed} training images",
+                    Message(
+                        f"{{0}} must be at least {min(minimum, size.n_train)} for "
+                        f"a class-conditional model of {dataset}, so that every "
+                        f"class has {needed} training images",
+                        ("n_train",),
+                    ),
                 )
     if errors:
         raise SettingsError(errors)
@@ -361,27 +475,25 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_dataset(value: object) -> str:
     if not isinstance(value, str) or value not in DATASET_NAMES:
-        raise _Invalid(f"dataset must be one of {_choices(DATASET_NAMES)}")
+        raise _Invalid(f"{{0}} must be one of {_choices(DATASET_NAMES)}", "dataset")
     return value
 
 
 def _check_kernel(value: object) -> str:
     if not isinstance(value, str) or value not in KERNELS:
-        raise _Invalid(f"kernel must be one of {_choices(KERNELS)}")
+        raise _Invalid(f"{{0}} must be one of {_choices(KERNELS)}", "kernel")
     return value
 
 
 def _check_bandwidth(value: object) -> float | str:
-    message = (
-        f"bandwidth must be a positive number or one of {_choices(BANDWIDTH_RULES)}"
-    )
+    message = f"{{0}} must be a positive number or one of {_choices(BANDWIDTH_RULES)}"
     if isinstance(value, str):
         if value not in BANDWIDTH_RULES:
-            raise _Invalid(message)
+            raise _Invalid(message, "bandwidth")
         return value
     number = _real(value)
     if number is None or number <= 0.0:
-        raise _Invalid(message)
+        raise _Invalid(message, "bandwidth")
     return number
 
 
@@ -389,7 +501,8 @@ def _check_cv_folds(value: object) -> int:
     cv_folds = _integer(value, MIN_CV_FOLDS, MAX_CV_FOLDS)
     if cv_folds is None:
         raise _Invalid(
-            f"cv_folds must be an integer from {MIN_CV_FOLDS} to {MAX_CV_FOLDS}"
+            f"{{0}} must be an integer from {MIN_CV_FOLDS} to {MAX_CV_FOLDS}",
+            "cv_folds",
         )
     return cv_folds
 
@@ -398,8 +511,9 @@ def _check_n_train(value: object, dataset: str, size: DatasetSize) -> int:
     n_train = _integer(value, 2, size.n_train)
     if n_train is None:
         raise _Invalid(
-            f"n_train must be an integer from 2 to {size.n_train} "
-            f"(the {dataset} training set)"
+            f"{{0}} must be an integer from 2 to {size.n_train} "
+            f"(the {dataset} training set)",
+            "n_train",
         )
     return n_train
 
@@ -415,8 +529,9 @@ def _check_n_components(value: object, size: DatasetSize) -> int | float:
         or not 0.0 < fraction < 1.0
     ):
         raise _Invalid(
-            f"n_components must be an integer from 1 to {size.n_features} "
-            "or a fraction in (0, 1)"
+            f"{{0}} must be an integer from 1 to {size.n_features} "
+            "or a fraction in (0, 1)",
+            "n_components",
         )
     return fraction
 
@@ -424,7 +539,7 @@ def _check_n_components(value: object, size: DatasetSize) -> int | float:
 def _check_seed(value: object) -> int:
     seed = _integer(value, 0, MAX_SEED)
     if seed is None:
-        raise _Invalid(f"seed must be an integer from 0 to {MAX_SEED}")
+        raise _Invalid(f"{{0}} must be an integer from 0 to {MAX_SEED}", "seed")
     return seed
 
 
@@ -433,31 +548,34 @@ def _check_grid(value: object) -> tuple[float, float, int]:
         unknown = sorted(str(key) for key in value if key not in _GRID_KEYS)
         if unknown:
             raise _Invalid(
-                f"bandwidth_grid has unknown key {unknown[0]!r}; "
-                "use start, stop and num"
+                f"{{0}} has unknown key {_escape(repr(unknown[0]))}; "
+                "use start, stop and num",
+                "bandwidth_grid",
             )
         missing = [key for key in _GRID_KEYS if key not in value]
         if missing:
-            raise _Invalid(f"bandwidth_grid needs {_choices(missing)}")
+            raise _Invalid(f"{{0}} needs {_choices(missing)}", "bandwidth_grid")
         start, stop, num = (value[key] for key in _GRID_KEYS)
     elif isinstance(value, list | tuple) and len(value) == 3:
         start, stop, num = value
     else:
         raise _Invalid(
-            "bandwidth_grid must be {start, stop, num} or [start, stop, num]"
+            "{0} must be {{start, stop, num}} or [start, stop, num]", "bandwidth_grid"
         )
     start_value = _real(start)
     if start_value is None or start_value <= 0.0:
-        raise _Invalid("bandwidth_grid start must be a positive number")
+        raise _Invalid("{0} must be a positive number", "bandwidth_grid.start")
     stop_value = _real(stop)
     if stop_value is None or stop_value < start_value:
         raise _Invalid(
-            "bandwidth_grid stop must be a number at least as large as start"
+            "{0} must be a number at least as large as {1}",
+            "bandwidth_grid.stop",
+            "bandwidth_grid.start",
         )
     num_value = _integer(num, 1, MAX_GRID_NUM)
     if num_value is None:
         raise _Invalid(
-            f"bandwidth_grid num must be an integer from 1 to {MAX_GRID_NUM}"
+            f"{{0}} must be an integer from 1 to {MAX_GRID_NUM}", "bandwidth_grid.num"
         )
     return (start_value, stop_value, num_value)
 
@@ -483,7 +601,7 @@ def _real(value: object) -> float | None:
 
 def _boolean(field: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"{field} must be true or false")
+        raise _Invalid("{0} must be true or false", field)
     return value
 
 

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from generator.datasets import Dataset, load_dataset
 from generator.model import ImageGenerator, ProgressCallback
+from generator.search import grid_edge
 from generator.settings import TrainingSettings
 
 __all__ = [
@@ -100,10 +101,14 @@ def train_model(
         ``metrics`` holds: ``n_train``, ``original_dim``, ``n_components``,
         ``explained_variance`` (fraction of total variance kept),
         ``explained_variance_curve`` (cumulative fraction per component),
-        ``bandwidth``, ``cv`` (None, or ``{"bandwidths", "mean_log_likelihood",
-        "fold_log_likelihood"}``), ``test_log_likelihood``, ``seconds`` (per
-        phase) and ``classes`` (a list, or None). Infinite log-likelihoods
-        (compact kernels) are reported as None, as JSON has no infinity.
+        ``bandwidth``, ``bandwidth_grid_edge`` (`generator.search.grid_edge`
+        of the search, or None), ``cv`` (None, or ``{"bandwidths",
+        "mean_log_likelihood", "fold_log_likelihood"}``), ``test_log_likelihood``,
+        ``n_test`` (test images scored), ``test_outside_support`` (how many of
+        them lie outside every kernel's support, scoring -inf: only compact
+        kernels have such), ``seconds`` (per phase) and ``classes`` (a list, or
+        None). Infinite log-likelihoods are reported as None, as JSON has no
+        infinity.
 
     Examples
     --------
@@ -166,12 +171,12 @@ def train_model(
         test_images = test_images[chosen]
     test_features = test_images.reshape(len(test_images), -1).astype(np.float64)
     test_features /= dataset.pixel_max
-    test_log_likelihood = float(np.mean(model.score_samples(test_features)))
+    test_scores = model.score_samples(test_features)
     seconds["evaluating"] = time.perf_counter() - started
     report("evaluating", 1.0)
     return TrainingResult(
         model=model,
-        metrics=_metrics(model, subset, dataset, test_log_likelihood, seconds),
+        metrics=_metrics(model, subset, dataset, test_scores, seconds),
         dataset_name=dataset.name,
         dataset_digest=dataset.digest,
     )
@@ -225,7 +230,7 @@ def _metrics(
     model: ImageGenerator,
     subset: Dataset,
     dataset: Dataset,
-    test_log_likelihood: float,
+    test_scores: NDArray[np.float64],
     seconds: Mapping[str, float],
 ) -> dict[str, Any]:
     """The JSON-serialisable figures of `train_model` (listed there)."""
@@ -240,6 +245,9 @@ def _metrics(
             np.cumsum(pca.explained_variance_ratio_)
         ),
         "bandwidth": float(model.bandwidth_),
+        "bandwidth_grid_edge": None
+        if cv is None
+        else grid_edge(cv.bandwidths, float(model.bandwidth_)),
         "cv": None
         if cv is None
         else {
@@ -249,7 +257,9 @@ def _metrics(
                 _json_floats(row) for row in np.atleast_2d(cv.fold_log_likelihood)
             ],
         },
-        "test_log_likelihood": _json_float(test_log_likelihood),
+        "test_log_likelihood": _json_float(float(np.mean(test_scores))),
+        "n_test": int(test_scores.size),
+        "test_outside_support": int(np.sum(np.isneginf(test_scores))),
         "seconds": {phase: float(seconds[phase]) for phase in PHASES},
         "classes": None
         if model.classes_ is None

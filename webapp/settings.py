@@ -208,6 +208,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_CLIENT_IP_CALLABLE = "webapp.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "webapp.accounts.lockout.lockout_response"
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "web:landing"

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.routers import SimpleRouter
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from webapp.accounts.api import RegisterView, TokenView
 from webapp.gallery.api import GalleryViewSet, ImageView
@@ -21,13 +24,32 @@ from webapp.jobs.api import (
 )
 
 
-class OptionalSlashRouter(SimpleRouter):
-    """Routes that match with or without the trailing slash (no redirects)."""
+class ApiRootView(APIRootView):
+    """``GET /api/v1/``: every endpoint of the API, for anyone to discover."""
+
+    permission_classes = (AllowAny,)
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """Routes that match with or without the trailing slash (no redirects), and
+    the API root listing them."""
+
+    include_format_suffixes = False
+    APIRootView = ApiRootView
 
     def __init__(self) -> None:
         super().__init__()
         # The API's documented paths mix both styles ("/jobs/", "/jobs/{id}").
         self.trailing_slash = "/?"
+
+    def get_api_root_view(self, api_urls: Any = None) -> Any:
+        # The router's own resources, then the endpoints it does not route.
+        names = {
+            prefix: self.routes[0].name.format(basename=basename)
+            for prefix, _, basename in self.registry
+        }
+        names.update({"auth/register": "auth-register", "auth/token": "auth-token"})
+        return self.APIRootView.as_view(api_root_dict=names)
 
 
 router = OptionalSlashRouter()
@@ -62,5 +84,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("webapp.web.urls")),
 ]
 
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
 handler404 = "webapp.errors.not_found"
 handler500 = "webapp.errors.server_error"

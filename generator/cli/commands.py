@@ -147,6 +147,7 @@ def _settings_from_arguments(arguments: argparse.Namespace) -> Any:
 def _run_train(arguments: argparse.Namespace) -> int:
     from generator import __version__
     from generator.io import save_model
+    from generator.search import widened_grid
     from generator.training import model_metadata, train_model
 
     settings = _settings_from_arguments(arguments)
@@ -166,14 +167,33 @@ def _run_train(arguments: argparse.Namespace) -> int:
         metadata=model_metadata(result, settings, code_version=__version__),
     )
     metrics = result.metrics
-    bandwidth = metrics.get("bandwidth")
+    bandwidth = metrics["bandwidth"]
+    log_likelihood = metrics["test_log_likelihood"]
+    outside = metrics["test_outside_support"]
+    if log_likelihood is None:
+        scored = (
+            f"-inf: {outside} of {metrics['n_test']} test images lie outside every "
+            f"kernel's support"
+        )
+    else:
+        scored = _number(log_likelihood)
     print(
-        f"wrote {output}: {settings.dataset}, {metrics.get('n_components')} "
-        f"components ({_percent(metrics.get('explained_variance'))} of the "
+        f"wrote {output}: {settings.dataset}, {metrics['n_components']} "
+        f"components ({_percent(metrics['explained_variance'])} of the "
         f"variance), {settings.kernel} kernel, bandwidth {_number(bandwidth)}, "
-        f"test log-likelihood {_number(metrics.get('test_log_likelihood'))}, "
-        f"{_number(sum(metrics.get('seconds', {}).values()))} s"
+        f"test log-likelihood {scored}, "
+        f"{_number(sum(metrics['seconds'].values()))} s"
     )
+    edge = metrics["bandwidth_grid_edge"]
+    if edge is not None:
+        start, stop, num = widened_grid(settings.bandwidth_grid, edge)
+        side = "smallest" if edge == "lower" else "largest"
+        beyond = "smaller" if edge == "lower" else "larger"
+        print(
+            f"note: bandwidth {_number(bandwidth)} is the {side} value of the search "
+            f"grid, so the best one may be {beyond}; search a wider grid with "
+            f"--grid {start:g} {stop:g} {num}"
+        )
     return 0
 
 

@@ -31,7 +31,13 @@ from generator.datasets.idx import (
 from generator.datasets.sources import DataSource, SourceError, SourceLike, as_source
 from generator.files import write_atomically
 
-__all__ = ["DatasetUnavailable", "IdxDatasetSpec", "default_data_dir", "obtain"]
+__all__ = [
+    "DatasetUnavailable",
+    "IdxDatasetSpec",
+    "cache_path",
+    "default_data_dir",
+    "obtain",
+]
 
 _CACHE_FORMAT_VERSION = 1
 
@@ -97,8 +103,10 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data"
 
 
-def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    return default_data_dir() if data_dir is None else Path(data_dir)
+def cache_path(spec: IdxDatasetSpec, data_dir: str | os.PathLike[str] | None) -> Path:
+    """The data set's cache file: ``<data_dir>/<name>.npz``."""
+    directory = default_data_dir() if data_dir is None else Path(data_dir)
+    return directory / f"{spec.name}.npz"
 
 
 def _parse_verified(
@@ -238,7 +246,7 @@ def obtain(
     DatasetUnavailable
         Every source failed; the message names each one and why.
     """
-    cache = _resolve_data_dir(data_dir) / f"{spec.name}.npz"
+    cache = cache_path(spec, data_dir)
     if not force:
         try:
             return cache, _load_cache(cache, spec)

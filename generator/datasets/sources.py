@@ -100,23 +100,30 @@ class LocalDirectorySource:
             return "local directory"
         return f"local directory {self.directory}"
 
-    def fetch(self, file_names: Sequence[str]) -> dict[str, bytes]:
+    def locate(self, file_names: Sequence[str]) -> dict[str, Path]:
+        """Where each file is, without reading any; `SourceError` if one is missing."""
         if self.directory is None:
             raise SourceError(self.hint)
         if not self.directory.is_dir():
             raise SourceError("directory does not exist")
-        files: dict[str, bytes] = {}
+        paths: dict[str, Path] = {}
         for name in file_names:
             for candidate in _name_variants(name):
                 path = self.directory / candidate
                 if path.is_file():
-                    try:
-                        files[name] = decompress(read_file_limited(path), str(path))
-                    except (OSError, ValueError) as exc:
-                        raise SourceError(str(exc)) from exc
+                    paths[name] = path
                     break
             else:
                 raise SourceError(f"missing {name} (or {name}.gz)")
+        return paths
+
+    def fetch(self, file_names: Sequence[str]) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        for name, path in self.locate(file_names).items():
+            try:
+                files[name] = decompress(read_file_limited(path), str(path))
+            except (OSError, ValueError) as exc:
+                raise SourceError(str(exc)) from exc
         return files
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.browser_support import wait_for_images
 from tests.integration.integration_support import (
     REPO,
     WorkerProcess,
@@ -144,7 +145,7 @@ class Browser:
     def screenshot(self, page: Any, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        page.wait_for_function("[...document.images].every(image => image.complete)")
+        wait_for_images(page.locator("img"))
         page.screenshot(path=str(path), full_page=True)
         return path
 

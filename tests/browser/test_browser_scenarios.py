@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.browser_support import wait_for_images
 from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,6 +95,8 @@ def test_a_new_user_trains_generates_and_downloads(
     expect(page.locator("#job-progress")).to_have_attribute("value", "100")
     expect(page.locator("#job-phase")).to_have_text("Finished")
     expect(page.locator("#cancel-form")).to_be_hidden()
+    # "queued" no longer holds once the job has ended.
+    expect(page.get_by_text("Training run “ada's digits” queued.")).to_have_count(0)
     browser.screenshot(page, "04-job-succeeded")
 
     page.get_by_role("link", name="Open the model version").click()
@@ -123,11 +126,8 @@ def test_a_new_user_trains_generates_and_downloads(
     expect(page).to_have_url(re.compile(r"/galleries/\d+/$"))
     expect(page.get_by_role("heading", name="16 images of digit 7")).to_be_visible()
     expect(page.locator("#gallery-images img")).to_have_count(16)
-    page.wait_for_function(
-        "document.querySelectorAll('#gallery-images img').length === 16 && "
-        "[...document.querySelectorAll('#gallery-images img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
-    )
+    expect(page.locator("#gallery-images img")).to_have_count(16)
+    wait_for_images(page.locator("#gallery-images img"), loaded=True)
     browser.screenshot(page, "07-gallery")
 
     with page.expect_download() as download_info:
@@ -148,13 +148,16 @@ def test_a_new_user_trains_generates_and_downloads(
     page.get_by_label("Cross-validation folds").fill("1")
     page.get_by_label("Training images").fill("100000")
     page.get_by_role("button", name="Queue training run").click()
+    # Every bad field at once, each message naming the field by its label.
     expect(page.locator("#id_n_components_errors")).to_contain_text(
-        "n_components must be an integer from 1 to 64"
+        "PCA components must be an integer from 1 to 64"
     )
     expect(page.locator("#id_cv_folds_errors")).to_contain_text(
-        "cv_folds must be an integer from 2 to 10"
+        "Cross-validation folds must be an integer from 2 to 10"
     )
-    expect(page.locator("#id_n_train_errors")).to_contain_text("n_train must be")
+    expect(page.locator("#id_n_train_errors")).to_contain_text(
+        "Training images must be"
+    )
     expect(page.get_by_role("alert")).to_contain_text("correct the highlighted")
     # The first refused field in the page gets the keyboard focus.
     expect(page.locator("#id_n_train")).to_be_focused()
@@ -268,11 +271,24 @@ def test_cancel_a_queued_job_from_its_page(
         page.get_by_role("button", name="Queue training run").click()
         mark_page(page)
         wait_for_state(page, "queued")
+        # Only a finished job can be deleted or run again.
+        expect(page.get_by_role("link", name="Delete…")).to_be_hidden()
+        expect(page.get_by_role("link", name="Run again…")).to_be_hidden()
+        # Cancelling asks first; keeping it changes nothing.
         page.get_by_role("button", name="Cancel job").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Cancel this job?")
+        browser.screenshot(page, "21-job-cancel-confirmation")
+        dialog.get_by_role("button", name="No, keep it running").click()
+        expect(dialog).to_have_count(0)
+        expect(page.locator("#job-state")).to_contain_text("queued")
+        page.get_by_role("button", name="Cancel job").click()
+        page.get_by_role("dialog").get_by_role("button", name="Yes, cancel it").click()
         wait_for_state(page, "cancelled")
         expect(page.locator("#cancel-form")).to_be_hidden()
+        expect(page.get_by_role("link", name="Delete…")).to_be_visible()
         assert_not_reloaded(page)
-        browser.screenshot(page, "21-job-cancelled")
+        browser.screenshot(page, "22-job-cancelled")
     finally:
         browser_worker.signal_children(signal.SIGCONT)
     job = Job.objects.get(owner__username="cyril")

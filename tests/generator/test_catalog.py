@@ -15,6 +15,7 @@ from generator.datasets import (
     DatasetUnavailable,
     LocalDirectorySource,
     catalog,
+    dataset_availability,
     dataset_digest,
     default_data_dir,
     fetch_fashion_mnist,
@@ -76,6 +77,44 @@ def test_fashion_mnist_error_explains_how_to_install_it(
         message
     )
     assert "apt-get install dataset-fashion-mnist" in message
+
+
+def test_availability_says_where_a_data_set_would_come_from(
+    tmp_path: Path, raw_files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "absent")
+    data_dir = tmp_path / "data"
+
+    missing = dataset_availability("fashion-mnist", data_dir=data_dir)
+    assert missing.state == "unavailable"
+    assert "not configured (set FASHION_MNIST_DIR)" in missing.detail
+    assert "apt-get install dataset-fashion-mnist" in missing.detail
+
+    source = write_dir(tmp_path / "fashion", raw_files)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(source))
+    assert dataset_availability("fashion-mnist", data_dir=data_dir) == (
+        catalog.Availability("fetchable", f"Read from {source} on first use.")
+    )
+
+    monkeypatch.setattr(catalog, "FASHION_MNIST_SHA256", hashes_of(raw_files))
+    load_dataset("fashion-mnist", data_dir=data_dir)
+    monkeypatch.delenv("FASHION_MNIST_DIR")
+    assert dataset_availability("fashion-mnist", data_dir=data_dir) == (
+        catalog.Availability("available", f"Cached in {data_dir}.")
+    )
+
+
+def test_mnist_without_a_cache_would_be_downloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    availability = dataset_availability("mnist", data_dir=tmp_path)
+    assert availability.state == "fetchable"
+    assert availability.detail.startswith("Downloaded on first use (mirror https://")
+    assert dataset_availability("digits").state == "available"
+    with pytest.raises(ValueError, match="unknown data set"):
+        dataset_availability("emnist")
 
 
 def test_unknown_dataset_name_is_rejected() -> None:

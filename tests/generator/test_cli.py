@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -325,6 +326,52 @@ def test_bad_training_arguments_fail_in_one_line(
     code, _, err = _run(argv, capsys)
     _assert_one_line_error(code, err)
     assert not out.exists()
+
+
+def test_a_bandwidth_at_the_grid_edge_suggests_a_wider_grid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "preview", "--grid", "2", "10", "3", "--quiet"]
+    code, out, err = _run([*argv, "--out", str(tmp_path / "m.npz")], capsys)
+    assert code == 0, err
+    note = out.splitlines()[-1]
+    assert note == (
+        "note: bandwidth 2 is the smallest value of the search grid, so the best "
+        "one may be smaller; search a wider grid with --grid 0.2 10 6"
+    )
+    # Following the suggestion twice brings the chosen bandwidth inside the grid.
+    for name in ("w1.npz", "w2.npz"):
+        wider = out.splitlines()[-1].split("--grid ")[1].split()
+        argv = [*argv[:3], "--grid", *wider, "--quiet"]
+        code, out, err = _run([*argv, "--out", str(tmp_path / name)], capsys)
+        assert code == 0, err
+    assert "note:" not in out
+
+
+def test_an_infinite_test_log_likelihood_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "preview", "--kernel", "tophat", "--bandwidth", "0.5"]
+    code, out, err = _run([*argv, "--quiet", "--out", str(tmp_path / "m.npz")], capsys)
+    assert code == 0, err
+    assert re.search(
+        r"test log-likelihood -inf: \d+ of 359 test images lie outside every "
+        r"kernel's support",
+        out,
+    )
+
+
+def test_a_dataset_smaller_than_the_presets_training_size_trains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The notebook preset's 10,000 training images, on a data set of 1,438.
+    argv = ["train", "--dataset", "digits", "--components", "16", "--bandwidth"]
+    code, _, err = _run(
+        [*argv, "0.5", "--quiet", "--out", str(tmp_path / "m.npz")], capsys
+    )
+    assert code == 0, err
+    _, metadata = load_model(tmp_path / "m.npz")
+    assert metadata["settings"]["n_train"] == 1438
 
 
 def test_setting_errors_name_the_flag(

@@ -13,6 +13,8 @@ from generator.search import (
     assign_folds,
     bandwidth_grid_values,
     cross_validate_bandwidth,
+    grid_edge,
+    widened_grid,
 )
 from tests.generator.kde_reference import log_profile
 
@@ -230,3 +232,29 @@ def test_bandwidth_grid_values_hit_both_ends_exactly() -> None:
     assert values[-1] == 10.0
     np.testing.assert_allclose(np.diff(np.log(values)), np.log(100) / 19)
     assert bandwidth_grid_values((0.5, 0.5, 1)).tolist() == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("bandwidths", "chosen", "edge"),
+    [
+        ([0.1, 1.0, 10.0], 0.1, "lower"),
+        ([0.1, 1.0, 10.0], 10.0, "upper"),
+        ([0.1, 1.0, 10.0], 1.0, None),
+        ([0.5], 0.5, None),
+        ([0.5, 0.5], 0.5, None),
+    ],
+)
+def test_grid_edge(bandwidths: list[float], chosen: float, edge: str | None) -> None:
+    assert grid_edge(bandwidths, chosen) == edge
+
+
+def test_a_widened_grid_reaches_a_decade_further_and_stays_in_bounds() -> None:
+    start, stop, num = widened_grid((2.0, 10.0, 5), "lower")
+    assert (start, stop) == (0.2, 10.0)
+    # About as many values per decade as before: 4 steps over 0.7 decades.
+    assert num == 5 + round(4 / math.log10(5))
+    assert widened_grid((0.1, 10.0, 45), "upper") == (0.1, 100.0, 50)
+    with pytest.raises(ValueError, match="cannot widen"):
+        widened_grid((0.5, 0.5, 1), "lower")
+    with pytest.raises(ValueError, match="cannot widen"):
+        widened_grid((0.1, 1.0, 3), "left")

@@ -336,6 +336,60 @@ def test_an_error_needs_at_least_one_field() -> None:
         SettingsError({})
 
 
+def test_a_preset_training_size_adapts_to_the_chosen_data_set() -> None:
+    # The notebook preset's 10,000 images, on a data set of 1,438.
+    settings = validate_settings({"dataset": "digits", "n_components": 16})
+    assert settings.n_train == DATASET_SIZES["digits"].n_train
+    assert validate_settings({"dataset": "mnist"}, preset="preview").n_train == 1438
+
+
+def test_a_training_size_the_user_gave_is_refused_not_adapted() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"dataset": "digits", "n_train": 10000})
+    assert caught.value.errors == {
+        "n_train": "n_train must be an integer from 2 to 1438 (the digits training set)"
+    }
+
+
+def test_messages_can_name_the_settings_in_a_front_ends_words() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings(
+            {
+                "n_train": 40,
+                "cv_folds": 1,
+                "bandwidth_grid": {"start": 2.0, "stop": 1.0},
+                "seed": "{0}",
+            }
+        )
+    labels = {
+        "n_components": "PCA components",
+        "n_train": "Training images",
+        "cv_folds": "Cross-validation folds",
+        "bandwidth_grid.start": "Smallest bandwidth",
+        "bandwidth_grid.stop": "Largest bandwidth",
+        "seed": "Seed",
+    }
+    assert caught.value.worded(labels) == {
+        "n_components": "PCA components (50) cannot exceed training images (40)",
+        "cv_folds": "Cross-validation folds must be an integer from 2 to 10",
+        "bandwidth_grid": (
+            "Largest bandwidth must be a number at least as large as smallest bandwidth"
+        ),
+        "seed": f"Seed must be an integer from 0 to {MAX_SEED}",
+    }
+    # The API's wording is the field names, as before.
+    assert caught.value.errors["bandwidth_grid"] == (
+        "bandwidth_grid stop must be a number at least as large as bandwidth_grid start"
+    )
+
+
+def test_user_text_in_a_message_is_not_a_placeholder() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"bandwidth_grid": {"{0}": 1}, "{1}": 2})
+    assert "'{0}'" in caught.value.errors["bandwidth_grid"]
+    assert "'{1}'" in caught.value.errors["{1}"]
+
+
 def test_the_largest_training_run_is_bounded() -> None:
     assert validate_settings({"n_train": 60000, "n_components": 200}).n_train == 60000
     with pytest.raises(SettingsError) as caught:

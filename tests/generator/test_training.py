@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from generator.datasets import Dataset, load_dataset
+from generator.datasets import (
+    FASHION_MNIST_SHA256,
+    Dataset,
+    dataset_digest,
+    load_dataset,
+)
+from generator.datasets.sources import FASHION_MNIST_SYSTEM_DIR
 from generator.settings import PRESETS, validate_settings
 from generator.training import PHASES, model_metadata, stratified_choice, train_model
 
@@ -29,8 +36,11 @@ METRIC_KEYS = {
     "explained_variance",
     "explained_variance_curve",
     "bandwidth",
+    "bandwidth_grid_edge",
     "cv",
     "test_log_likelihood",
+    "n_test",
+    "test_outside_support",
     "seconds",
     "classes",
 }
@@ -83,6 +93,8 @@ def test_preview_training_reports_progress_and_metrics() -> None:
         == cv["bandwidths"][int(np.argmax(cv["mean_log_likelihood"]))]
     )
     assert np.isfinite(metrics["test_log_likelihood"])
+    assert (metrics["n_test"], metrics["test_outside_support"]) == (359, 0)
+    assert metrics["bandwidth_grid_edge"] is None
     assert result.dataset_name == "digits"
     assert result.dataset_digest == load_dataset("digits").digest
     assert result.model.sample(2, digit=7, random_state=0).shape == (2, *SHAPE)
@@ -166,3 +178,58 @@ def test_model_metadata_names_settings_data_metrics_code_and_job() -> None:
         "job": "job-1",
     }
     assert "job" not in model_metadata(result, settings, code_version="9.9")
+
+
+def test_compact_kernels_count_the_test_images_outside_their_support(
+    digits: Dataset,
+) -> None:
+    settings = validate_settings(
+        {"kernel": "tophat", "bandwidth": 0.5, "n_components": 10}, preset="preview"
+    )
+    result = train_model(settings)
+    scores = result.model.score_samples(digits.features("test"))
+    outside = int(np.sum(np.isneginf(scores)))
+    assert 0 < outside < len(scores)
+    assert result.metrics["test_log_likelihood"] is None
+    assert result.metrics["test_outside_support"] == outside
+    assert result.metrics["n_test"] == len(scores)
+
+
+@pytest.mark.parametrize(
+    ("grid", "edge"), [((2.0, 10.0, 3), "lower"), ((0.001, 0.01, 3), "upper")]
+)
+def test_a_bandwidth_at_the_edge_of_its_grid_is_flagged(
+    grid: tuple[float, float, int], edge: str
+) -> None:
+    settings = validate_settings({"bandwidth_grid": list(grid)}, preset="preview")
+    metrics = train_model(settings).metrics
+    assert metrics["bandwidth_grid_edge"] == edge
+    assert metrics["bandwidth"] == (grid[0] if edge == "lower" else grid[1])
+
+
+@pytest.mark.skipif(
+    not FASHION_MNIST_SYSTEM_DIR.is_dir(),
+    reason=f"Debian's dataset-fashion-mnist is not installed "
+    f"({FASHION_MNIST_SYSTEM_DIR})",
+)
+def test_trains_on_debians_fashion_mnist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    settings = validate_settings(
+        {
+            "dataset": "fashion-mnist",
+            "n_components": 20,
+            "bandwidth": 1.0,
+            "n_train": 2000,
+            "class_conditional": True,
+        }
+    )
+    result = train_model(settings, data_dir=tmp_path)
+    assert result.dataset_name == "fashion-mnist"
+    assert result.dataset_digest == dataset_digest(FASHION_MNIST_SHA256)
+    assert (tmp_path / "fashion-mnist.npz").is_file()
+    assert result.metrics["original_dim"] == 784
+    assert result.metrics["n_train"] == 2000
+    assert np.isfinite(result.metrics["test_log_likelihood"])
+    assert result.model.sample(3, digit=9, random_state=0).shape == (3, 28, 28)

@@ -184,3 +184,65 @@ def test_bars_highlight_the_requested_digit() -> None:
     bars = re.findall(r'<rect class="chart-bar series-0 ([^"]*)"', svg)
     assert bars[2] == "series-1"
     assert [bar for index, bar in enumerate(bars) if index != 2] == [""] * 9
+
+
+def labelled_y_range(root: ET.Element) -> tuple[float, float, list[float]]:
+    """The top and bottom of the y axis's labelled grid lines, and their labels."""
+    ys = [
+        float(line.attrib["y1"])
+        for line in root.iter(f"{SVG}line")
+        if "chart-grid" in line.attrib["class"]
+        and line.attrib["y1"] == line.attrib["y2"]
+    ]
+    labels = [
+        float(text.text or "")
+        for text in root.iter(f"{SVG}text")
+        if "chart-tick" in text.attrib["class"] and text.attrib["text-anchor"] == "end"
+    ]
+    return min(ys), max(ys), labels
+
+
+def test_bar_axis_reaches_the_tallest_bar() -> None:
+    counts = [0, 1, 54, 3, 0, 7, 0, 0, 0, 2]
+    root = parse(
+        render_bars(list(range(10)), counts, title="t", x_label="x", y_label="y")
+    )
+    top, bottom, labels = labelled_y_range(root)
+    assert max(labels) >= 54
+    bars = [
+        rect for rect in root.iter(f"{SVG}rect") if "chart-bar" in rect.attrib["class"]
+    ]
+    tops = [float(bar.attrib["y"]) for bar in bars]
+    assert min(tops) >= top - 0.05
+    for bar, count in zip(bars, counts, strict=True):
+        height = float(bar.attrib["height"])
+        assert float(bar.attrib["y"]) + height == pytest.approx(bottom, abs=0.1)
+        # Heights are proportional to the counts: the tallest is not cut off.
+        assert height == pytest.approx((bottom - top) * count / max(labels), abs=0.15)
+
+
+@pytest.mark.parametrize(
+    ("ys", "y_min", "y_max"),
+    [
+        ([0.2, 0.7, 1.3], 0.0, 1.0),
+        ([-0.4, 0.5, 0.9], 0.0, 1.0),
+        ([-812.0, -96.5, -120.0], None, None),
+    ],
+)
+def test_line_axes_cover_every_point(
+    ys: list[float], y_min: float | None, y_max: float | None
+) -> None:
+    chart = Chart(
+        "t", "x", "y", series=[Series("s", [1, 2, 3], ys)], y_min=y_min, y_max=y_max
+    )
+    root = parse(render_chart(chart))
+    top, bottom, labels = labelled_y_range(root)
+    assert min(labels) <= min(ys)
+    assert max(labels) >= max(ys)
+    (line,) = polyline_points(render_chart(chart))
+    assert all(top - 0.05 <= y <= bottom + 0.05 for _, y in line)
+    frame = root.find(f"{SVG}rect")
+    assert frame is not None
+    left = float(frame.attrib["x"])
+    right = left + float(frame.attrib["width"])
+    assert all(left - 0.05 <= x <= right + 0.05 for x, _ in line)

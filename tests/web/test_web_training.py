@@ -60,6 +60,31 @@ def field_errors(content: bytes, field: str) -> list[str]:
     ]
 
 
+# What the form calls the settings the API names by field.
+FORM_LABELS = {
+    "bandwidth_grid num": "Bandwidths tried",
+    "bandwidth_grid stop": "Largest bandwidth",
+    "bandwidth_grid start": "Smallest bandwidth",
+    "n_components": "PCA components",
+    "cv_folds": "Cross-validation folds",
+    "n_train": "Training images",
+    "bandwidth": "Bandwidth",
+    "seed": "Seed",
+}
+
+
+def in_form_words(api_messages: list[str]) -> list[str]:
+    """The API's messages as the form shows them: each led by the field's label."""
+    worded = []
+    for message in api_messages:
+        for api_name, label in FORM_LABELS.items():
+            if message.startswith(api_name + " "):
+                message = label + message[len(api_name) :]
+                break
+        worded.append(message)
+    return worded
+
+
 def post(client: Client, data: dict[str, Any], capture: Any) -> Any:
     with capture(execute=True):
         return client.post(URL, data)
@@ -224,7 +249,9 @@ def test_bad_value_shows_the_apis_message_and_creates_nothing(
             "/api/v1/training-runs", {"preset": "preview", **api_body}, format="json"
         )
         assert api.status_code == 400
-        assert errors == api.json()[api_field]
+        assert errors == in_form_words(api.json()[api_field])
+        if api_field in services.SETTING_NAMES:
+            assert not any(api_field in message for message in errors), errors
 
 
 def test_several_bad_fields_are_reported_together(
@@ -283,7 +310,9 @@ def test_several_bad_fields_show_the_apis_messages_in_one_answer(
         ("seed", "seed"),
         ("grid_num", "bandwidth_grid"),
     ]:
-        assert field_errors(response.content, field) == api_errors[api_field]
+        assert field_errors(response.content, field) == in_form_words(
+            api_errors[api_field]
+        )
     assert Job.objects.count() == 0
     assert dispatched.calls == []
 

@@ -3,37 +3,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from PIL import Image
 from rest_framework.test import APIClient
 
 from webapp.gallery.models import Gallery
-from webapp.jobs import runner
-from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def gallery(owner: User, make_model_version: Any) -> Gallery:
-    """A gallery made by really running a generation job."""
-    model_version = make_model_version(owner)
-    job = Job.objects.create(
-        owner=owner,
-        kind=Job.Kind.GENERATION,
-        params={
-            "model_version": model_version.pk,
-            "n_images": 5,
-            "digit": 2,
-            "seed": 40,
-            "temperature": 1.0,
-        },
-    )
-    runner.run_generation_job(job.pk)
-    return Gallery.objects.get(job=job)
 
 
 def detail(gallery: Gallery) -> str:

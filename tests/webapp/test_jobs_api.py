@@ -225,8 +225,15 @@ def test_jobs_cannot_be_written_through_the_jobs_endpoint(
 ) -> None:
     job = make_job(owner)
     assert api_client.post("/api/v1/jobs/", {}, format="json").status_code == 405
+    # Only the name can change, and a queued job cannot be deleted.
     patched = api_client.patch(detail(job), {"state": "succeeded"}, format="json")
-    assert patched.status_code == 405
-    assert api_client.delete(detail(job)).status_code == 405
+    assert patched.status_code == 400
+    assert patched.json() == {
+        "name": ["This field is required."],
+        "state": ["Only the name can be changed."],
+    }
+    put = api_client.put(detail(job), {"name": "x"}, format="json")
+    assert put.status_code == 405
+    assert api_client.delete(detail(job)).status_code == 409
     job.refresh_from_db()
-    assert job.state == Job.State.QUEUED
+    assert (job.state, job.name) == (Job.State.QUEUED, "a run")

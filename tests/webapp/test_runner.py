@@ -12,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
+from generator.datasets import DatasetUnavailable
 from generator.io import load_model
 from tests.webapp.job_rows import generation_job, stale_time, training_job
 from webapp.gallery.models import Gallery, GeneratedImage
@@ -235,7 +236,8 @@ def test_failure_marks_the_job_failed_and_reraises(
 
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
-    assert job.error == "RuntimeError: disk on fire"
+    # Every line: the last ones of a message often say what to do.
+    assert job.error == "RuntimeError: disk on fire\nsecond line of detail"
     assert job.phase == "loading"
     assert not ModelVersion.objects.exists()
 
@@ -255,6 +257,33 @@ def test_soft_time_limit_marks_the_job_failed_and_reraises(
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert job.error == "Training exceeded its time limit."
+
+
+def test_an_unavailable_data_set_fails_with_every_source_and_the_remedy(
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
+    tmp_path: Any,
+) -> None:
+    from generator.datasets import sources
+
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "absent")
+    settings.DATA_DIR = tmp_path
+    params = services.validate_training_settings(
+        {"dataset": "fashion-mnist", "n_components": 5, "bandwidth": 1.0}
+    )
+    job = training_job(owner, params=params)
+    with pytest.raises(DatasetUnavailable):
+        runner.run_training_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    lines = job.error.splitlines()
+    assert lines[0] == (
+        "DatasetUnavailable: Fashion-MNIST is unavailable; tried 2 source(s):"
+    )
+    assert "  - local directory: not configured (set FASHION_MNIST_DIR)" in lines
+    assert lines[-1].startswith("Install Debian's package")
 
 
 def test_invalid_stored_settings_fail_the_job(owner: User) -> None:

@@ -217,6 +217,20 @@ def test_n_train_is_bounded_by_the_chosen_data_set(
     assert not Job.objects.exists()
 
 
+def test_a_presets_training_size_not_given_adapts_to_the_data_set(
+    api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The notebook preset's 10,000 images, on a data set of 1,438.
+    response = post(
+        api_client, {"dataset": "digits"}, django_capture_on_commit_callbacks
+    )
+    assert response.status_code == 202, response.json()
+    params = response.json()["params"]
+    assert (params["dataset"], params["n_train"]) == ("digits", 1438)
+    assert params["n_components"] == 50
+    assert Job.objects.get().params == params
+
+
 def test_unknown_field_is_a_400(
     api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -18,7 +18,9 @@ from webapp.gallery import services
 from webapp.gallery.filters import GalleryFilter
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.gallery.serializers import GalleryDetailSerializer, GallerySerializer
+from webapp.jobs.api import RenameMixin
 from webapp.jobs.permissions import IsOwner
+from webapp.jobs.serializers import NameSerializer
 from webapp.negotiation import FileContentNegotiation
 
 # Images are immutable once written; private because they belong to one user.
@@ -38,8 +40,15 @@ def _positive_int(request: Request, name: str, maximum: int) -> int | None:
     return value
 
 
+@extend_schema_view(
+    partial_update=extend_schema(request=NameSerializer),
+    destroy=extend_schema(description="Delete your gallery and its images."),
+)
 class GalleryViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Gallery]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    RenameMixin[Gallery],
 ):
     """The caller's galleries."""
 
@@ -49,12 +58,12 @@ class GalleryViewSet(
 
     def get_queryset(self) -> QuerySet[Gallery]:
         queryset = Gallery.objects.for_owner(self.request.user).with_model_version()
-        if self.action == "retrieve":
+        if self.action in ("retrieve", "partial_update"):
             queryset = queryset.with_images()
         return queryset
 
     def get_serializer_class(self) -> type[BaseSerializer[Gallery]]:
-        if self.action == "retrieve":
+        if self.action in ("retrieve", "partial_update"):
             return GalleryDetailSerializer
         return GallerySerializer
 

@@ -41,9 +41,16 @@ class Gallery(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="galleries"
     )
+    # Deleting the job keeps its result, as for a training job's model version.
     job = models.OneToOneField(
-        "jobs.Job", on_delete=models.CASCADE, related_name="gallery"
+        "jobs.Job",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="gallery",
     )
+    # Blank: shown as "<n> images" (of digit d).
+    name = models.CharField(max_length=100, blank=True)
     model_version = models.ForeignKey(
         "jobs.ModelVersion",
         on_delete=models.SET_NULL,
@@ -66,6 +73,15 @@ class Gallery(models.Model):
 
     def __str__(self) -> str:
         return f"gallery {self.pk} ({self.n_images} images)"
+
+    @property
+    def title(self) -> str:
+        """Its name, or what it holds: "16 images of digit 7"."""
+        if self.name:
+            return self.name
+        plural = "" if self.n_images == 1 else "s"
+        digit = "" if self.digit is None else f" of digit {self.digit}"
+        return f"{self.n_images} image{plural}{digit}"
 
 
 class GeneratedImage(models.Model):

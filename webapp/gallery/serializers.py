@@ -36,6 +36,7 @@ class GallerySerializer(serializers.ModelSerializer[Gallery]):
         fields: tuple[str, ...] = (
             "id",
             "url",
+            "name",
             "job",
             "model_version",
             "model_version_url",

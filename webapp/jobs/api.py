@@ -4,14 +4,19 @@ old app's /stats and /generate."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import (
@@ -25,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
 
 from webapp.jobs import limits, services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
@@ -35,6 +41,7 @@ from webapp.jobs.serializers import (
     JobSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
+    NameSerializer,
     TrainingRunSerializer,
 )
 from webapp.negotiation import FileContentNegotiation
@@ -83,6 +90,24 @@ def _accepted(job: Job, request: Request) -> Response:
     )
 
 
+_M = TypeVar("_M", bound=Model)
+
+_CONFLICT = OpenApiResponse(description="The job's state forbids it; see detail.")
+
+
+class RenameMixin(GenericViewSet[_M]):
+    """``PATCH {"name": ...}`` renames one's own object (there is no PUT)."""
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rename = NameSerializer(self.get_object(), data=request.data)
+        rename.is_valid(raise_exception=True)
+        return Response(self.get_serializer(rename.save()).data)
+
+
+def _conflict(conflict: services.JobConflict) -> Response:
+    return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+
+
 class TrainingRunViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
     """Queue a training run."""
 
@@ -123,10 +148,18 @@ class GenerationViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet[Job]):
         return _accepted(job, request)
 
 
+@extend_schema_view(
+    partial_update=extend_schema(request=NameSerializer),
+    destroy=extend_schema(responses={204: None, 409: _CONFLICT}),
+)
 class JobViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Job]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    RenameMixin[Job],
 ):
-    """The caller's jobs: poll these for state and progress."""
+    """The caller's jobs: poll these for state and progress; rename, delete (once
+    finished) or run them again."""
 
     serializer_class = JobSerializer
     permission_classes = (IsAuthenticated, IsOwner)
@@ -150,23 +183,68 @@ class JobViewSet(
         try:
             job = services.cancel_job(job)
         except services.JobConflict as conflict:
-            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+            return _conflict(conflict)
         return Response(self.get_serializer(job).data)
 
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete a finished job; the model version or gallery it made stays."""
+        try:
+            services.delete_job(self.get_object())
+        except services.JobConflict as conflict:
+            return _conflict(conflict)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        request=None,
+        responses={
+            202: JobSerializer,
+            409: OpenApiResponse(
+                description="The job has not finished, its model version is gone, "
+                "or your storage quota is full."
+            ),
+            429: _REFUSALS[429],
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def rerun(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a new job with the same settings as this finished one."""
+        try:
+            job = services.rerun_job(self.get_object())
+        except services.JobConflict as conflict:
+            return _conflict(conflict)
+        except limits.JobRefused as refusal:
+            return _refused(refusal)
+        except services.SettingsError as error:
+            raise serializers.ValidationError(error.errors) from error
+        return _accepted(job, request)
+
+
+@extend_schema_view(
+    partial_update=extend_schema(request=NameSerializer),
+    destroy=extend_schema(
+        description=(
+            "Delete your model version. Its galleries stay, with model_version "
+            "null; if it was your default, your newest remaining version becomes "
+            "the default."
+        )
+    ),
+)
 class ModelVersionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet[ModelVersion],
+    mixins.DestroyModelMixin,
+    RenameMixin[ModelVersion],
 ):
     """The caller's model versions and the public demo model."""
 
     permission_classes = (IsAuthenticated, IsOwnerOrPublicReadOnly)
     filterset_class = ModelVersionFilter
     ordering_fields = ("created_at", "version", "name", "dataset")
+    _OWNER_ACTIONS = ("set_default", "partial_update", "destroy")
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        if self.action == "set_default":
+        if self.action in self._OWNER_ACTIONS:
+            # Changing someone else's version, the public demo included, is 404.
             queryset = ModelVersion.objects.for_owner(self.request.user)
         else:
             queryset = ModelVersion.objects.visible_to(self.request.user)
@@ -204,6 +282,9 @@ class ModelVersionViewSet(
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-SHA256"] = model_version.model_sha256
         return response
+
+    def perform_destroy(self, instance: ModelVersion) -> None:
+        serving.delete_model_version(instance)
 
     @extend_schema(request=None, responses={200: ModelVersionDetailSerializer})
     @action(detail=True, methods=["post"], url_path="set-default")

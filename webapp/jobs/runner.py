@@ -43,7 +43,8 @@ from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 logger = logging.getLogger(__name__)
 
-_ERROR_LENGTH = 300
+# Enough for a data set's list of sources tried and how to install it.
+_ERROR_LENGTH = 4000
 
 
 class RunOutcome(enum.Enum):
@@ -315,12 +316,13 @@ class _Run:
             raise
         except Exception as exc:
             logger.exception("Job %s failed", self.job_id)
-            self._end(Job.State.FAILED, _short_error(exc))
+            self._end(Job.State.FAILED, _error_text(exc))
             raise
 
 
-def _short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+def _error_text(exc: BaseException) -> str:
+    """The whole message, every line of it: the last ones often say what to do."""
+    text = str(exc).strip()
     if isinstance(exc, SettingsError | serving.ModelUnavailable):
         message = text
     else:

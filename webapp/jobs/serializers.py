@@ -82,6 +82,33 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         return services.queue_position(job)
 
 
+class NameSerializer(serializers.Serializer[Any]):
+    """``PATCH {"name": ...}``: the one field of one's own objects that changes.
+
+    Bound to a job, model version or gallery, ``save()`` renames it.
+    """
+
+    name = serializers.CharField(max_length=100, help_text="The new name.")
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        instance.name = validated_data["name"]
+        instance.save(update_fields=["name"])
+        return instance
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown = sorted(set(data) - {"name"}) if isinstance(data, dict) else []
+        errors = {key: ["Only the name can be changed."] for key in unknown}
+        try:
+            attrs: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                error.detail.update(errors)
+            raise
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
 class _SettingField(serializers.Field[Any, Any, Any, Any]):
     """A setting passed through as JSON; generator.settings checks type and bounds.
 
@@ -139,7 +166,11 @@ class _GridSetting(_SettingField):
 
 
 class TrainingRunSerializer(serializers.Serializer[Any]):
-    """A training run's settings: a preset plus overrides, checked by the generator."""
+    """A training run's settings: a preset plus overrides, checked by the generator.
+
+    The messages name settings by their field names; a page passes
+    ``context={"setting_wording": {...}}`` to name them by its own labels.
+    """
 
     name = serializers.CharField(
         max_length=100,
@@ -211,7 +242,8 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
                 given, preset=preset
             )
         except services.SettingsError as error:
-            errors.update({field: [message] for field, message in error.errors.items()})
+            worded = error.worded(self.context.get("setting_wording"))
+            errors.update({field: [message] for field, message in worded.items()})
             return None, errors
         return (None if errors else training_settings), errors
 

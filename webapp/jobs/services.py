@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from generator.search import widened_grid
 from generator.settings import (
     MAX_SEED,
     PRESETS,
@@ -39,14 +40,18 @@ __all__ = [
     "MIN_TEMPERATURE",
     "PRESET_NAMES",
     "SETTING_NAMES",
+    "GridAdvice",
     "JobConflict",
     "SettingsError",
     "cancel_job",
     "create_generation_job",
     "create_training_job",
+    "delete_job",
     "dispatch_on_commit",
     "queue_position",
+    "rerun_job",
     "validate_training_settings",
+    "wider_grid",
 ]
 
 PRESET_NAMES = tuple(PRESETS)
@@ -58,7 +63,8 @@ MAX_TEMPERATURE = 3.0
 
 
 class JobConflict(Exception):
-    """The job has already finished, so it can no longer be cancelled."""
+    """The job's state forbids the request (cancel a finished job, delete a running
+    one); the message says why."""
 
 
 # --- Validation helpers the API shares ------------------------------------------------
@@ -69,6 +75,27 @@ def validate_training_settings(
 ) -> dict[str, Any]:
     """Validated settings as a JSON dict; SettingsError names every bad field."""
     return validate_settings(data, preset=preset).to_dict()
+
+
+@dataclasses.dataclass(frozen=True)
+class GridAdvice:
+    """The chosen bandwidth sat on an ``edge`` ("lower" or "upper") of the grid
+    searched; ``grid`` ({start, stop, num}) reaches a decade beyond it."""
+
+    edge: str
+    grid: dict[str, Any]
+
+
+def wider_grid(
+    settings: Mapping[str, Any], metrics: Mapping[str, Any]
+) -> GridAdvice | None:
+    """What to search next when a model's bandwidth is an end of its grid."""
+    edge = metrics.get("bandwidth_grid_edge")
+    if edge is None:
+        return None
+    grid = settings["bandwidth_grid"]
+    start, stop, num = widened_grid((grid["start"], grid["stop"], grid["num"]), edge)
+    return GridAdvice(edge, {"start": start, "stop": stop, "num": num})
 
 
 # --- Creating and cancelling jobs -----------------------------------------------------
@@ -177,6 +204,44 @@ def cancel_job(job: Job) -> Job:
     if not stopped:
         raise JobConflict(f"The job has already finished ({job.state}).")
     return job
+
+
+def delete_job(job: Job) -> None:
+    """Delete a finished job; its model version or gallery stays. JobConflict if not."""
+    deleted, _ = Job.objects.filter(pk=job.pk, state__in=Job.FINISHED_STATES).delete()
+    if not deleted:
+        job.refresh_from_db()
+        raise JobConflict(f"The job is still {job.state}: cancel it first.")
+
+
+def rerun_job(job: Job) -> Job:
+    """Queue a new job with a finished job's settings; JobConflict if it cannot be."""
+    if not job.is_finished:
+        raise JobConflict(f"The job is still {job.state}: it can run again once done.")
+    owner = job.owner
+    if job.kind == Job.Kind.TRAINING:
+        return create_training_job(
+            owner,
+            training_settings=validate_training_settings(job.params),
+            name=job.name,
+        )
+    params = job.params
+    model_version = (
+        ModelVersion.objects.visible_to(owner)
+        .without_file()
+        .filter(pk=params.get("model_version"))
+        .first()
+    )
+    if model_version is None:
+        raise JobConflict("The model version it generated from no longer exists.")
+    return create_generation_job(
+        owner,
+        model_version=model_version,
+        n_images=params["n_images"],
+        digit=params["digit"],
+        seed=params["seed"],
+        temperature=params["temperature"],
+    )
 
 
 def queue_position(job: Job) -> int | None:

@@ -75,6 +75,31 @@ def set_default_model_version(model_version: ModelVersion) -> ModelVersion:
     return model_version
 
 
+def default_after_deleting(model_version: ModelVersion) -> ModelVersion | None:
+    """The owner's default once this version is gone: the default if it is
+    another one, else their newest other version (None when none remains)."""
+    others = (
+        ModelVersion.objects.filter(owner_id=model_version.owner_id)
+        .exclude(pk=model_version.pk)
+        .without_file()
+    )
+    default = others.filter(is_default=True).first()
+    return default or others.order_by("-created_at", "-pk").first()
+
+
+def delete_model_version(model_version: ModelVersion) -> ModelVersion | None:
+    """Delete it; its galleries stay, without a model version. Returns the owner's
+    default afterwards (`default_after_deleting`), which it makes the default."""
+    with transaction.atomic():
+        lock_owner(model_version.owner_id)
+        default = default_after_deleting(model_version)
+        ModelVersion.objects.filter(pk=model_version.pk).delete()
+        if default is not None and not default.is_default:
+            ModelVersion.objects.filter(pk=default.pk).update(is_default=True)
+            default.is_default = True
+    return default
+
+
 class _ModelCache:
     """Loaded models by file SHA-256, least recently used first out."""
 

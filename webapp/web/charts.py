@@ -69,7 +69,7 @@ def variance_chart(models: Sequence[Labelled], *, key: str = "variance") -> Safe
         Chart(
             title="Explained variance against components",
             x_label="Principal components kept",
-            y_label="Cumulative explained variance",
+            y_label="Variance explained",
             series=series,
             y_min=0.0,
             y_max=1.0,
@@ -117,7 +117,7 @@ def cv_chart(models: Sequence[Labelled], *, key: str = "cv") -> SafeString:
         Chart(
             title="Cross-validated log-likelihood against bandwidth",
             x_label="Bandwidth (log scale)",
-            y_label="Mean held-out log-likelihood",
+            y_label="Held-out log-likelihood",
             series=series,
             markers=markers,
             log_x=True,

@@ -7,6 +7,7 @@ and the sort fall back to their defaults, as the filter form itself would send.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import django_filters
@@ -40,6 +41,22 @@ GALLERY_SORTS: Sorts = {
     "size": ("Most images", "-n_images"),
 }
 JOB_KINDS = {"training": "Training runs", "generation": "Generations", "all": "All"}
+
+
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
+
+
+def natural_key(text: str) -> list[str | int]:
+    """Sort key putting "batch 7" before "batch 13": digit runs compare as numbers,
+    the rest without regard to case.
+
+    ``re.split`` with a group alternates text and digits, so two keys always
+    compare text with text and numbers with numbers.
+    """
+    return [
+        int(part) if index % 2 else part.casefold()
+        for index, part in enumerate(_DIGIT_RUNS.split(text))
+    ]
 
 
 class _IsoDateField(forms.DateField):
@@ -110,7 +127,16 @@ def _ordering(field: str) -> OrderBy:
     return expression.asc(nulls_last=True)  # type: ignore[no-any-return]
 
 
-class HistoryFilter(django_filters.FilterSet):  # type: ignore[misc]
+class _PageFilter(django_filters.FilterSet):  # type: ignore[misc]
+    """A page's filters, whose form shows the values it applied."""
+
+    def applied(self) -> dict[str, Any]:
+        """The value of each filter that validated, as applied."""
+        self.form.is_valid()
+        return dict(self.form.cleaned_data)
+
+
+class HistoryFilter(_PageFilter):
     """Filters every tab has: data set, kernel and whole days in the site's zone."""
 
     # CharField refuses a NUL (PostgreSQL text cannot hold one): the filter is off.
@@ -119,10 +145,13 @@ class HistoryFilter(django_filters.FilterSet):  # type: ignore[misc]
     since = _IsoDateFilter(field_name="created_at", lookup_expr="date__gte")
     until = _IsoDateFilter(field_name="created_at", lookup_expr="date__lte")
 
-    def applied(self) -> dict[str, Any]:
-        """The value of each filter that validated, as applied."""
-        self.form.is_valid()
-        return dict(self.form.cleaned_data)
+    def rows(self) -> QuerySet[Any] | list[Any]:
+        """The filtered rows in the chosen order; names sort naturally (see
+        `natural_key`), which no database ordering does."""
+        rows: QuerySet[Any] = self.qs
+        if self.applied()["sort"] == "name":
+            return sorted(rows, key=lambda row: natural_key(row.name))
+        return rows
 
     def is_filtered(self) -> bool:
         """Whether a filter narrows the list (sorting does not)."""
@@ -184,3 +213,11 @@ class GalleryHistoryFilter(HistoryFilter):
     dataset = django_filters.CharFilter(field_name="model_version__dataset")
     kernel = django_filters.CharFilter(field_name="model_version__settings__kernel")
     sort = _SortFilter(GALLERY_SORTS)
+
+
+class ComparePickerFilter(_PageFilter):
+    """The compare page's picker: ``?name=batch&dataset=digits&kernel=cosine``."""
+
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    dataset = django_filters.CharFilter()
+    kernel = django_filters.CharFilter(field_name="settings__kernel")

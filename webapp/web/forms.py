@@ -12,11 +12,50 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.html import format_html, format_html_join
 
 from webapp.web import training_options
 
 BANDWIDTH_VALUE = "value"
 SETTING_FIELDS = training_options.SETTING_NAMES
+
+# Settings in the order and words of the form.
+SETTING_LABELS = {
+    "dataset": "Data set",
+    "n_components": "PCA components",
+    "whiten": "Whitening",
+    "kernel": "Kernel",
+    "bandwidth": "Bandwidth",
+    "bandwidth_grid": "Bandwidth grid",
+    "cv_folds": "Cross-validation folds",
+    "n_train": "Training images",
+    "class_conditional": "Class-conditional",
+    "seed": "Seed",
+}
+# The grid's parts: form fields of their own.
+GRID_LABELS = {
+    "start": "Smallest bandwidth",
+    "stop": "Largest bandwidth",
+    "num": "Bandwidths tried",
+}
+#: How the form's error messages name the settings (the API names its fields).
+SETTING_WORDING = {
+    **SETTING_LABELS,
+    **{f"bandwidth_grid.{key}": label for key, label in GRID_LABELS.items()},
+}
+_GRID_FIELDS = {"start": "grid_start", "stop": "grid_stop", "num": "grid_num"}
+
+# How the dataset menu words generator.datasets.Availability's states.
+_AVAILABILITY_WORDS = {
+    "available": "ready",
+    "fetchable": "fetched on first use",
+    "unavailable": "not available here",
+}
+_DATASET_TEXT = {
+    "mnist": "28\u00d728 handwritten digits",
+    "fashion-mnist": "28\u00d728 clothing",
+    "digits": "scikit-learn's small 8\u00d78 digits (fastest)",
+}
 
 
 def _number_input(*, integer: bool, placeholder: str = "") -> forms.TextInput:
@@ -59,6 +98,18 @@ def _features_text() -> str:
     )
 
 
+class _DatasetSelect(forms.Select):
+    """A menu whose unavailable data sets can be seen but not chosen."""
+
+    unavailable: frozenset[str] = frozenset()
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if option["value"] in self.unavailable:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class TrainingRunForm(forms.Form):
     """Every setting of ``POST /api/v1/training-runs``.
 
@@ -72,16 +123,8 @@ class TrainingRunForm(forms.Form):
         help_text="Shown in your history. Blank: named after the preset.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100}),
     )
-    dataset = forms.CharField(
-        label="Data set",
-        widget=forms.Select(
-            choices=[(name, name) for name in training_options.DATASET_NAMES]
-        ),
-        help_text=(
-            "mnist: 28\u00d728 handwritten digits; fashion-mnist: 28\u00d728 clothing; "
-            "digits: scikit-learn's small 8\u00d78 digits (always available, fastest)."
-        ),
-    )
+    # Choices and help text say which data sets this server has (see __init__).
+    dataset = forms.CharField(label="Data set", widget=_DatasetSelect)
     n_components = forms.CharField(
         label="PCA components or variance fraction",
         widget=_number_input(integer=False),
@@ -130,19 +173,19 @@ class TrainingRunForm(forms.Form):
         help_text="A positive number, used only with “A fixed value”.",
     )
     grid_start = forms.CharField(
-        label="Grid from",
+        label=GRID_LABELS["start"],
         required=False,
         widget=_number_input(integer=False),
-        help_text="Smallest bandwidth tried (positive).",
+        help_text="Where the grid starts (positive).",
     )
     grid_stop = forms.CharField(
-        label="Grid to",
+        label=GRID_LABELS["stop"],
         required=False,
         widget=_number_input(integer=False),
-        help_text="Largest bandwidth tried.",
+        help_text="Where it ends.",
     )
     grid_num = forms.CharField(
-        label="Grid values",
+        label=GRID_LABELS["num"],
         required=False,
         widget=_number_input(integer=True),
         help_text=(
@@ -164,7 +207,8 @@ class TrainingRunForm(forms.Form):
         widget=_number_input(integer=True),
         help_text=(
             "A seeded random subset of the training split, up to its size "
-            f"({_sizes_text()}). Time grows with the square of this number."
+            f"({_sizes_text()}). Left at the preset's value, it shrinks to fit a "
+            "smaller data set. Time grows with the square of this number."
         ),
     )
     class_conditional = forms.BooleanField(
@@ -199,6 +243,36 @@ class TrainingRunForm(forms.Form):
             # Blank values are judged in api_data, next to the API's checks.
             field.required = False
         _mark_optional(self, "name")
+        self.availability = training_options.dataset_availabilities()
+        dataset = self.fields["dataset"]
+        widget = dataset.widget
+        assert isinstance(widget, _DatasetSelect)
+        widget.choices = [
+            (name, f"{name} ({_AVAILABILITY_WORDS[availability.state]})")
+            for name, availability in self.availability.items()
+        ]
+        widget.unavailable = frozenset(
+            name
+            for name, availability in self.availability.items()
+            if availability.state == "unavailable"
+        )
+        dataset.help_text = format_html(
+            '<ul class="dataset-states">{}</ul>',
+            format_html_join(
+                "",
+                '<li data-dataset-state="{}"><strong>{}</strong> ({}): {}. {}</li>',
+                (
+                    (
+                        availability.state,
+                        name,
+                        _AVAILABILITY_WORDS[availability.state],
+                        _DATASET_TEXT.get(name, name),
+                        availability.detail,
+                    )
+                    for name, availability in self.availability.items()
+                ),
+            ),
+        )
 
     @classmethod
     def initial_from_settings(
@@ -257,39 +331,55 @@ class TrainingRunForm(forms.Form):
                 self.add_error("bandwidth_value", "Enter the bandwidth to use.")
         elif mode:
             body["bandwidth"] = mode
-        grid_fields = {"start": "grid_start", "stop": "grid_stop", "num": "grid_num"}
         grid = {
             key: parse_number(data[field])
-            for key, field in grid_fields.items()
+            for key, field in _GRID_FIELDS.items()
             if data.get(field, "").strip()
         }
         if mode == "cv":
-            for key, field in grid_fields.items():
+            for key, field in _GRID_FIELDS.items():
                 if key not in grid:
                     self.add_error(field, "Enter a value for the bandwidth search.")
             if not data.get("cv_folds", "").strip():
                 self.add_error("cv_folds", "Enter the number of folds.")
         # Outside cv mode a blank grid or fold count keeps the preset's values.
-        if len(grid) == len(grid_fields):
+        if len(grid) == len(_GRID_FIELDS):
             body["bandwidth_grid"] = grid
         if data.get("cv_folds", "").strip():
             body["cv_folds"] = parse_number(data["cv_folds"])
-        return body
+        return _without_preset_values(body)
 
     def field_for_error(self, key: str, message: str) -> str | None:
-        """The form field that shows an API error about ``key``."""
+        """The form field that shows an error about ``key``, worded as
+        `SETTING_WORDING` says."""
         if key == "bandwidth":
             mode = self.cleaned_data.get("bandwidth_mode")
             return "bandwidth_value" if mode == BANDWIDTH_VALUE else "bandwidth_mode"
         if key == "bandwidth_grid":
-            lowered = message.lower()
-            for word, field in (("num", "grid_num"), ("stop", "grid_stop")):
-                if f" {word} " in f" {lowered} ":
-                    return field
-            return "grid_start"
+            for part in ("num", "stop"):
+                if message.startswith(GRID_LABELS[part]):
+                    return _GRID_FIELDS[part]
+            return _GRID_FIELDS["start"]
         if key in self.fields and key != "preset":
             return key
         return None
+
+
+def _without_preset_values(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without the settings left at the preset's values.
+
+    A form always sends every field; a value the user did not change is not
+    theirs, so the generator adapts it to the data set chosen (the preset's
+    training images, capped at the data set's size) instead of refusing it.
+    """
+    preset = training_options.preset_settings(body.get("preset"))
+    if preset is None:
+        return body
+    return {
+        key: value
+        for key, value in body.items()
+        if key not in SETTING_FIELDS or value != preset[key]
+    }
 
 
 def _mark_optional(form: forms.Form, *names: str) -> None:

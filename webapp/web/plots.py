@@ -16,6 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 # The palette itself lives in the stylesheet (.series-N) so dark mode can recolour
 # the plots without re-rendering them.
 SERIES_COLOURS = 4
+# Height of a legend row, and the space above the first, in the chart's units.
+_LEGEND_ROW = 24
+_LEGEND_GAP = 10
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,9 @@ def render_chart(chart: Chart) -> SafeString:
     xs = [p[0] for p in all_points] + marker_xs
     ys = [p[1] for p in all_points]
     x_low, x_high = min(xs), max(xs)
-    y_low = chart.y_min if chart.y_min is not None else min(ys)
-    y_high = chart.y_max if chart.y_max is not None else max(ys)
+    # A fixed range (0 to 1 for fractions) still widens to cover every point.
+    y_low = min([*ys, *([chart.y_min] if chart.y_min is not None else [])])
+    y_high = max([*ys, *([chart.y_max] if chart.y_max is not None else [])])
     if chart.log_x:
         x_ticks = log_ticks(x_low, x_high)
     else:
@@ -217,12 +221,13 @@ def render_chart(chart: Chart) -> SafeString:
     y_ticks = nice_ticks(y_low, y_high, 5, outward=True)
     y_low, y_high = min(y_ticks[0], y_low), max(y_ticks[-1], y_high)
 
-    left, right, top, bottom = 72, 16, 16, 52
+    # Room for tick labels drawn half again as large on phones (studio.css).
+    left, right, top, bottom = 88, 16, 16, 52
     legend = [s for s in chart.series if not s.faint] + [
         Series(m.label, [], [], m.colour) for m in chart.markers
     ]
     legend_rows = len(legend) if len(legend) > 1 or chart.markers else 0
-    legend_height = 20 * legend_rows
+    legend_height = _LEGEND_ROW * legend_rows + (_LEGEND_GAP if legend_rows else 0)
     total_height = height + legend_height
     x_scale = _Scale(x_low, x_high, left, width - right, chart.log_x)
     y_scale = _Scale(y_low, y_high, height - bottom, top, False)
@@ -293,7 +298,7 @@ def render_chart(chart: Chart) -> SafeString:
             "</line>"
         )
     for row, item in enumerate(legend if legend_rows else []):
-        y = height + 20 * row + 4
+        y = height + _LEGEND_GAP + _LEGEND_ROW * row + 4
         css = f"series-{item.colour % SERIES_COLOURS}"
         is_marker = row >= len(legend) - len(chart.markers)
         swatch = "chart-marker" if is_marker else "chart-line"
@@ -328,8 +333,9 @@ def render_bars(
     numbers = [to_float(value) or 0.0 for value in values]
     chart_id = "chart-" + _slug(key or title)
     left, right, top, bottom = 56, 16, 16, 48
-    y_ticks = nice_ticks(0.0, max([*numbers, 1.0]), 4)
-    y_scale = _Scale(0.0, max(y_ticks[-1], 1.0), height - bottom, top, False)
+    # Outward: the top tick, and so the axis, reaches the tallest bar.
+    y_ticks = nice_ticks(0.0, max([*numbers, 1.0]), 4, outward=True)
+    y_scale = _Scale(0.0, y_ticks[-1], height - bottom, top, False)
     slot = (width - left - right) / max(len(numbers), 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.datasets import DATASET_NAMES
+from django.conf import settings as django_settings
+
+from generator.datasets import DATASET_NAMES, Availability, dataset_availability
 from generator.kernel_sums import KERNELS
 from generator.settings import (
     BANDWIDTH_RULES,
@@ -33,9 +35,12 @@ __all__ = [
     "MAX_SEED",
     "MIN_CV_FOLDS",
     "SETTING_NAMES",
+    "Availability",
     "DatasetFacts",
     "Preset",
+    "dataset_availabilities",
     "dataset_facts",
+    "preset_settings",
     "presets",
 ]
 
@@ -98,6 +103,14 @@ def presets() -> list[Preset]:
     return result
 
 
+def preset_settings(name: str | None) -> dict[str, Any] | None:
+    """The validated settings of a preset (None: the default one), or None for a
+    name that is no preset."""
+    if name is not None and name not in services.PRESET_NAMES:
+        return None
+    return services.validate_training_settings({}, preset=name)
+
+
 def dataset_facts() -> list[DatasetFacts]:
     """Sizes of each data set, for help texts and bounds shown on the form."""
     return [
@@ -109,3 +122,12 @@ def dataset_facts() -> list[DatasetFacts]:
         )
         for name in DATASET_NAMES
     ]
+
+
+def dataset_availabilities() -> dict[str, Availability]:
+    """Whether each data set can be trained on here, looked at on every call (a
+    data set becomes available once a training has cached it)."""
+    return {
+        name: dataset_availability(name, data_dir=django_settings.DATA_DIR)
+        for name in DATASET_NAMES
+    }

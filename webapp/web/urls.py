@@ -25,10 +25,18 @@ urlpatterns: list[URLPattern] = [
     path("account/token/", accounts.api_token, name="token"),
     path("account/token/revoke/", accounts.api_token_revoke, name="token-revoke"),
     path("dashboard/", home.dashboard, name="dashboard"),
+    path("dashboard/counts/", home.dashboard_counts, name="dashboard-counts"),
     path("training/new/", jobs.training_new, name="training-new"),
     path("jobs/<uuid:pk>/", jobs.job_detail, name="job"),
     path("jobs/<uuid:pk>/cancel/", jobs.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:pk>/rename/", jobs.job_rename, name="job-rename"),
+    path("jobs/<uuid:pk>/delete/", jobs.job_delete, name="job-delete"),
     path("models/<int:pk>/", model_versions.model_detail, name="model"),
+    path(
+        "models/<int:pk>/samples/", model_versions.model_samples, name="model-samples"
+    ),
+    path("models/<int:pk>/rename/", model_versions.model_rename, name="model-rename"),
+    path("models/<int:pk>/delete/", model_versions.model_delete, name="model-delete"),
     path(
         "models/<int:pk>/generate/",
         model_versions.model_generate,
@@ -40,6 +48,8 @@ urlpatterns: list[URLPattern] = [
         name="model-set-default",
     ),
     path("galleries/<int:pk>/", galleries.gallery_detail, name="gallery"),
+    path("galleries/<int:pk>/rename/", galleries.gallery_rename, name="gallery-rename"),
+    path("galleries/<int:pk>/delete/", galleries.gallery_delete, name="gallery-delete"),
     path("history/", history.history, name="history"),
     path("compare/", compare.compare, name="compare"),
 ]

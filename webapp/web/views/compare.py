@@ -6,21 +6,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.jobs.models import ModelVersion
-from webapp.web import charts
+from webapp.web import charts, training_options
+from webapp.web.filters import ComparePickerFilter
+from webapp.web.forms import SETTING_LABELS
 from webapp.web.views.shared import (
     SAMPLE_COUNT,
-    SETTING_LABELS,
     request_user,
     sample_images,
+    setting_applies,
     visible_model_versions,
 )
 
 COMPARE_MIN, COMPARE_MAX = 2, 4
+PICKER_SIZE = 100
 
 
 def _differs(values: Iterable[Any]) -> bool:
@@ -39,6 +43,61 @@ def _id_param(text: str) -> int | None:
         return int(text)
     except ValueError:  # past int()'s digit limit
         return None
+
+
+def _picker(
+    request: HttpRequest,
+    visible: QuerySet[ModelVersion],
+    ids: list[int],
+    error: str | None,
+    status: int,
+) -> HttpResponse:
+    """The form to pick versions, narrowed by name, data set and kernel; the ones
+    already picked stay listed."""
+    picker = ComparePickerFilter(request.GET, queryset=visible)
+    matching = picker.qs.values("pk")
+    choices = visible.filter(Q(pk__in=matching) | Q(pk__in=ids))
+    applied = picker.applied()
+    return render(
+        request,
+        "web/compare.html",
+        {
+            "has_models": visible.exists(),
+            "choices": choices.order_by("-created_at")[:PICKER_SIZE],
+            "error": error,
+            "selected": ids,
+            "name": applied.get("name") or "",
+            "dataset": applied.get("dataset") or "",
+            "datasets": training_options.DATASET_NAMES,
+            "kernel": applied.get("kernel") or "",
+            "kernels": training_options.KERNELS,
+        },
+        status=status,
+    )
+
+
+def _setting_rows(chosen: list[ModelVersion]) -> list[dict[str, Any]]:
+    """One row per setting any of them used; a setting one did not use (the
+    search's grid without a search) is "not used" there, never equal."""
+    rows = []
+    for key, label in SETTING_LABELS.items():
+        used = [setting_applies(model.settings, key) for model in chosen]
+        if not any(used):
+            continue
+        cells = [
+            {"model": model, "value": model.settings.get(key), "used": uses}
+            for model, uses in zip(chosen, used, strict=True)
+        ]
+        applied = [cell["value"] for cell in cells if cell["used"]]
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "cells": cells,
+                "differs": not all(used) or _differs(applied),
+            }
+        )
+    return rows
 
 
 @login_required
@@ -61,16 +120,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         missing = [pk for pk in ids if pk not in found]
         if missing:
             # Someone else's model version is "not found", as in the API.
-            return render(
-                request,
-                "web/compare.html",
-                {
-                    "choices": visible.order_by("-created_at")[:100],
-                    "error": "Model version not found.",
-                    "selected": ids,
-                },
-                status=404,
-            )
+            return _picker(request, visible, ids, "Model version not found.", 404)
         chosen = [found[pk] for pk in ids]
         # A single id (the model page's "Compare…" link) preselects it in the
         # picker; only a submitted choice of the wrong size is an error.
@@ -81,31 +131,11 @@ def compare(request: HttpRequest) -> HttpResponse:
                 f"(you picked {len(chosen)})."
             )
     if error or len(chosen) < COMPARE_MIN:
-        return render(
-            request,
-            "web/compare.html",
-            {
-                "choices": visible.order_by("-created_at")[:100],
-                "error": error,
-                "selected": ids,
-            },
-            status=400 if error else 200,
-        )
+        return _picker(request, visible, ids, error, 400 if error else 200)
     labelled = [
         charts.Labelled(f"{model} (#{model.pk})", model.metrics or {})
         for model in chosen
     ]
-    setting_rows = []
-    for key, label in SETTING_LABELS.items():
-        values = [model.settings.get(key) for model in chosen]
-        setting_rows.append(
-            {
-                "key": key,
-                "label": label,
-                "values": values,
-                "differs": _differs(values),
-            }
-        )
     metric_specs: list[tuple[str, Callable[[ModelVersion], Any], str]] = [
         ("Training images", lambda m: m.metrics.get("n_train"), "number"),
         ("Components kept", lambda m: m.stats()["pca_components"], "number"),
@@ -132,7 +162,10 @@ def compare(request: HttpRequest) -> HttpResponse:
         metric_rows.append(
             {
                 "label": label,
-                "values": values,
+                "cells": [
+                    {"model": model, "value": value}
+                    for model, value in zip(chosen, values, strict=True)
+                ],
                 "kind": kind,
                 "differs": _differs(values),
             }
@@ -156,7 +189,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "web/compare_result.html",
         {
             "columns": columns,
-            "setting_rows": setting_rows,
+            "setting_rows": _setting_rows(chosen),
             "metric_rows": metric_rows,
             "variance_chart": charts.variance_chart(labelled, key="compare-variance"),
             "cv_chart": charts.cv_chart(labelled, key="compare-cv"),

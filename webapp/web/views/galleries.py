@@ -1,16 +1,26 @@
-"""A gallery's page."""
+"""A gallery's page, renaming and deleting it."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.gallery.models import Gallery
 from webapp.web import charts
-from webapp.web.views.shared import request_user, settings_rows
+from webapp.web.views.shared import (
+    confirm_delete,
+    rename_from_post,
+    request_user,
+    settings_rows,
+)
+
+
+def _own_gallery(request: HttpRequest, pk: int) -> Gallery:
+    return get_object_or_404(Gallery.objects.for_owner(request_user(request)), pk=pk)
 
 
 @login_required
@@ -48,4 +58,29 @@ def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "grid_url": reverse("api:gallery-grid", kwargs={"pk": gallery.pk}),
             "zip_url": reverse("api:gallery-download", kwargs={"pk": gallery.pk}),
         },
+    )
+
+
+@login_required
+@require_POST
+def gallery_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    rename_from_post(request, _own_gallery(request, pk), "Gallery")
+    return redirect("web:gallery", pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gallery_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete as ``DELETE /api/v1/galleries/{id}`` does."""
+    gallery = _own_gallery(request, pk)
+    if request.method == "POST":
+        gallery.delete()
+        messages.success(request, f"Gallery “{gallery.title}” deleted.")
+        return redirect(f"{reverse('web:history')}?tab=galleries")
+    plural = "" if gallery.n_images == 1 else "s"
+    return confirm_delete(
+        request,
+        what=f"the gallery “{gallery.title}”",
+        consequences=[f"Its {gallery.n_images} image{plural} go with it."],
+        back_url=reverse("web:gallery", kwargs={"pk": pk}),
     )

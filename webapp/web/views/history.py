@@ -38,8 +38,8 @@ HISTORY_FILTERS: dict[str, type[HistoryFilter]] = {
 _M = TypeVar("_M", bound=Model)
 
 
-def _page(request: HttpRequest, queryset: QuerySet[_M]) -> Page[_M]:
-    paginator = Paginator(queryset, PAGE_SIZE)
+def _page(request: HttpRequest, rows: QuerySet[_M] | list[_M]) -> Page[_M]:
+    paginator = Paginator(rows, PAGE_SIZE)
     return paginator.get_page(request.GET.get("page"))
 
 
@@ -71,7 +71,7 @@ def history(request: HttpRequest) -> HttpResponse:
             "tab": tab,
             "tabs": HISTORY_TABS,
             "totals": totals,
-            "page": _page(request, filters.qs),
+            "page": _page(request, filters.rows()),
             "unfiltered": filters.unfiltered_count(),
             "filtered": filters.is_filtered(),
             "state": applied.get("state") or "",

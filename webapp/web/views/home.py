@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -55,17 +55,29 @@ def landing(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _counts(user: AbstractBaseUser) -> dict[str, int]:
+    """The dashboard's figures: queued and running jobs, model versions, galleries."""
+    counts: dict[str, int] = Job.objects.for_owner(user).aggregate(
+        queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
+        running=Count("pk", filter=Q(state=Job.State.RUNNING)),
+    )
+    counts["models"] = ModelVersion.objects.for_owner(user).count()
+    counts["galleries"] = Gallery.objects.for_owner(user).count()
+    return counts
+
+
+@login_required
+@require_GET
+def dashboard_counts(request: HttpRequest) -> JsonResponse:
+    """The dashboard's figures as JSON, polled to keep them live."""
+    return JsonResponse(_counts(request_user(request)))
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    counts = Job.objects.for_owner(user).aggregate(
-        queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
-        running=Count("pk", filter=Q(state=Job.State.RUNNING)),
-        total=Count("pk"),
-    )
     default_model = serving.default_model_version(user)
-    n_models = ModelVersion.objects.for_owner(user).count()
     recent_galleries = Gallery.objects.for_owner(user).with_model_version()[:4]
     demo_model = None
     quick_count = _int_param(request.GET, "n", 8, 1, 16)
@@ -78,11 +90,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "web/dashboard.html",
         {
-            "counts": counts,
+            "counts": _counts(user),
             "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
             "default_model": default_model,
-            "n_models": n_models,
-            "n_galleries": Gallery.objects.for_owner(user).count(),
             "recent_galleries": recent_galleries,
             "demo_model": demo_model,
             "quick_samples": quick_samples,

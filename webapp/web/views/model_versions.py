@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.gallery.models import Gallery
 from webapp.jobs import limits, services, serving
@@ -19,8 +19,11 @@ from webapp.web import charts
 from webapp.web.forms import GenerationForm, add_serializer_errors
 from webapp.web.views.shared import (
     PHASE_ORDER,
+    QUEUED_TAG,
     SAMPLE_COUNT,
+    confirm_delete,
     refused_response,
+    rename_from_post,
     request_user,
     sample_images,
     settings_rows,
@@ -51,6 +54,7 @@ def _model_context(
         "stats": model_version.stats(),
         "metrics": metrics,
         "settings_rows": settings_rows(model_version.settings),
+        "grid_advice": services.wider_grid(model_version.settings, metrics),
         "variance_chart": charts.variance_chart(labelled),
         "cv_chart": charts.cv_chart(labelled) if charts.has_cv_curve(metrics) else None,
         "cv_rows": charts.cv_table(metrics),
@@ -120,7 +124,7 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
                     ),
                     refusal,
                 )
-            messages.success(request, "Generation queued.")
+            messages.success(request, "Generation queued.", extra_tags=QUEUED_TAG)
             return redirect("web:job", pk=job.pk)
         add_serializer_errors(form, serializer.errors)
     return render(
@@ -145,3 +149,80 @@ def model_set_default(request: HttpRequest, pk: int) -> HttpResponse:
         "generations use it unless told otherwise.",
     )
     return redirect("web:model", pk=pk)
+
+
+@login_required
+@require_GET
+def model_samples(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fresh samples for the model page's "Draw new ones", as the list's items."""
+    model_version = get_object_or_404(
+        visible_model_versions(request_user(request)), pk=pk
+    )
+    images, sample_error = sample_images(model_version, SAMPLE_COUNT)
+    return render(
+        request,
+        "web/_samples.html",
+        {"images": images, "sample_error": sample_error},
+        status=200 if images else 503,
+    )
+
+
+def _own_model_version(request: HttpRequest, pk: int) -> ModelVersion:
+    return get_object_or_404(
+        ModelVersion.objects.for_owner(request_user(request)).without_file(), pk=pk
+    )
+
+
+@login_required
+@require_POST
+def model_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    rename_from_post(request, _own_model_version(request, pk), "Model version")
+    return redirect("web:model", pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete as ``DELETE /api/v1/model-versions/{id}`` does."""
+    model_version = _own_model_version(request, pk)
+    user = request_user(request)
+    if request.method == "POST":
+        default = serving.delete_model_version(model_version)
+        said = f"{model_version} deleted."
+        if model_version.is_default:
+            said += (
+                f" {default} is now your default model."
+                if default is not None
+                else " You have no default model now."
+            )
+        messages.success(request, said)
+        return redirect(f"{reverse('web:history')}?tab=models")
+    n_galleries = (
+        Gallery.objects.for_owner(user).filter(model_version=model_version).count()
+    )
+    consequences = [
+        f"Its {n_galleries} galler{'y' if n_galleries == 1 else 'ies'} "
+        "stay, with their images, but no longer link to a model version."
+        if n_galleries
+        else "No gallery was made from it."
+    ]
+    if model_version.is_default:
+        successor = serving.default_after_deleting(model_version)
+        consequences.append(
+            f"It is your default model: your newest other one, {successor}, "
+            "becomes the default."
+            if successor is not None
+            else "It is your default model, and your only one: you will have no "
+            "default until you train another."
+        )
+    if model_version.is_public:
+        consequences.append(
+            "It is the public demo model: the landing page shows no samples "
+            "until another is published."
+        )
+    return confirm_delete(
+        request,
+        what=f"the model version {model_version}",
+        consequences=consequences,
+        back_url=reverse("web:model", kwargs={"pk": pk}),
+    )

@@ -6,14 +6,20 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from webapp.jobs import limits, serving
 from webapp.jobs.models import ModelVersion
+from webapp.jobs.serializers import NameSerializer
+from webapp.web.forms import SETTING_LABELS
 
 SAMPLE_COUNT = 16
+#: Marks the "queued" message, which the job page drops once the job has ended.
+QUEUED_TAG = "job-queued"
 
 # Words for the job phases the services write, shown on the job page.
 PHASE_LABELS = {
@@ -33,19 +39,8 @@ PHASE_LABELS = {
 
 PHASE_ORDER = {phase: index for index, phase in enumerate(PHASE_LABELS)}
 
-# Settings in the order and words of the form.
-SETTING_LABELS = {
-    "dataset": "Data set",
-    "n_components": "PCA components",
-    "whiten": "Whitening",
-    "kernel": "Kernel",
-    "bandwidth": "Bandwidth",
-    "bandwidth_grid": "Bandwidth grid",
-    "cv_folds": "Cross-validation folds",
-    "n_train": "Training images",
-    "class_conditional": "Class-conditional",
-    "seed": "Seed",
-}
+# Settings that only the bandwidth search uses.
+SEARCH_SETTINGS = ("bandwidth_grid", "cv_folds")
 
 
 def request_user(request: HttpRequest) -> AbstractBaseUser:
@@ -75,13 +70,41 @@ def sample_images(
     return [_png_data_url(png) for png in pngs], None
 
 
+def setting_applies(settings: Mapping[str, Any], key: str) -> bool:
+    """Whether a setting took part in training: the search's grid and folds do
+    only when the bandwidth was cross-validated (not given, nor set by a rule)."""
+    return key not in SEARCH_SETTINGS or settings.get("bandwidth") == "cv"
+
+
 def settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """(key, label, value) for each known setting, in form order."""
+    """(key, label, value) for each known setting that applied, in form order."""
     return [
         (key, label, settings.get(key))
         for key, label in SETTING_LABELS.items()
-        if key in settings
+        if key in settings and setting_applies(settings, key)
     ]
+
+
+def rename_from_post(request: HttpRequest, row: Model, what: str) -> None:
+    """Rename a job, model version or gallery from the posted name, checked as
+    ``PATCH {"name": ...}`` checks it, and say how it went."""
+    rename = NameSerializer(row, data={"name": request.POST.get("name", "")})
+    if rename.is_valid():
+        rename.save()
+        messages.success(request, f"{what} renamed “{rename.validated_data['name']}”.")
+    else:
+        messages.error(request, f"Not renamed: {rename.errors['name'][0]}")
+
+
+def confirm_delete(
+    request: HttpRequest, *, what: str, consequences: list[str], back_url: str
+) -> HttpResponse:
+    """The page that asks before deleting ``what``, saying what goes with it."""
+    return render(
+        request,
+        "web/confirm_delete.html",
+        {"what": what, "consequences": consequences, "back_url": back_url},
+    )
 
 
 def refused_response(

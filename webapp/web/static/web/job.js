@@ -92,7 +92,40 @@
     }
     if (isFinished()) {
       $("job-live-note").textContent = "This job has finished.";
+      document.querySelectorAll("[data-when-finished]").forEach(function (element) {
+        element.hidden = false;
+      });
+      // "Training run … queued." no longer holds.
+      document.querySelectorAll("[data-queued-message]").forEach(function (item) {
+        const list = item.parentElement;
+        item.remove();
+        if (list && !list.children.length) {
+          list.remove();
+        }
+      });
     }
+  }
+
+  // A training that just succeeded: flag a bandwidth at the edge of its grid,
+  // as the page does when it is loaded later.
+  async function showGridEdge() {
+    const flag = $("grid-edge");
+    if (!flag || !flag.hidden || job.state !== "succeeded" || !job.model_version) {
+      return;
+    }
+    const result = await Studio.requestJSON(
+      root.dataset.modelApiUrl.replace(/\/0$/, "/" + job.model_version));
+    const metrics = result.ok && result.data ? result.data.metrics : null;
+    if (!metrics || !metrics.bandwidth_grid_edge) {
+      return;
+    }
+    const lower = metrics.bandwidth_grid_edge === "lower";
+    $("grid-edge-text").textContent = Number(metrics.bandwidth.toPrecision(4)) + " is the " +
+      (lower ? "smallest" : "largest") + " value tried, so the best bandwidth may be " +
+      (lower ? "smaller" : "larger") + ".";
+    $("grid-edge-link").href = root.dataset.trainingUrl + "?model=" + job.model_version +
+      "&grid=wider";
+    flag.hidden = false;
   }
 
   async function poll() {
@@ -107,11 +140,21 @@
     }
     if (!isFinished()) {
       window.setTimeout(poll, POLL_MS);
+    } else {
+      showGridEdge();
     }
   }
 
   $("cancel-form").addEventListener("submit", async function (event) {
     event.preventDefault();
+    const confirmed = await Studio.confirm(
+      "Cancel this job? A queued job never starts; a running one stops at its next step and keeps no result.",
+      "Yes, cancel it",
+      "No, keep it running"
+    );
+    if (!confirmed) {
+      return;
+    }
     const button = $("cancel-button");
     button.disabled = true;
     button.textContent = "Cancelling…";

@@ -8,13 +8,6 @@
   const phaseLabels = labelsSource ? JSON.parse(labelsSource.textContent) : {};
   const rows = Array.from(document.querySelectorAll("[data-live-jobs] tr[data-job-api]"));
 
-  function adjustCount(id, delta) {
-    const element = document.getElementById(id);
-    if (element) {
-      element.textContent = String(Math.max(0, parseInt(element.textContent, 10) + delta));
-    }
-  }
-
   function resultLink(row, job) {
     if (job.model_version) {
       return ["Model version →", row.dataset.modelUrl.replace("/0/", "/" + job.model_version + "/")];
@@ -26,13 +19,6 @@
   }
 
   function update(row, job) {
-    const before = row.dataset.state;
-    if (before !== job.state) {
-      if (before === "queued") { adjustCount("count-queued", -1); }
-      if (before === "running") { adjustCount("count-running", -1); }
-      if (job.state === "queued") { adjustCount("count-queued", 1); }
-      if (job.state === "running") { adjustCount("count-running", 1); }
-    }
     row.dataset.state = job.state;
     const badge = row.querySelector("[data-state-badge]");
     badge.className = "badge state-" + job.state;

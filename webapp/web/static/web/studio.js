@@ -54,5 +54,42 @@ window.Studio = (function () {
     return secs + " s";
   }
 
-  return { csrfToken: csrfToken, requestJSON: requestJSON, formatDuration: formatDuration };
+  // Ask before something that cannot be undone; resolves to true to go ahead.
+  function confirm(message, yes, no) {
+    return new Promise(function (resolve) {
+      const dialog = document.createElement("dialog");
+      dialog.className = "confirm-dialog";
+      const text = document.createElement("p");
+      text.textContent = message;
+      const buttons = document.createElement("div");
+      buttons.className = "actions";
+      const confirmButton = document.createElement("button");
+      confirmButton.type = "button";
+      confirmButton.className = "btn btn-danger";
+      confirmButton.textContent = yes;
+      const keepButton = document.createElement("button");
+      keepButton.type = "button";
+      keepButton.className = "btn";
+      keepButton.textContent = no;
+      buttons.append(confirmButton, keepButton);
+      dialog.append(text, buttons);
+      document.body.appendChild(dialog);
+      // Escape closes the dialog: the same as keeping.
+      dialog.addEventListener("close", function () {
+        dialog.remove();
+        resolve(dialog.returnValue === "yes");
+      });
+      confirmButton.addEventListener("click", function () { dialog.close("yes"); });
+      keepButton.addEventListener("click", function () { dialog.close("no"); });
+      dialog.showModal();
+      keepButton.focus();
+    });
+  }
+
+  return {
+    csrfToken: csrfToken,
+    requestJSON: requestJSON,
+    formatDuration: formatDuration,
+    confirm: confirm,
+  };
 })();

@@ -10,6 +10,26 @@
     return;
   }
   const presets = JSON.parse(source.textContent);
+  const sizes = JSON.parse(document.getElementById("dataset-sizes").textContent);
+  const trainingImages = form.querySelector('[name="n_train"]');
+  // The value this script last put in "Training images", if it did.
+  let adaptedTrainingImages = null;
+
+  // Like the server, a preset's training images shrink to fit a smaller data set
+  // (and grow back); a number the user typed stays theirs.
+  function adaptTrainingImages() {
+    const preset = presets[form.querySelector('[name="preset"]').value];
+    const size = sizes[form.querySelector('[name="dataset"]').value];
+    if (!preset || !size) {
+      return;
+    }
+    const current = trainingImages.value.trim();
+    if (current !== preset.n_train && current !== adaptedTrainingImages) {
+      return;
+    }
+    adaptedTrainingImages = String(Math.min(parseInt(preset.n_train, 10), size));
+    trainingImages.value = adaptedTrainingImages;
+  }
 
   function setField(name, value) {
     const elements = form.querySelectorAll('[name="' + name + '"]');
@@ -55,6 +75,8 @@
       note.hidden = note.dataset.presetNote !== name;
     });
     showBandwidthSections();
+    adaptedTrainingImages = null;
+    adaptTrainingImages();
     const url = new URL(window.location.href);
     url.searchParams.set("preset", name);
     window.history.replaceState(null, "", url);
@@ -69,6 +91,7 @@
   form.querySelectorAll('input[name="bandwidth_mode"]').forEach(function (radio) {
     radio.addEventListener("change", showBandwidthSections);
   });
+  form.querySelector('[name="dataset"]').addEventListener("change", adaptTrainingImages);
   showBandwidthSections();
 
   // Put the keyboard on the first field the server refused.
