@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
+    "webapp.sharing",
     "webapp.web",
 ]
 

@@ -22,6 +22,11 @@ from webapp.jobs.api import (
     ModelVersionViewSet,
     TrainingRunViewSet,
 )
+from webapp.sharing.api import (
+    GalleryShareView,
+    ModelVersionShareView,
+    ShareLinkViewSet,
+)
 
 
 class ApiRootView(APIRootView):
@@ -58,11 +63,22 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("jobs", JobViewSet, basename="job")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("galleries", GalleryViewSet, basename="gallery")
+router.register("share-links", ShareLinkViewSet, basename="share-link")
 
 api_v1: list[URLPattern | URLResolver] = [
     re_path(r"^auth/register/?$", RegisterView.as_view(), name="auth-register"),
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
     re_path(r"^images/(?P<pk>[0-9]+)\.png$", ImageView.as_view(), name="image-png"),
+    re_path(
+        r"^galleries/(?P<pk>[0-9]+)/share/?$",
+        GalleryShareView.as_view(),
+        name="gallery-share",
+    ),
+    re_path(
+        r"^model-versions/(?P<pk>[0-9]+)/share/?$",
+        ModelVersionShareView.as_view(),
+        name="model-version-share",
+    ),
     *router.urls,
 ]
 

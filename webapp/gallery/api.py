@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
+from webapp import file_responses
 from webapp.gallery import services
 from webapp.gallery.filters import GalleryFilter
 from webapp.gallery.models import Gallery, GeneratedImage
@@ -22,9 +23,6 @@ from webapp.jobs.api import RenameMixin
 from webapp.jobs.permissions import IsOwner
 from webapp.jobs.serializers import NameSerializer
 from webapp.negotiation import FileContentNegotiation
-
-# Images are immutable once written; private because they belong to one user.
-_CACHE_CONTROL = "private, max-age=86400"
 
 
 def _positive_int(request: Request, name: str, maximum: int) -> int | None:
@@ -89,9 +87,7 @@ class GalleryViewSet(
             scale=_positive_int(request, "scale", services.MAX_GRID_SCALE),
             columns=_positive_int(request, "columns", 256),
         )
-        response = HttpResponse(png, content_type="image/png")
-        response["Cache-Control"] = _CACHE_CONTROL
-        return response
+        return file_responses.png_response(png)
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     @action(
@@ -99,14 +95,7 @@ class GalleryViewSet(
     )
     def download(self, request: Request, pk: str | None = None) -> HttpResponse:
         """Every image as a PNG file in one ZIP, with a gallery.json."""
-        gallery = self.get_object()
-        response = HttpResponse(
-            services.gallery_zip(gallery), content_type="application/zip"
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="gallery-{gallery.pk}.zip"'
-        )
-        return response
+        return file_responses.gallery_zip_response(self.get_object())
 
 
 class ImageView(GenericAPIView[GeneratedImage]):
@@ -119,10 +108,4 @@ class ImageView(GenericAPIView[GeneratedImage]):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: str) -> HttpResponse:
-        image = self.get_object()
-        response = HttpResponse(bytes(image.png), content_type="image/png")
-        response["Cache-Control"] = _CACHE_CONTROL
-        response["Content-Disposition"] = (
-            f'inline; filename="{services.image_filename(image)}"'
-        )
-        return response
+        return file_responses.image_response(self.get_object())
