@@ -29,6 +29,16 @@ def image_response(image: GeneratedImage) -> HttpResponse:
     return response
 
 
+def gallery_gif_response(gallery: Gallery) -> HttpResponse:
+    """A walk's frames as an animated GIF (the caller checks it is a walk)."""
+    response = HttpResponse(
+        gallery_services.gallery_gif(gallery), content_type="image/gif"
+    )
+    response["Cache-Control"] = IMAGE_CACHE_CONTROL
+    response["Content-Disposition"] = f'inline; filename="walk-{gallery.pk}.gif"'
+    return response
+
+
 def gallery_zip_response(gallery: Gallery) -> HttpResponse:
     """Every image of the gallery as a PNG file in one ZIP, with a gallery.json."""
     response = HttpResponse(

@@ -5,10 +5,15 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -88,6 +93,26 @@ class GalleryViewSet(
             columns=_positive_int(request, "columns", 256),
         )
         return file_responses.png_response(png)
+
+    @extend_schema(
+        responses={
+            (200, "image/gif"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="Not your gallery, or not a walk."),
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="walk.gif",
+        url_name="gif",
+        content_negotiation_class=FileContentNegotiation,
+    )
+    def gif(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """A walk's frames as an animated GIF that plays forth and back."""
+        gallery = self.get_object()
+        if gallery.mode != Gallery.Mode.WALK:
+            raise NotFound("Only a walk has an animated GIF.")
+        return file_responses.gallery_gif_response(gallery)
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     @action(

@@ -40,6 +40,7 @@ from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import serving
 from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.walks import walk_frames
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +147,20 @@ def _generate(run: _Run) -> None:
     seeds = gallery_seeds(int(params["seed"]), n_images)
     evaluate = settings.GALLERY_EVALUATION
     sampling_end = 0.8 if evaluate else 0.95
-    images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
-    for index, seed in enumerate(seeds):
-        run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
-        images[index] = model.sample(
-            1,
-            digit=digit,
-            random_state=seed,
-            temperature=float(params["temperature"]),
-        )[0]
+    walk = params.get("walk")
+    if walk is None:
+        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
+        for index, seed in enumerate(seeds):
+            run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
+            images[index] = model.sample(
+                1,
+                digit=digit,
+                random_state=seed,
+                temperature=float(params["temperature"]),
+            )[0]
+    else:
+        run.report("sampling", 0.1)
+        images = walk_frames(model, params, owner_id=job.owner_id)
     pngs = [image_to_png(image) for image in images]
     evaluation = None
     if evaluate:
@@ -171,6 +177,7 @@ def _generate(run: _Run) -> None:
             temperature=float(params["temperature"]),
             evaluation=evaluation,
             pngs=pngs,
+            walk=walk,
         )
         run.succeed()
 

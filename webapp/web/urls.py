@@ -60,6 +60,7 @@ urlpatterns: list[URLPattern] = [
     path("s/<str:token>/images/<int:pk>.png", shares.share_image, name="share-image"),
     path("s/<str:token>/sheet.png", shares.share_grid, name="share-grid"),
     path("s/<str:token>/images.zip", shares.share_zip, name="share-zip"),
+    path("s/<str:token>/walk.gif", shares.share_gif, name="share-gif"),
     path("s/<str:token>/model.npz", shares.share_model_file, name="share-model-file"),
     path("s/<str:token>/samples/", shares.share_samples, name="share-samples"),
     path("history/", history.history, name="history"),

@@ -41,9 +41,11 @@ def gallery_context(
         )
     model_version = gallery.model_version
     if share_token is None:
+        own = {"pk": gallery.pk}
         files = {
-            "grid_url": reverse("api:gallery-grid", kwargs={"pk": gallery.pk}),
-            "zip_url": reverse("api:gallery-download", kwargs={"pk": gallery.pk}),
+            "grid_url": reverse("api:gallery-grid", kwargs=own),
+            "zip_url": reverse("api:gallery-download", kwargs=own),
+            "gif_url": reverse("api:gallery-gif", kwargs=own),
         }
         image_view, token = "api:image-png", {}
     else:
@@ -51,11 +53,13 @@ def gallery_context(
         files = {
             "grid_url": reverse("web:share-grid", kwargs=token),
             "zip_url": reverse("web:share-zip", kwargs=token),
+            "gif_url": reverse("web:share-gif", kwargs=token),
         }
         image_view = "web:share-image"
     return {
         "gallery": gallery,
         "shared": share_token is not None,
+        "is_walk": gallery.mode == Gallery.Mode.WALK,
         "images": [
             (image, reverse(image_view, kwargs={**token, "pk": image.pk}))
             for image in gallery.images.all()

@@ -104,6 +104,14 @@ def share_zip(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @share_view
+def share_gif(request: HttpRequest, token: str) -> HttpResponse:
+    gallery = _shared_gallery(token)
+    if gallery.mode != Gallery.Mode.WALK:
+        raise Http404("Only a walk has an animated GIF.")
+    return file_responses.gallery_gif_response(gallery)
+
+
+@share_view
 def share_model_file(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         return file_responses.model_file_response(_shared_model_version(token))
