@@ -19,6 +19,7 @@ from webapp.web.views.shared import (
     rename_from_post,
     request_user,
     settings_rows,
+    visible_model_versions,
 )
 
 
@@ -60,6 +61,8 @@ def gallery_context(
         "gallery": gallery,
         "shared": share_token is not None,
         "is_walk": gallery.mode == Gallery.Mode.WALK,
+        "walk_from": gallery.walk_end("from"),
+        "walk_to": gallery.walk_end("to"),
         "images": [
             (image, reverse(image_view, kwargs={**token, "pk": image.pk}))
             for image in gallery.images.all()
@@ -86,6 +89,15 @@ def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = gallery_context(gallery)
     context.update(share_links_context(request, gallery=gallery))
+    # A walk needs two images and a model that still exists, for this user.
+    model_version_id = gallery.model_version_id
+    context["walk_form"] = (
+        model_version_id is not None
+        and gallery.n_images > 1
+        and visible_model_versions(request_user(request))
+        .filter(pk=model_version_id)
+        .exists()
+    )
     return render(request, "web/gallery.html", context)
 
 

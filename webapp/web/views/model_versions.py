@@ -96,6 +96,20 @@ def _model_context(
     return context
 
 
+# What the form sends on to the API's generation serializer.
+GENERATION_FIELDS = (
+    "mode",
+    "n_images",
+    "digit",
+    "seed",
+    "temperature",
+    "from_digit",
+    "to_digit",
+    "from_image",
+    "to_image",
+)
+
+
 def _generation_form(
     model_version: ModelVersion, data: QueryDict | None = None
 ) -> GenerationForm:
@@ -128,9 +142,9 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = QueryDict(mutable=True)
         data["model_version"] = str(model_version.pk)
-        for field in ("n_images", "digit", "seed", "temperature"):
-            if field in form.fields:
-                data[field] = str(form.cleaned_data.get(field) or "")
+        for field in GENERATION_FIELDS:
+            if form.cleaned_data.get(field):
+                data[field] = str(form.cleaned_data[field])
         serializer = GenerationSerializer(data=data, context={"request": request})
         if serializer.is_valid():
             try:
