@@ -440,19 +440,19 @@ class GenerationForm(forms.Form):
     )
 
     from_digit = forms.ChoiceField(
-        label="Walk from digit", required=False, choices=[("", "Random")]
+        label="Start", required=False, choices=[("", "Random")]
     )
     to_digit = forms.ChoiceField(
-        label="Walk to digit", required=False, choices=[("", "Random")]
+        label="End", required=False, choices=[("", "Random")]
     )
     from_image = forms.CharField(
-        label="Walk from image",
+        label="Start image",
         required=False,
         widget=_number_input(integer=True, placeholder="image id"),
         help_text="The id of one of your gallery images (shown as #id under it).",
     )
     to_image = forms.CharField(
-        label="Walk to image",
+        label="End image",
         required=False,
         widget=_number_input(integer=True, placeholder="image id"),
     )
