@@ -263,6 +263,19 @@ class _ModelVersionField(serializers.PrimaryKeyRelatedField[ModelVersion]):
         return super().to_internal_value(data)
 
 
+def _walk_end(
+    *, help_text: str, maximum: int | None = None
+) -> serializers.IntegerField:
+    """An optional end point of a walk: a digit (up to ``maximum``) or an image id."""
+    return serializers.IntegerField(
+        min_value=0 if maximum is not None else 1,
+        max_value=maximum,
+        required=False,
+        allow_null=True,
+        help_text=help_text,
+    )
+
+
 #: The end points of a walk, as the API names them.
 WALK_ENDS = ("from_digit", "to_digit", "from_image", "to_image")
 
@@ -303,32 +316,19 @@ class GenerationSerializer(serializers.Serializer[Any]):
         help_text="samples: independent images; walk: n_images frames of a smooth "
         "walk through the model's latent space between two end points.",
     )
-    from_digit = serializers.IntegerField(
-        min_value=0,
-        max_value=9,
-        required=False,
-        allow_null=True,
-        help_text="A walk starts at a sample of this digit (class-conditional).",
+    from_digit = _walk_end(
+        maximum=9,
+        help_text="A walk starts at a sample of this digit (per-class models).",
     )
-    to_digit = serializers.IntegerField(
-        min_value=0,
-        max_value=9,
-        required=False,
-        allow_null=True,
-        help_text="A walk ends at a sample of this digit (class-conditional).",
+    to_digit = _walk_end(
+        maximum=9, help_text="A walk ends at a sample of this digit (per-class models)."
     )
-    from_image = serializers.IntegerField(
-        min_value=1,
-        required=False,
-        allow_null=True,
-        help_text="A walk starts at this gallery image of yours (its id), "
-        "projected into the model. Random when neither from_* is given.",
+    from_image = _walk_end(
+        help_text="A walk starts at this gallery image of yours (its id), projected "
+        "into the model. Random when neither from_* is given."
     )
-    to_image = serializers.IntegerField(
-        min_value=1,
-        required=False,
-        allow_null=True,
-        help_text="A walk ends at this gallery image of yours (its id).",
+    to_image = _walk_end(
+        help_text="A walk ends at this gallery image of yours (its id)."
     )
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:

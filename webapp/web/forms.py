@@ -442,9 +442,7 @@ class GenerationForm(forms.Form):
     from_digit = forms.ChoiceField(
         label="Start", required=False, choices=[("", "Random")]
     )
-    to_digit = forms.ChoiceField(
-        label="End", required=False, choices=[("", "Random")]
-    )
+    to_digit = forms.ChoiceField(label="End", required=False, choices=[("", "Random")])
     from_image = forms.CharField(
         label="Start image",
         required=False,
