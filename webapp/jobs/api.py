@@ -402,7 +402,6 @@ class HealthView(APIView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = ()
 
     @extend_schema(
         responses={
@@ -426,7 +425,6 @@ class ReadyView(APIView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = ()
 
     @extend_schema(
         responses={
