@@ -425,4 +425,7 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's own console handler (DEBUG only) would print its lines a second
+    # time, outside the chosen format.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
