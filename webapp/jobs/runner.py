@@ -73,19 +73,21 @@ def _run_claimed(
     job_id: str | UUID, kind: str, what: str, work: Callable[[_Run], None]
 ) -> RunOutcome:
     """Claim the job and do ``work`` under a heartbeat; its end becomes the state."""
-    with logs.log_context(job_id=job_id), logs.JobLog.capture(str(job_id)) as log:
+    owner_id = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True)
+    with (
+        logs.log_context(job_id=job_id, user_id=owner_id.first()),
+        logs.JobLog.capture(str(job_id)) as log,
+    ):
         attempt = _claim(job_id, kind)
         if not isinstance(attempt, int):
             return attempt
         run = _Run(job_id, attempt)
-        owner_id = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True)
-        with logs.log_context(user_id=owner_id.first()):
-            try:
-                with _heartbeat(job_id, attempt), run.outcome(what):
-                    work(run)
-            except BaseException:
-                _keep_log_tail(job_id, attempt, log)
-                raise
+        try:
+            with _heartbeat(job_id, attempt), run.outcome(what):
+                work(run)
+        except BaseException:
+            _keep_log_tail(job_id, attempt, log)
+            raise
     return RunOutcome.RAN
 
 
