@@ -20,6 +20,7 @@ from webapp.jobs.api import (
     LegacyGenerateView,
     LegacyStatsView,
     ModelVersionViewSet,
+    ReadyView,
     TrainingRunViewSet,
 )
 from webapp.sharing.api import (
@@ -96,6 +97,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^stats/?$", LegacyStatsView.as_view(), name="legacy-stats"),
     re_path(r"^generate/?$", LegacyGenerateView.as_view(), name="legacy-generate"),
     path("healthz", HealthView.as_view(), name="health"),
+    path("readyz", ReadyView.as_view(), name="ready"),
     path("admin/", admin.site.urls),
     path("", include("webapp.web.urls")),
 ]

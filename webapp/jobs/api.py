@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from webapp import file_responses
-from webapp.jobs import limits, services, serving
+from webapp.jobs import limits, readiness, services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
@@ -410,3 +410,27 @@ class HealthView(APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Readiness: database, migrations and broker; 503 names what is missing."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        responses={
+            200: OpenApiTypes.OBJECT,
+            503: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="`missing` names the failed checks."
+            ),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        result = readiness.check_readiness()
+        return Response(
+            result.as_dict(),
+            status=status.HTTP_200_OK
+            if result.ready
+            else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

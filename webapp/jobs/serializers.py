@@ -59,6 +59,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "attempts",
             "cancel_requested",
             "error",
+            "log_tail",
             "params",
             "created_at",
             "started_at",

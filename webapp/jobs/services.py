@@ -165,6 +165,12 @@ def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
             owner_id=owner.pk, kind=kind, celery_task_id=str(uuid.uuid4()), **fields
         )
         dispatch_on_commit(job)
+    logger.info(
+        "Job %s created (%s)",
+        job.pk,
+        kind,
+        extra={"job_id": str(job.pk), "task_id": job.celery_task_id},
+    )
     return job
 
 
