@@ -71,7 +71,9 @@ def celery_worker(
         yield worker
 
 
-@pytest.fixture(scope="session")
+# Per test: a beat left running would sweep the shared database for the tests
+# after it and requeue their stale jobs onto its own broker.
+@pytest.fixture
 def start_beat(
     process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:
