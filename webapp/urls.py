@@ -22,6 +22,7 @@ from webapp.jobs.api import (
     ModelVersionViewSet,
     TrainingRunViewSet,
 )
+from webapp.sweeps.api import SweepViewSet
 
 
 class ApiRootView(APIRootView):
@@ -58,6 +59,7 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("jobs", JobViewSet, basename="job")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("galleries", GalleryViewSet, basename="gallery")
+router.register("sweeps", SweepViewSet, basename="sweep")
 
 api_v1: list[URLPattern | URLResolver] = [
     re_path(r"^auth/register/?$", RegisterView.as_view(), name="auth-register"),

@@ -38,7 +38,7 @@ from generator.render import image_to_png
 from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
-from webapp.jobs import serving
+from webapp.jobs import serving, signals
 from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,11 @@ def _run_claimed(
     if not isinstance(attempt, int):
         return attempt
     run = _Run(job_id, attempt)
-    with _heartbeat(job_id, attempt), run.outcome(what):
-        work(run)
+    try:
+        with _heartbeat(job_id, attempt), run.outcome(what):
+            work(run)
+    finally:
+        signals.announce_job_ended(job_id)
     return RunOutcome.RAN
 
 
