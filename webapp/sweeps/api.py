@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,22 +19,8 @@ from webapp.jobs.api import _conflict, _owner, _refused
 from webapp.jobs.permissions import IsOwner
 from webapp.jobs.services import JobConflict
 from webapp.sweeps import services
-from webapp.sweeps.models import Sweep, SweepRun
+from webapp.sweeps.models import Sweep
 from webapp.sweeps.serializers import SweepCreateSerializer, SweepSerializer
-
-
-def sweeps_of(user: Any) -> QuerySet[Sweep]:
-    """The user's sweeps with their progress and runs (model files left out)."""
-    runs = SweepRun.objects.select_related("job", "job__model_version").defer(
-        "job__model_version__model_file"
-    )
-    return (
-        Sweep.objects.for_owner(user)
-        .with_progress()
-        .prefetch_related(Prefetch("runs", queryset=runs))
-        # Meta.ordering is dropped from a query with aggregates.
-        .order_by("-created_at")
-    )
 
 
 class SweepViewSet(
@@ -49,7 +35,7 @@ class SweepViewSet(
     permission_classes = (IsAuthenticated, IsOwner)
 
     def get_queryset(self) -> QuerySet[Sweep]:
-        return sweeps_of(self.request.user)
+        return Sweep.objects.for_owner(self.request.user).with_progress().with_runs()
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action == "create":

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 
 from webapp.jobs.models import Job
 from webapp.querysets import OwnedQuerySet
@@ -18,12 +18,20 @@ from webapp.querysets import OwnedQuerySet
 
 class SweepQuerySet(OwnedQuerySet["Sweep"]):
     def with_progress(self) -> SweepQuerySet:
-        """Annotate ``total``, ``finished`` and ``succeeded`` runs."""
-        return self.annotate(
+        """Annotate ``total``, ``finished`` and ``succeeded`` runs, newest first
+        (Meta.ordering is dropped from a query with aggregates)."""
+        return self.order_by("-created_at").annotate(
             total=Count("runs"),
             finished=Count("runs", filter=Q(runs__job__state__in=Job.FINISHED_STATES)),
             succeeded=Count("runs", filter=Q(runs__job__state=Job.State.SUCCEEDED)),
         )
+
+    def with_runs(self) -> SweepQuerySet:
+        """Prefetch the runs with their jobs and model versions (files left out)."""
+        runs = SweepRun.objects.select_related("job", "job__model_version").defer(
+            "job__model_version__model_file"
+        )
+        return self.prefetch_related(Prefetch("runs", queryset=runs))
 
 
 class Sweep(models.Model):

@@ -12,6 +12,7 @@ from webapp.web.views import (
     home,
     jobs,
     model_versions,
+    sweeps,
 )
 
 app_name = "web"
@@ -51,5 +52,8 @@ urlpatterns: list[URLPattern] = [
     path("galleries/<int:pk>/rename/", galleries.gallery_rename, name="gallery-rename"),
     path("galleries/<int:pk>/delete/", galleries.gallery_delete, name="gallery-delete"),
     path("history/", history.history, name="history"),
+    path("sweeps/", sweeps.sweep_list, name="sweeps"),
+    path("sweeps/<uuid:pk>/", sweeps.sweep_detail, name="sweep"),
+    path("sweeps/<uuid:pk>/cancel/", sweeps.sweep_cancel, name="sweep-cancel"),
     path("compare/", compare.compare, name="compare"),
 ]
