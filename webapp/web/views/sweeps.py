@@ -53,7 +53,7 @@ def _metric(key: str) -> Callable[[dict[str, Any]], float | None]:
 
 FIGURES: dict[str, Figure] = {
     "test_log_likelihood": Figure(
-        "Test log-likelihood", "loglik", True, _metric("test_log_likelihood")
+        "Test log-lik.", "loglik", True, _metric("test_log_likelihood")
     ),
     "training_time": Figure("Training time", "duration", False, _training_seconds),
     "explained_variance": Figure(
@@ -62,7 +62,11 @@ FIGURES: dict[str, Figure] = {
     "bandwidth": Figure("Bandwidth", "number", True, _metric("bandwidth")),
 }
 #: The figures a best run is picked by (a bandwidth is no merit in itself).
-BEST_BY = ("test_log_likelihood", "training_time", "explained_variance")
+BEST_BY = {
+    "test_log_likelihood": "Test log-likelihood",
+    "training_time": "Training time",
+    "explained_variance": "Variance kept",
+}
 
 
 @dataclass
@@ -152,9 +156,9 @@ def sweep_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The runs as a table the page's script refreshes (``?partial=1``)."""
     sweep = _own_sweep(request, pk)
     rows = _rows(sweep)
-    metric = request.GET.get("metric", BEST_BY[0])
+    metric = request.GET.get("metric", "test_log_likelihood")
     if metric not in BEST_BY:
-        metric = BEST_BY[0]
+        metric = "test_log_likelihood"
     ranked = _ranked(rows, metric)
     best = ranked[0] if ranked else None
     if best is not None:
@@ -173,7 +177,7 @@ def sweep_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         "rows": _sorted(rows, sort, descending),
         "settings": settings,
         "figures": FIGURES,
-        "best_by": {key: FIGURES[key].label for key in BEST_BY},
+        "best_by": BEST_BY,
         "metric": metric,
         "best": best,
         "top_ids": ",".join(
