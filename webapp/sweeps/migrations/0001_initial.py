@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = (
-        ("jobs", "0002_alter_job_state"),
+        ("jobs", "0003_job_state_waiting"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     )
 
