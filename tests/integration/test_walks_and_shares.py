@@ -9,8 +9,13 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from tests.integration.integration_support import Api, WorkerProcess
-from tests.integration.test_end_to_end import SMALL_TRAINING, sign_up, wait_finished
+from tests.integration.integration_support import (
+    Api,
+    WorkerProcess,
+    sign_up,
+    wait_finished,
+)
+from tests.integration.test_end_to_end import SMALL_TRAINING
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
