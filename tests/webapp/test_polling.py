@@ -53,3 +53,13 @@ def test_listing_queued_jobs_costs_the_same_queries_for_one_or_many(
     positions = [job["queue_position"] for job in response.json()["results"]]
     assert positions == [5, 4, 3, 2, 1]
     assert len(five) == len(one)
+
+
+def test_list_filters_leave_the_poll_of_one_job_alone(
+    token_client: APIClient, owner: User, make_job: Any
+) -> None:
+    job = make_job(owner)
+    assert token_client.get("/api/v1/jobs/?state=running").json()["count"] == 0
+    response = token_client.get(f"/api/v1/jobs/{job.pk}?state=running")
+    assert response.status_code == 200
+    assert response.json()["state"] == "queued"

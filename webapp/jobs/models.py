@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,28 +35,7 @@ class JobQuerySet(OwnedQuerySet["Job"]):
     def with_results(self) -> JobQuerySet:
         """Annotate the ids of the model version or gallery each job created, and
         the queue position of each queued one (see `queued_ahead_of`)."""
-        ahead = (
-            Job.objects.queued_ahead_of(
-                OuterRef("kind"), OuterRef("created_at"), OuterRef("pk")
-            )
-            .order_by()
-            .values("kind")
-            .annotate(count=Count("pk"))
-            .values("count")
-        )
-        return self.annotate(
-            result_model_version_id=F("model_version__id"),
-            result_gallery_id=F("gallery__id"),
-            # In the same query: a poll costs one query besides authentication.
-            queue_position=Case(
-                When(
-                    state=Job.State.QUEUED,
-                    then=Coalesce(Subquery(ahead), Value(0)) + Value(1),
-                ),
-                default=None,
-                output_field=IntegerField(),
-            ),
-        )
+        return self.annotate(**_result_annotations())
 
     def queued_ahead_of(self, kind: Any, created_at: Any, pk: Any) -> JobQuerySet:
         """Queued jobs of ``kind`` that start before the job created at
@@ -75,6 +55,34 @@ class JobQuerySet(OwnedQuerySet["Job"]):
             publish_model=True,
             state__in=[Job.State.QUEUED, Job.State.RUNNING],
         )
+
+
+@functools.cache
+def _result_annotations() -> dict[str, Any]:
+    """`JobQuerySet.with_results`'s expressions, built once: building the queue
+    position's subquery cost a fifth of a status poll. Every use copies them."""
+    ahead = (
+        Job.objects.queued_ahead_of(
+            OuterRef("kind"), OuterRef("created_at"), OuterRef("pk")
+        )
+        .order_by()
+        .values("kind")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return {
+        "result_model_version_id": F("model_version__id"),
+        "result_gallery_id": F("gallery__id"),
+        # In the same query: a poll costs one query besides authentication.
+        "queue_position": Case(
+            When(
+                state=Job.State.QUEUED,
+                then=Coalesce(Subquery(ahead), Value(0)) + Value(1),
+            ),
+            default=None,
+            output_field=IntegerField(),
+        ),
+    }
 
 
 class Job(models.Model):
