@@ -250,13 +250,15 @@ def wait_until_up(base_url: str, *, timeout: float) -> None:
 
 
 @contextmanager
-def running(commands: Sequence[list[str]], env: dict[str, str]) -> Iterator[None]:
+def running(
+    commands: Sequence[list[str]], env: dict[str, str]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     processes = [
         subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
         for command in commands
     ]
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.load import free_port, running, wait_until_up
 
@@ -124,13 +125,26 @@ def gunicorn_command(port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def web_server(workers: int = 2) -> Iterator[str]:
-    """gunicorn with the bench settings; yields its base URL."""
+def web_server(workers: int = 2) -> Iterator[tuple[str, int]]:
+    """gunicorn with the bench settings; yields its base URL and master's pid."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with running([gunicorn_command(port, workers)], {**os.environ, **SERVER_ENV}):
+    env = {**os.environ, **SERVER_ENV}
+    with running([gunicorn_command(port, workers)], env) as (master,):
         wait_until_up(base_url, timeout=60)
-        yield base_url
+        yield base_url, master.pid
+
+
+def peak_rss_mb(master_pid: int) -> float:
+    """The largest peak RSS (VmHWM) among the server's worker processes."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    peaks = [0.0]
+    for pid in children.read_text().split():
+        status = Path(f"/proc/{pid}/status").read_text()
+        kilobytes = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        if kilobytes:
+            peaks.append(int(kilobytes[1]) / 1024)
+    return max(peaks)
 
 
 def measure(
@@ -168,16 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.environ.get(name):
             parser.error(f"set {name} (a database and a Redis database to fill)")
     token, job_id = prepare_job()
-    with web_server(args.workers) as base_url:
+    with web_server(args.workers) as (base_url, master_pid):
         results = measure(
             base_url, token, job_id, connections=args.connections, seconds=args.seconds
         )
+        peak = peak_rss_mb(master_pid)
     print(
         f"gunicorn {args.workers} sync workers, wrk {args.connections} connections "
         f"x {args.seconds} s, {os.cpu_count()} CPUs"
     )
     for result in results:
         print(result.line())
+    print(f"peak RSS of a web worker after the polling: {peak:.0f} MB")
     floor, _, poll, _ = results
     print(
         f"job poll = {poll.requests_per_second / floor.requests_per_second:.2f} x "
