@@ -77,8 +77,10 @@ def stack(worker_concurrency: int) -> Iterator[tuple[str, str]]:
         yield base_url, name
 
 
-def one_job(base_url: str, token: str, body: dict[str, object]) -> tuple[float, str]:
-    """Submit and poll without pause until finished: (seconds, final state)."""
+def one_job(
+    base_url: str, token: str, body: dict[str, object]
+) -> tuple[float, str, str]:
+    """Submit and poll without pause until finished: (seconds, final state, id)."""
     started = time.perf_counter()
     answer = call(base_url, "POST", "/api/v1/generations", token=token, body=body)
     if answer.status != 202:
@@ -87,7 +89,7 @@ def one_job(base_url: str, token: str, body: dict[str, object]) -> tuple[float, 
     while True:
         state = call(base_url, "GET", path, token=token).body["state"]
         if state in ("succeeded", "failed", "cancelled"):
-            return time.perf_counter() - started, state
+            return time.perf_counter() - started, state, answer.body["id"]
         if time.perf_counter() - started > 60:
             raise TimeoutError(f"{path} still {state} after 60 s")
 
@@ -124,11 +126,11 @@ def latency(jobs: int, images: int) -> tuple[Latencies, Latencies]:
         results = [
             one_job(base_url, tokens[0], {**body, "seed": seed}) for seed in range(jobs)
         ]
-        if any(state != "succeeded" for _, state in results):
+        if any(state != "succeeded" for _, state, _ in results):
             raise RuntimeError("a generation job did not succeed")
         floor = ping_round_trips(worker_name, jobs)
     return (
-        Latencies(f"{images}-image job, submit -> succeeded", [s for s, _ in results]),
+        Latencies(f"{images}-image job, submit -> succeeded", [r[0] for r in results]),
         Latencies("no-op Celery round trip (control ping)", floor),
     )
 
@@ -140,7 +142,7 @@ def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
         body = {"model_version": wait_for_model(public_model), "n_images": images}
         one_job(base_url, tokens[0], {**body, "seed": 0})  # warm up
 
-        def client(index: int) -> list[tuple[float, str]]:
+        def client(index: int) -> list[tuple[float, str, str]]:
             return [
                 one_job(base_url, tokens[index], {**body, "seed": seed})
                 for seed in range(index, jobs, clients)
@@ -150,11 +152,13 @@ def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
         with ThreadPoolExecutor(clients) as pool:
             results = [r for rs in pool.map(client, range(clients)) for r in rs]
         elapsed = time.perf_counter() - started
-    succeeded = sum(state == "succeeded" for _, state in results)
+    succeeded = sum(state == "succeeded" for _, state, _ in results)
+    distinct = len({job_id for _, _, job_id in results})
     return (
         f"{jobs} jobs from {clients} clients, {workers} worker processes: "
-        f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded; p50 "
-        f"{statistics.median(s for s, _ in results) * 1000:.0f} ms per job"
+        f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded "
+        f"({distinct} distinct jobs); p50 "
+        f"{statistics.median(r[0] for r in results) * 1000:.0f} ms per job"
     )
 
 
