@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bench.load import REPO, call, free_port, prepare, running, wait_until_up
-from bench.polling import SERVER_ENV, gunicorn_command
+from bench.polling import SERVER_ENV, gunicorn_command, peak_rss_mb
 
 BENCH_ENV = {
     **SERVER_ENV,
@@ -64,17 +64,24 @@ def worker_command(concurrency: int, name: str) -> list[str]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    worker_name: str
+    worker_pid: int
+
+
 @contextmanager
-def stack(worker_concurrency: int) -> Iterator[tuple[str, str]]:
-    """gunicorn and one Celery worker; yields the base URL and the worker's name."""
+def stack(worker_concurrency: int) -> Iterator[Stack]:
+    """gunicorn and one Celery worker (``worker_concurrency`` processes)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     name = f"bench-{port}@localhost"
     env = {**os.environ, **BENCH_ENV}
     commands = [gunicorn_command(port, 2), worker_command(worker_concurrency, name)]
-    with running(commands, env):
+    with running(commands, env) as (_, worker):
         wait_until_up(base_url, timeout=60)
-        yield base_url, name
+        yield Stack(base_url, name, worker.pid)
 
 
 def one_job(
@@ -116,10 +123,12 @@ def wait_for_model(public_model: object, timeout: float = 300.0) -> int:
     return int(model_id)
 
 
-def latency(jobs: int, images: int) -> tuple[Latencies, Latencies]:
-    """Jobs one at a time with one worker process, and the ping floor."""
+def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
+    """Jobs one at a time with one worker process, the ping floor, and the peak
+    RSS of the worker process (MB)."""
     tokens, public_model = prepare(1)
-    with stack(1) as (base_url, worker_name):
+    with stack(1) as running_stack:
+        base_url = running_stack.base_url
         body = {"model_version": wait_for_model(public_model), "n_images": images}
         for seed in range(3):  # warm up: the worker loads the model once
             one_job(base_url, tokens[0], {**body, "seed": seed})
@@ -128,17 +137,20 @@ def latency(jobs: int, images: int) -> tuple[Latencies, Latencies]:
         ]
         if any(state != "succeeded" for _, state, _ in results):
             raise RuntimeError("a generation job did not succeed")
-        floor = ping_round_trips(worker_name, jobs)
+        floor = ping_round_trips(running_stack.worker_name, jobs)
+        peak = peak_rss_mb(running_stack.worker_pid)
     return (
         Latencies(f"{images}-image job, submit -> succeeded", [r[0] for r in results]),
         Latencies("no-op Celery round trip (control ping)", floor),
+        peak,
     )
 
 
 def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
     """``jobs`` jobs from ``clients`` clients; a line with jobs/s and the tally."""
     tokens, public_model = prepare(clients)
-    with stack(workers) as (base_url, _):
+    with stack(workers) as running_stack:
+        base_url = running_stack.base_url
         body = {"model_version": wait_for_model(public_model), "n_images": images}
         one_job(base_url, tokens[0], {**body, "seed": 0})  # warm up
 
@@ -173,8 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.environ.get(name):
             parser.error(f"set {name} (a database and a Redis database to fill)")
     os.environ.update(BENCH_ENV)
-    for result in latency(args.jobs, args.images):
-        print(result.line())
+    job, floor, peak = latency(args.jobs, args.images)
+    print(job.line())
+    print(floor.line())
+    print(f"peak RSS of the generation worker process: {peak:.0f} MB")
     print(throughput(args.jobs, args.images, args.clients, args.throughput_workers))
     return 0
 

@@ -101,7 +101,8 @@ def measure(repeats: int) -> list[PageLoad]:
     os.environ.update(BENCH_ENV)
     tokens, public_model = prepare(1)
     username, token = owner_with_password(tokens[0])
-    with stack(1) as (base_url, _):
+    with stack(1) as running_stack:
+        base_url = running_stack.base_url
         body = {"model_version": wait_for_model(public_model), "n_images": 256}
         _, _, job_id = one_job(base_url, token, body)
         gallery = call(base_url, "GET", f"/api/v1/jobs/{job_id}", token=token)
