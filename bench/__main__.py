@@ -82,7 +82,7 @@ def polling_figures() -> None:
     token, job_id = polling.prepare_job()
     with polling.web_server() as (base_url, master_pid):
         results = polling.measure(base_url, token, job_id, connections=20, seconds=10)
-        peak = polling.peak_rss_mb(master_pid)
+        peak = polling.children_peak_rss_mb(master_pid)
     for result in results:
         _indented(result.line())
     floor, health, poll, _ = results

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bench.load import REPO, call, free_port, prepare, running, wait_until_up
-from bench.polling import SERVER_ENV, gunicorn_command, peak_rss_mb
+from bench.polling import SERVER_ENV, children_peak_rss_mb, gunicorn_command
 
 BENCH_ENV = {
     **SERVER_ENV,
@@ -138,7 +138,7 @@ def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
         if any(state != "succeeded" for _, state, _ in results):
             raise RuntimeError("a generation job did not succeed")
         floor = ping_round_trips(running_stack.worker_name, jobs)
-        peak = peak_rss_mb(running_stack.worker_pid)
+        peak = children_peak_rss_mb(running_stack.worker_pid)
     return (
         Latencies(f"{images}-image job, submit -> succeeded", [r[0] for r in results]),
         Latencies("no-op Celery round trip (control ping)", floor),

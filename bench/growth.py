@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.load import REPO
+from bench.polling import peak_rss_mb
 
 DIGITS = 0  # "size" of the digits run: all of its training images
 
@@ -94,7 +95,8 @@ def one_run(size: int, grid_size: int, before: bool) -> dict[str, Any]:
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "search_seconds": result.metrics["seconds"]["search"],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: the latter keeps the parent's peak across exec.
+        "peak_rss_mb": peak_rss_mb(os.getpid()),
         "bandwidth": result.metrics["bandwidth"],
         "computed": sum(result.metrics["cv"]["exact"]) if cv is not None else 0,
         "exact_search_seconds": exact_seconds,

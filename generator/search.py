@@ -360,12 +360,10 @@ def search_bandwidth(
     >>> result.best_bandwidth, result.exact.tolist()
     (0.5, [True, True, True, False, False])
     """
-    problem = _SearchProblem.build(X, bandwidths, kernel, n_folds, random_state, groups)
-    grid = problem.grid
     if kernel not in CONVEX_KERNELS:
         return cross_validate_bandwidth(
             X,
-            grid,
+            bandwidths,
             kernel=kernel,
             n_folds=n_folds,
             random_state=random_state,
@@ -373,6 +371,8 @@ def search_bandwidth(
             groups=groups,
             n_jobs=n_jobs,
         )
+    problem = _SearchProblem.build(X, bandwidths, kernel, n_folds, random_state, groups)
+    grid = problem.grid
     precision = 0.5 / grid**2 if kernel == "gaussian" else 1.0 / grid
     narrowest_first = np.argsort(grid, kind="stable")
     fold_log_likelihood = np.empty((n_folds, grid.size))

@@ -85,6 +85,7 @@ def test_the_schema_is_built_once_per_process(
     from webapp.schema import SchemaView
 
     monkeypatch.setattr(SchemaView, "_built", {})
+    monkeypatch.setattr(SchemaView, "_rendered", {})
     builds = []
     original = SchemaGenerator.get_schema
 
@@ -97,5 +98,7 @@ def test_the_schema_is_built_once_per_process(
     second = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/json")
     yaml = anonymous_client.get("/api/schema/")
     assert first.json() == second.json()
+    assert first["Content-Type"] == "application/json"
     assert yaml.content.startswith(b"openapi: 3")
+    assert yaml["Content-Type"].startswith("application/vnd.oai.openapi")
     assert len(builds) == 1
