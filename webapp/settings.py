@@ -114,10 +114,13 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
+    "webapp.sweeps",
+    "webapp.sharing",
     "webapp.web",
 ]
 
 MIDDLEWARE = [
+    "webapp.logs.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -243,7 +246,7 @@ SECURE_SSL_REDIRECT = SECURE_SSL
 SESSION_COOKIE_SECURE = SECURE_SSL
 CSRF_COOKIE_SECURE = SECURE_SSL
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = (
     env_int("HSTS_SECONDS", 31_536_000, minimum=0) if SECURE_SSL else 0
 )
@@ -357,6 +360,8 @@ MAX_SERVED_MODEL_MB = env_int("MAX_SERVED_MODEL_MB", 64, minimum=1)
 MAX_ACTIVE_TRAINING_JOBS = env_int("MAX_ACTIVE_TRAINING_JOBS", 4, minimum=1)
 MAX_ACTIVE_GENERATION_JOBS = env_int("MAX_ACTIVE_GENERATION_JOBS", 20, minimum=1)
 STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
+# Training runs one parameter sweep may hold (its grid's distinct combinations).
+MAX_SWEEP_COMBINATIONS = env_int("MAX_SWEEP_COMBINATIONS", 50, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
 
 CELERY_BROKER_URL = REDIS_URL
@@ -375,6 +380,7 @@ CELERY_TASK_ROUTES = {
     task_names.TRAIN: {"queue": "training"},
     task_names.GENERATE: {"queue": "generation"},
     task_names.SWEEP: {"queue": "generation"},
+    task_names.FEED_PARAMETER_SWEEPS: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would run twice.
@@ -389,18 +395,47 @@ CELERY_BEAT_SCHEDULE = {
         "task": task_names.SWEEP,
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
     },
+    # The safety net of the parameter sweeps' feeding (a job's end feeds at once).
+    "feed-parameter-sweeps": {
+        "task": task_names.FEED_PARAMETER_SWEEPS,
+        "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------
 
+# text: one readable line per event (make run); json: one JSON object per line,
+# with job_id, user_id and task_id where they apply (webapp/logs.py), for a log
+# collector.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "webapp.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(processName)s %(message)s",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "processName": "process",
+            },
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's own console handler (DEBUG only) would print its lines a second
+    # time, outside the chosen format.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

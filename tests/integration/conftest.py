@@ -19,10 +19,12 @@ import pytest
 from tests.integration.integration_support import (
     Api,
     WorkerProcess,
+    flushed_redis,
     flushed_test_redis,
     process_environment,
     producer_and_cache_on,
     running_worker,
+    second_redis_url,
     start_celery,
     stop_celery,
     subprocess_database_url,
@@ -54,6 +56,9 @@ def process_env(
         # Short enough that a crashed worker's job is taken over within seconds.
         JOB_HEARTBEAT_SECONDS="1",
         JOB_STALE_AFTER_SECONDS="3",
+        # A worker reads it only to feed in parameter-sweep runs as jobs end; the
+        # sweep test lowers the web's to match, so feeding is exercised.
+        MAX_ACTIVE_TRAINING_JOBS="1",
     )
 
 
@@ -69,7 +74,9 @@ def celery_worker(
         yield worker
 
 
-@pytest.fixture(scope="session")
+# Per test: a beat left running would sweep the shared database for the tests
+# after it and requeue their stale jobs onto its own broker.
+@pytest.fixture
 def start_beat(
     process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:
@@ -104,3 +111,18 @@ def api(
 ) -> Callable[[], Api]:
     """A factory of API clients against the live server, with the worker up."""
     return lambda: Api(base_url=live_server.url)
+
+
+@pytest.fixture
+def private_broker(
+    integration_redis_url: str, live_server: Any, transactional_db: None
+) -> Iterator[str]:
+    """A Redis database of this test's own (flushed), for workers it starts itself:
+    the session's ``celery_worker`` listens on the shared one and would take their
+    jobs. The live server's producer and cache use it too while the test runs."""
+    url = second_redis_url(integration_redis_url)
+    with (
+        flushed_redis(url, "private-broker"),
+        producer_and_cache_on(url, key_prefix="studio-private"),
+    ):
+        yield url

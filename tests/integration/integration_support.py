@@ -120,6 +120,50 @@ class Api:
         return self.request("POST", path, {} if body is None else body)
 
 
+# --- Users and jobs through the API ---------------------------------------------------
+
+PASSWORD = "integration-password-73"
+FINISHED = ("succeeded", "failed", "cancelled")
+
+# The biggest training the digits data set allows (about a second); tests catch it
+# mid-run to cancel it or kill its worker.
+BIG_TRAINING = {
+    "name": "big",
+    "dataset": "digits",
+    "n_components": 64,
+    "bandwidth": "cv",
+    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
+    "cv_folds": 10,
+    "n_train": 1437,
+    "class_conditional": False,
+}
+
+
+def sign_up(api: Api, username: str) -> Api:
+    """Register ``username`` and make ``api`` use its token."""
+    status, body = api.post(
+        "/api/v1/auth/register", {"username": username, "password": PASSWORD}
+    )
+    assert status == 201, body
+    api.token = body["token"]
+    return api
+
+
+def wait_finished(api: Api, job_id: str, *workers: WorkerProcess) -> dict[str, Any]:
+    """Poll the job until it has ended; on a timeout, show the workers' logs."""
+
+    def finished() -> dict[str, Any] | None:
+        status, job = api.get(f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        return job if job["state"] in FINISHED else None
+
+    try:
+        return wait_for(finished, timeout=120, what=f"job {job_id} to finish")
+    except AssertionError as error:
+        logs = "\n".join(f"--- {w.log_path} ---\n{w.tail()}" for w in workers)
+        raise AssertionError(f"{error}\n{logs}") from None
+
+
 # --- Redis and PostgreSQL for the subprocesses --------------------------------------
 
 
@@ -130,13 +174,31 @@ def flushed_test_redis(who: str) -> Iterator[str]:
     TEST_REDIS_URL, or database 15 of the configured REDIS_URL's server; skips the
     ``who`` tests when it does not answer.
     """
-    import redis
     from django.conf import settings
 
     configured = urlsplit(settings.REDIS_URL)
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
+    with flushed_redis(url, who) as flushed:
+        yield flushed
+
+
+def second_redis_url(first: str) -> str:
+    """TEST_SECOND_REDIS_URL, or the database below ``first``'s on its server."""
+    parts = urlsplit(first)
+    number = int(parts.path.strip("/") or 0)
+    return os.environ.get("TEST_SECOND_REDIS_URL") or urlunsplit(
+        parts._replace(path=f"/{number - 1 if number else 1}")
+    )
+
+
+@contextmanager
+def flushed_redis(url: str, who: str) -> Iterator[str]:
+    """``url``, a Redis database flushed before and after; skips the ``who`` tests
+    when it does not answer."""
+    import redis
+
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
@@ -194,13 +256,13 @@ def process_environment(
 
 
 def start_celery(
-    arguments: list[str], env: dict[str, str], log_path: Path
+    arguments: list[str], env: dict[str, str], log_path: Path, *, cwd: Path = REPO
 ) -> WorkerProcess:
     """``celery -A worker <arguments>`` in its own session, logging to ``log_path``."""
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker", *arguments],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -224,10 +286,16 @@ def stop_celery(worker: WorkerProcess) -> None:
 
 @contextmanager
 def running_worker(
-    env: dict[str, str], log_path: Path, *, hostname: str, concurrency: int = 1
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    hostname: str,
+    concurrency: int = 1,
+    queues: str = "training,generation",
+    cwd: Path = REPO,
 ) -> Iterator[WorkerProcess]:
-    """One worker for both queues, by default one job at a time (so a second job
-    waits).
+    """One worker, by default for both queues and one job at a time (so a second
+    job waits).
 
     Ready when the block starts, stopped when it ends.
     """
@@ -235,7 +303,7 @@ def running_worker(
         [
             "worker",
             "-Q",
-            "training,generation",
+            queues,
             "--concurrency",
             str(concurrency),
             "--loglevel",
@@ -248,6 +316,7 @@ def running_worker(
         ],
         env,
         log_path,
+        cwd=cwd,
     )
     try:
         wait_for(

@@ -93,6 +93,9 @@ class Job(models.Model):
         GENERATION = "generation"
 
     class State(models.TextChoices):
+        # Held back until its owner has a free slot (a parameter sweep's runs):
+        # not in the broker, not counted by the per-user limits.
+        WAITING = "waiting"
         QUEUED = "queued"
         RUNNING = "running"
         SUCCEEDED = "succeeded"
@@ -119,6 +122,8 @@ class Job(models.Model):
     phase = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A failed job's last log lines on its worker: the context around the error.
+    log_tail = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
