@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench import generation, growth, pages, polling
+from bench.load import require_services
 from bench.train import notebook_baseline
 
 SECTIONS = ("training", "growth", "polling", "generation", "pages")
@@ -120,9 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
     args = parser.parse_args(argv)
     if set(args.only) & set(NEEDS_SERVICES):
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            if not os.environ.get(name):
-                parser.error(f"set {name} (a database and a Redis database to fill)")
+        require_services(parser)
     os.environ.update(generation.BENCH_ENV)
     sections: dict[str, Callable[[], None]] = {
         "training": lambda: training(args.quick, args.repeats),

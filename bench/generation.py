@@ -26,7 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bench.load import REPO, call, free_port, prepare, running, wait_until_up
+from bench.load import (
+    REPO,
+    call,
+    free_port,
+    prepare,
+    require_services,
+    running,
+    wait_until_up,
+)
 from bench.polling import SERVER_ENV, children_peak_rss_mb, gunicorn_command
 
 BENCH_ENV = {
@@ -181,9 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--throughput-workers", type=int, default=2)
     args = parser.parse_args(argv)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name):
-            parser.error(f"set {name} (a database and a Redis database to fill)")
+    require_services(parser)
     os.environ.update(BENCH_ENV)
     job, floor, peak = latency(args.jobs, args.images)
     print(job.line())

@@ -270,6 +270,13 @@ def running(
                 process.wait(timeout=10)
 
 
+def require_services(parser: argparse.ArgumentParser) -> None:
+    """Refuse to run without DATABASE_URL and REDIS_URL."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if not os.environ.get(name):
+            parser.error(f"set {name} (a database and a Redis database to fill)")
+
+
 def prepare(users: int) -> tuple[list[str], Callable[[], int | None]]:
     """Migrate, make the users and their tokens, queue the demo model's training.
 
@@ -316,9 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name):
-            parser.error(f"set {name} (a database and a Redis database to fill)")
+    require_services(parser)
 
     tokens, public_model = prepare(args.users)
     port = free_port()

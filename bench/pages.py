@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.generation import BENCH_ENV, one_job, stack, wait_for_model
-from bench.load import REPO, call, prepare
+from bench.load import REPO, call, prepare, require_services
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "bench-" + uuid.uuid4().hex
@@ -153,9 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name):
-            parser.error(f"set {name} (a database and a Redis database to fill)")
+    require_services(parser)
     for result in measure(args.repeats):
         print(result.line())
     return 0

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load import free_port, running, wait_until_up
+from bench.load import free_port, require_services, running, wait_until_up
 
 SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -181,9 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name):
-            parser.error(f"set {name} (a database and a Redis database to fill)")
+    require_services(parser)
     token, job_id = prepare_job()
     with web_server(args.workers) as (base_url, master_pid):
         results = measure(
