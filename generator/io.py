@@ -22,6 +22,8 @@ entry                       dtype    shape
 ``class_priors``            float64  same shape as ``classes``
 ``cv_bandwidths``           float64  (g,), only after a search
 ``cv_fold_log_likelihood``  float64  (folds, g), only after a search
+``cv_exact``                bool     (g,), only after a search that left some
+                                     bandwidths out: which ones it computed
 ==========================  =======  ================================
 
 The metadata's ``model`` object (hyperparameters and fitted scalars) is read and
@@ -82,6 +84,8 @@ _OPTIONAL = {
     "cv_bandwidths": np.float64,
     "cv_fold_log_likelihood": np.float64,
 }
+# Optional within a search's entries: absent, every bandwidth was computed.
+_SEARCH_OPTIONAL = {"cv_exact": np.bool_}
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL = b"\x80"
 
@@ -232,6 +236,8 @@ def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
         arrays["cv_fold_log_likelihood"] = np.asarray(
             cv.fold_log_likelihood, dtype=np.float64
         )
+        if cv.exact is not None:
+            arrays["cv_exact"] = np.asarray(cv.exact, dtype=np.bool_)
     return arrays
 
 
@@ -314,7 +320,7 @@ def _read_entry(
         raise ModelFileError(
             "model file contains an object array (pickled data), which is never loaded"
         )
-    expected = np.dtype({**_REQUIRED, **_OPTIONAL}[name])
+    expected = np.dtype({**_REQUIRED, **_OPTIONAL, **_SEARCH_OPTIONAL}[name])
     if dtype != expected:
         raise ModelFileError(
             f"model file entry {name!r} has dtype {dtype}, expected {expected}"
@@ -371,7 +377,7 @@ def _check_names(names: set[str]) -> None:
     missing = sorted(set(_REQUIRED) - names)
     if missing:
         raise ModelFileError(f"model file is missing the entry {missing[0]!r}")
-    unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL))
+    unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL) - set(_SEARCH_OPTIONAL))
     if unexpected:
         raise ModelFileError(f"model file has an unexpected entry {unexpected[0]!r}")
     present_optional = names & set(_OPTIONAL)
@@ -380,6 +386,8 @@ def _check_names(names: set[str]) -> None:
             "model file must hold both cv_bandwidths and cv_fold_log_likelihood, "
             "or neither"
         )
+    if names & set(_SEARCH_OPTIONAL) and not present_optional:
+        raise ModelFileError("model file has cv_exact but no search")
 
 
 def _fail_shape(name: str, array: NDArray[Any], expected: str) -> ModelFileError:
@@ -490,11 +498,15 @@ def _build_model(
         best = hyper.cv_best_bandwidth
         if best is None:
             raise ModelFileError("model file has a search but no cv_best_bandwidth")
+        exact = arrays.get("cv_exact")
+        if exact is not None and exact.shape != grid.shape:
+            raise _fail_shape("cv_exact", exact, f"({grid.size},)")
         cv_result = CrossValidationResult(
             bandwidths=grid,
             fold_log_likelihood=folds,
             mean_log_likelihood=folds.mean(axis=0),
             best_bandwidth=best,
+            exact=exact,
         )
 
     pca = PCA.from_arrays(

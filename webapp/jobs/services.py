@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from generator.search import widened_grid
@@ -265,11 +264,4 @@ def queue_position(job: Job) -> int | None:
     """1 for the next job of its kind to start, 2 after that...; None unless queued."""
     if job.state != Job.State.QUEUED:
         return None
-    # Only what is ahead in the same queue: the position says nothing about the
-    # jobs behind it, the other queue or anyone's running jobs.
-    ahead = Job.objects.filter(
-        Q(created_at__lt=job.created_at) | Q(created_at=job.created_at, pk__lt=job.pk),
-        kind=job.kind,
-        state=Job.State.QUEUED,
-    ).count()
-    return ahead + 1
+    return Job.objects.queued_ahead_of(job.kind, job.created_at, job.pk).count() + 1
