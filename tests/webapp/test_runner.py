@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
@@ -112,6 +115,29 @@ def test_duplicate_delivery_of_a_live_job_is_ignored(owner: User) -> None:
     job.refresh_from_db()
     assert (job.state, job.attempts) == (Job.State.RUNNING, 1)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=1), -timedelta(hours=1)])
+def test_staleness_is_judged_by_the_database_clock(
+    owner: User, monkeypatch: pytest.MonkeyPatch, skew: timedelta
+) -> None:
+    from webapp.jobs import maintenance
+
+    fresh = training_job(owner, state=Job.State.RUNNING, attempts=1)
+    stale = training_job(owner, state=Job.State.RUNNING, attempts=1)
+    Job.objects.filter(pk=fresh.pk).update(heartbeat_at=Now())
+    Job.objects.filter(pk=stale.pk).update(heartbeat_at=Now() - timedelta(hours=2))
+    # This server's clock is an hour off the database's: it decides nothing.
+    skewed = timezone.now() + skew
+    monkeypatch.setattr(timezone, "now", lambda: skewed)
+
+    assert runner.run_training_job(fresh.pk) is runner.RunOutcome.BUSY
+    with transaction.atomic():
+        assert maintenance.sweep_stale_jobs().requeued == 1
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert (fresh.state, fresh.attempts) == (Job.State.RUNNING, 1)
+    assert stale.state == Job.State.QUEUED
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale
 from webapp.jobs.services import (
     create_training_job,
     dispatch_on_commit,
@@ -41,19 +40,15 @@ def sweep_stale_jobs() -> SweepResult:
     become failed; the rest go back to the queue (their attempts count stays, so a
     job that keeps killing its worker ends after JOB_MAX_ATTEMPTS).
     """
-    now = timezone.now()
-    stale = Job.objects.filter(
-        state=Job.State.RUNNING,
-        heartbeat_at__lt=now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS),
-    )
+    stale = Job.objects.filter(heartbeat_is_stale(), state=Job.State.RUNNING)
     cancelled = stale.filter(cancel_requested=True).update(
-        state=Job.State.CANCELLED, finished_at=now
+        state=Job.State.CANCELLED, finished_at=Now()
     )
     failed = stale.filter(
         cancel_requested=False, attempts__gte=settings.JOB_MAX_ATTEMPTS
     ).update(
         state=Job.State.FAILED,
-        finished_at=now,
+        finished_at=Now(),
         error=(
             f"The worker stopped responding {settings.JOB_MAX_ATTEMPTS} times; "
             "giving up."

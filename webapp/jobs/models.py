@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 from webapp.querysets import OwnedQuerySet
 
@@ -187,6 +188,16 @@ class ModelVersion(models.Model):
             "original_dim": metrics.get("original_dim"),
             "reduced_dim": metrics.get("n_components"),
         }
+
+
+def heartbeat_is_stale() -> Q:
+    """A job's heartbeat is older than JOB_STALE_AFTER_SECONDS.
+
+    Judged by the database's clock, which also writes every heartbeat: servers
+    whose clocks disagree still agree on which jobs are stale.
+    """
+    stale_after = timedelta(seconds=django_settings.JOB_STALE_AFTER_SECONDS)
+    return Q(heartbeat_at__lt=Now() - stale_after)
 
 
 def lock_owner(owner_id: int) -> None:

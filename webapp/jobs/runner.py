@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from uuid import UUID
 
 import numpy as np
@@ -30,7 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from generator.files import file_sha256
 from generator.io import save_model
@@ -39,7 +38,8 @@ from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import serving
-from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
+from webapp.querysets import update_returning
 
 logger = logging.getLogger(__name__)
 
@@ -182,35 +182,35 @@ def takeover_delay() -> int:
 
 def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
     """The attempt number that now owns the job, or why there is none."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    claimable = Q(state=Job.State.QUEUED) | Q(
-        state=Job.State.RUNNING,
-        heartbeat_at__lt=stale_before,
-        cancel_requested=False,
+    claimable = Q(state=Job.State.QUEUED) | (
+        Q(state=Job.State.RUNNING, cancel_requested=False) & heartbeat_is_stale()
     )
-    claimed = Job.objects.filter(
-        claimable,
-        pk=job_id,
-        kind=kind,
-        attempts__lt=settings.JOB_MAX_ATTEMPTS,
-    ).update(
+    # The new attempt number comes back from the UPDATE itself: read afterwards, it
+    # could already be a later claim's.
+    claimed = update_returning(
+        Job.objects.filter(
+            claimable,
+            pk=job_id,
+            kind=kind,
+            attempts__lt=settings.JOB_MAX_ATTEMPTS,
+        ),
+        "attempts",
         state=Job.State.RUNNING,
         attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
+        started_at=Now(),
+        heartbeat_at=Now(),
         phase="starting",
         progress=0.0,
         error="",
     )
+    if claimed:
+        logger.info("Job %s claimed (attempt %s)", job_id, claimed[0])
+        return int(claimed[0])
     row = (
         Job.objects.filter(pk=job_id)
         .values("state", "attempts", "kind", "cancel_requested")
         .first()
     )
-    if claimed and row is not None:
-        logger.info("Job %s claimed (attempt %s)", job_id, row["attempts"])
-        return int(row["attempts"])
     # A duplicate delivery (the broker may deliver twice), a job cancelled while
     # queued, or a crashed worker's job that is not stale yet.
     logger.info("Job %s not claimed: %s", job_id, row or "no such job")
@@ -252,7 +252,7 @@ class _Run:
         written = (
             self._mine()
             .filter(cancel_requested=False)
-            .update(phase=phase, progress=progress, heartbeat_at=timezone.now())
+            .update(phase=phase, progress=progress, heartbeat_at=Now())
         )
         if not written:
             self._stop()
@@ -287,17 +287,16 @@ class _Run:
         return job
 
     def succeed(self) -> None:
-        now = timezone.now()
         self._mine().update(
             state=Job.State.SUCCEEDED,
             progress=1.0,
             phase="done",
-            finished_at=now,
-            heartbeat_at=now,
+            finished_at=Now(),
+            heartbeat_at=Now(),
         )
 
     def _end(self, state: str, error: str = "") -> None:
-        self._mine().update(state=state, error=error, finished_at=timezone.now())
+        self._mine().update(state=state, error=error, finished_at=Now())
 
     @contextmanager
     def outcome(self, what: str) -> Iterator[None]:
@@ -352,7 +351,7 @@ def _heartbeat(job_id: str | UUID, attempt: int) -> Iterator[None]:
                 try:
                     Job.objects.filter(
                         pk=job_id, state=Job.State.RUNNING, attempts=attempt
-                    ).update(heartbeat_at=timezone.now())
+                    ).update(heartbeat_at=Now())
                 except DatabaseError:
                     logger.warning("Heartbeat of job %s failed", job_id, exc_info=True)
         finally:
