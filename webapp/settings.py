@@ -347,6 +347,10 @@ if JOB_HEARTBEAT_SECONDS and JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS
     )
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+# A job queued this long since it was last sent is sent again by the sweeper if
+# the broker no longer holds its message (lost in a flushed or restarted Redis,
+# or never sent by a web process that died after its commit).
+JOB_QUEUED_GRACE_SECONDS = env_int("JOB_QUEUED_GRACE_SECONDS", 60, minimum=1)
 # Progress writes closer together than this are skipped (phase changes never are).
 JOB_PROGRESS_WRITE_SECONDS = 0.5
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4, minimum=1)

@@ -46,5 +46,5 @@ def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
     time_limit=settings.SWEEP_HARD_TIME_LIMIT,
 )
 def sweep_jobs_task() -> dict[str, int]:
-    """Requeue, fail or cancel running jobs whose heartbeat went stale."""
-    return dataclasses.asdict(maintenance.sweep_stale_jobs())
+    """Requeue, fail or cancel stale running jobs; send lost queued ones again."""
+    return dataclasses.asdict(maintenance.sweep_jobs())

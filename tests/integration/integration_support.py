@@ -24,6 +24,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
+from bench.load import free_port
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,6 +192,70 @@ def process_environment(
     }
 
 
+class RedisServer:
+    """A private ``redis-server`` on a free port, for tests that stop or empty it.
+
+    No persistence: a restart comes back empty, as a Redis without its append-only
+    file does.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        import shutil
+
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.skip("these tests need redis-server on PATH")
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def client(self, database: int = 0) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url(database), socket_connect_timeout=2)
+
+    def start(self) -> None:
+        log = (self.directory / "redis.log").open("ab")
+        argv = [
+            self.executable,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for(self._answers, timeout=20, what="redis-server to start")
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
+
+
 # --- Celery subprocesses --------------------------------------------------------------
 
 
@@ -224,7 +290,12 @@ def stop_celery(worker: WorkerProcess) -> None:
 
 @contextmanager
 def running_worker(
-    env: dict[str, str], log_path: Path, *, hostname: str, concurrency: int = 1
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    hostname: str,
+    concurrency: int = 1,
+    queues: str = "training,generation",
 ) -> Iterator[WorkerProcess]:
     """One worker for both queues, by default one job at a time (so a second job
     waits).
@@ -235,7 +306,7 @@ def running_worker(
         [
             "worker",
             "-Q",
-            "training,generation",
+            queues,
             "--concurrency",
             str(concurrency),
             "--loglevel",

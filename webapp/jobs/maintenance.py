@@ -1,16 +1,19 @@
-"""Maintenance: sweeping stale jobs, re-dispatching queued ones, the demo model."""
+"""Maintenance: sweeping stale and lost jobs, re-dispatching queued ones, the demo
+model."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.functions import Now
 
+from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale
 from webapp.jobs.services import (
     create_training_job,
@@ -31,6 +34,13 @@ class SweepResult:
     requeued: int
     failed: int
     cancelled: int
+    #: Queued jobs sent to the broker again (their message was lost).
+    redispatched: int = 0
+
+
+def sweep_jobs() -> SweepResult:
+    """The periodic sweep: stale running jobs, then lost queued ones."""
+    return replace(sweep_stale_jobs(), redispatched=redispatch_lost_jobs())
 
 
 def sweep_stale_jobs() -> SweepResult:
@@ -64,6 +74,7 @@ def sweep_stale_jobs() -> SweepResult:
                 phase="requeued",
                 progress=0.0,
                 celery_task_id=task_id,
+                dispatched_at=Now(),
             ):
                 job.celery_task_id = task_id
                 dispatch_on_commit(job)
@@ -76,6 +87,40 @@ def sweep_stale_jobs() -> SweepResult:
             cancelled,
         )
     return SweepResult(requeued=requeued, failed=failed, cancelled=cancelled)
+
+
+def redispatch_lost_jobs() -> int:
+    """Send again the queued jobs whose message the broker lost; returns how many.
+
+    Only jobs sent JOB_QUEUED_GRACE_SECONDS ago or earlier, and not those whose
+    message is still in the broker (waiting behind others), so a long queue is not
+    sent twice. If the broker cannot be inspected, each such job is sent again at
+    most once per grace period. The task id stays the same: if the original message
+    turns up after all, whichever delivery comes second finds the job claimed.
+    """
+    grace = settings.JOB_QUEUED_GRACE_SECONDS
+    overdue = Job.objects.filter(
+        state=Job.State.QUEUED, dispatched_at__lt=Now() - timedelta(seconds=grace)
+    )
+    jobs = list(overdue.only("pk", "kind", "celery_task_id"))
+    if not jobs:
+        return 0
+    try:
+        waiting = dispatch.waiting_task_ids(delivered_within=grace)
+    except Exception:
+        logger.warning("Could not inspect the broker's queues", exc_info=True)
+        waiting = set()
+    count = 0
+    for job in jobs:
+        # Conditional: another sweep (or a cancel) may have got there first.
+        if job.celery_task_id not in waiting and overdue.filter(pk=job.pk).update(
+            dispatched_at=Now()
+        ):
+            dispatch_on_commit(job)
+            count += 1
+    if count:
+        logger.warning("Sent %s queued jobs whose message was lost again", count)
+    return count
 
 
 def redispatch_queued_jobs() -> int:

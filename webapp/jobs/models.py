@@ -77,6 +77,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the job's message was last sent to the broker (at first, when the row
+    # was written: a web process may die before sending it). The sweeper sends a
+    # job queued for long again when the broker no longer holds its message.
+    dispatched_at = models.DateTimeField(db_default=Now())
 
     objects = JobQuerySet.as_manager()
 

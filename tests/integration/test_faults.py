@@ -1,0 +1,240 @@
+"""No job left behind: faults of the broker and the web process, with real
+PostgreSQL, a private ``redis-server`` and Celery worker and beat processes.
+
+Each test has its own Redis server (so it can empty or stop it without touching
+the session's worker) and starts its own worker and beat on it with short timings:
+heartbeats every second, stale after 3 s, a sweep every second, a queued job sent
+again after 2 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db.models.functions import Now
+
+from tests.integration.integration_support import (
+    REPO,
+    RedisServer,
+    WorkerProcess,
+    process_environment,
+    producer_and_cache_on,
+    running_worker,
+    start_celery,
+    stop_celery,
+    wait_for,
+)
+from webapp.gallery.models import Gallery
+from webapp.jobs import maintenance, services
+from webapp.jobs.models import Job
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+GRACE_SECONDS = 2
+FINISHED = (Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_env(
+    worker_database_url: str, redis_server: RedisServer, tmp_path: Path
+) -> dict[str, str]:
+    return process_environment(
+        database_url=worker_database_url,
+        redis_url=redis_server.url(0),
+        data_dir=tmp_path / "data",
+        JOB_HEARTBEAT_SECONDS="1",
+        JOB_STALE_AFTER_SECONDS="3",
+        JOB_SWEEP_INTERVAL_SECONDS="1",
+        JOB_QUEUED_GRACE_SECONDS=str(GRACE_SECONDS),
+        GALLERY_EVALUATION="0",
+    )
+
+
+@pytest.fixture
+def producer(redis_server: RedisServer) -> Iterator[None]:
+    """This process sends jobs to the private Redis."""
+    with producer_and_cache_on(redis_server.url(0), key_prefix="studio-faults"):
+        yield
+
+
+@pytest.fixture
+def start_stack(
+    fault_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start a worker (and beat, unless told not to); all stop when the test ends."""
+    with ExitStack() as stack:
+        started = 0
+
+        def start(*, beat: bool = True, **env: str) -> WorkerProcess:
+            nonlocal started
+            started += 1
+            log_dir = tmp_path / f"stack-{started}"
+            log_dir.mkdir()
+            environment = {**fault_env, **env}
+            worker = stack.enter_context(
+                running_worker(
+                    environment,
+                    log_dir / "worker.log",
+                    hostname=f"faults-{os.getpid()}-{started}@%h",
+                )
+            )
+            if beat:
+                process = start_celery(
+                    ["beat", "--loglevel", "INFO"],
+                    environment,
+                    log_dir / "beat.log",
+                )
+                stack.callback(stop_celery, process)
+            return worker
+
+        yield start
+
+
+@pytest.fixture
+def generations(
+    owner: User, make_model_version: Any, producer: None
+) -> Callable[[int], list[Job]]:
+    """Queue ``n`` small generation jobs (sent to the private Redis)."""
+    model_version = make_model_version(owner)
+
+    def queue(n: int) -> list[Job]:
+        return [
+            services.create_generation_job(
+                owner, model_version=model_version, n_images=2
+            )
+            for _ in range(n)
+        ]
+
+    return queue
+
+
+def wait_all_finished(jobs: list[Job], worker: WorkerProcess) -> list[Job]:
+    ids = [job.pk for job in jobs]
+
+    def finished() -> list[Job] | None:
+        rows = list(Job.objects.filter(pk__in=ids, state__in=FINISHED))
+        return rows if len(rows) == len(ids) else None
+
+    return wait_for(
+        finished, timeout=120, interval=0.2, what="every job to finish", log=worker
+    )
+
+
+def assert_each_ran_once(jobs: list[Job], worker: WorkerProcess) -> None:
+    finished = wait_all_finished(jobs, worker)
+    assert {(job.state, job.attempts) for job in finished} == {
+        (Job.State.SUCCEEDED, 1)
+    }, [(job.state, job.error) for job in finished]
+    for job in jobs:
+        assert Gallery.objects.filter(job=job).count() == 1
+
+
+def wait_overdue(jobs: list[Job]) -> None:
+    """Until the jobs were last sent longer ago than the grace period."""
+    overdue = Job.objects.filter(
+        pk__in=[job.pk for job in jobs],
+        dispatched_at__lt=Now() - timedelta(seconds=GRACE_SECONDS),
+    )
+    wait_for(
+        lambda: overdue.count() == len(jobs),
+        timeout=30,
+        interval=0.2,
+        what="the grace period",
+    )
+
+
+def test_jobs_whose_queue_was_deleted_are_sent_again_and_run_once(
+    redis_server: RedisServer,
+    generations: Callable[[int], list[Job]],
+    start_stack: Callable[..., WorkerProcess],
+    settings: Any,
+) -> None:
+    jobs = generations(4)
+    broker = redis_server.client()
+    assert broker.llen("generation") == 4
+
+    # Waiting behind others is not lost: past the grace period nothing is resent.
+    settings.JOB_QUEUED_GRACE_SECONDS = GRACE_SECONDS
+    wait_overdue(jobs)
+    assert maintenance.redispatch_lost_jobs() == 0
+    assert broker.llen("generation") == 4
+
+    broker.delete("generation")
+    worker = start_stack()
+    assert_each_ran_once(jobs, worker)
+    for job in jobs:
+        assert f"Job {job.pk} claimed (attempt 1)" in worker.log()
+
+
+def test_jobs_lost_by_a_redis_restarted_empty_run_once(
+    redis_server: RedisServer,
+    generations: Callable[[int], list[Job]],
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    jobs = generations(3)
+    redis_server.restart_empty()
+    assert redis_server.client().dbsize() == 0
+
+    worker = start_stack()
+    assert_each_ran_once(jobs, worker)
+
+
+# Creates a generation job as the web does, and dies (SIGKILL) once the row is
+# committed, before the message leaves for the broker.
+DIE_BEFORE_PUBLISHING = """
+import os, signal, sys
+import django
+django.setup()
+from django.contrib.auth.models import User
+from webapp.jobs import dispatch, services
+from webapp.jobs.models import ModelVersion
+dispatch.generate = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+services.create_generation_job(
+    User.objects.get(pk=int(sys.argv[1])),
+    model_version=ModelVersion.objects.get(pk=int(sys.argv[2])),
+    n_images=2,
+)
+"""
+
+
+def test_a_job_whose_web_process_died_before_publishing_runs_once(
+    redis_server: RedisServer,
+    fault_env: dict[str, str],
+    owner: User,
+    make_model_version: Any,
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    model_version = make_model_version(owner)
+    command = [sys.executable, "-c", DIE_BEFORE_PUBLISHING]
+    died = subprocess.run(
+        [*command, str(owner.pk), str(model_version.pk)],
+        env=fault_env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert died.returncode == -signal.SIGKILL
+    (job,) = Job.objects.filter(owner=owner)
+    assert job.state == Job.State.QUEUED
+    assert redis_server.client().llen("generation") == 0
+
+    worker = start_stack()
+    assert_each_ran_once([job], worker)
