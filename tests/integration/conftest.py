@@ -2,7 +2,8 @@
 
 The worker is a ``celery -A worker worker`` subprocess pointed at pytest-django's
 test database (``test_<name>``) and at a dedicated Redis database (15 unless
-TEST_REDIS_URL says otherwise), which is flushed before and after the session.
+TEST_REDIS_URL says otherwise) with the cache on another one (TEST_CACHE_URL, or
+the next database), both flushed before and after the session.
 Tests use ``live_server`` with ``transactional_db``, so rows are committed and the
 worker sees them, and jobs reach it through the real broker. The plumbing lives in
 integration_support.py, shared with tests/browser.
@@ -18,6 +19,7 @@ import pytest
 
 from tests.integration.integration_support import (
     Api,
+    RedisDatabases,
     WorkerProcess,
     flushed_test_redis,
     process_environment,
@@ -30,9 +32,9 @@ from tests.integration.integration_support import (
 
 
 @pytest.fixture(scope="session")
-def integration_redis_url() -> Iterator[str]:
-    with flushed_test_redis("integration") as url:
-        yield url
+def integration_redis() -> Iterator[RedisDatabases]:
+    with flushed_test_redis("integration") as databases:
+        yield databases
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +45,13 @@ def worker_database_url(django_db_setup: None) -> str:
 @pytest.fixture(scope="session")
 def process_env(
     worker_database_url: str,
-    integration_redis_url: str,
+    integration_redis: RedisDatabases,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of every subprocess: the test database and Redis."""
     return process_environment(
         database_url=worker_database_url,
-        redis_url=integration_redis_url,
+        redis=integration_redis,
         data_dir=tmp_path_factory.mktemp("worker-data"),
         # Short enough that a crashed worker's job is taken over within seconds.
         JOB_HEARTBEAT_SECONDS="1",
@@ -89,9 +91,9 @@ def start_beat(
 
 
 @pytest.fixture(scope="session")
-def _web_uses_test_redis(integration_redis_url: str) -> Iterator[None]:
-    """Point this process's producer and cache at the test Redis database."""
-    with producer_and_cache_on(integration_redis_url, key_prefix="studio-test"):
+def _web_uses_test_redis(integration_redis: RedisDatabases) -> Iterator[None]:
+    """Point this process's producer and cache at the test Redis databases."""
+    with producer_and_cache_on(integration_redis, key_prefix="studio-test"):
         yield
 
 

@@ -125,31 +125,51 @@ class Api:
 # --- Redis and PostgreSQL for the subprocesses --------------------------------------
 
 
-@contextmanager
-def flushed_test_redis(who: str) -> Iterator[str]:
-    """The URL of the test Redis database, flushed before and after.
+@dataclass(frozen=True)
+class RedisDatabases:
+    """A broker database and a cache database (apart, as in production)."""
 
-    TEST_REDIS_URL, or database 15 of the configured REDIS_URL's server; skips the
-    ``who`` tests when it does not answer.
+    broker_url: str
+    cache_url: str
+
+
+@contextmanager
+def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
+    """The test Redis databases, flushed before and after.
+
+    The broker: TEST_REDIS_URL, or database 15 of the configured REDIS_URL's
+    server; the cache: TEST_CACHE_URL, or the broker's next database. Skips the
+    ``who`` tests when Redis does not answer.
     """
     import redis
     from django.conf import settings
+
+    from webapp.settings import other_redis_database
 
     configured = urlsplit(settings.REDIS_URL)
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    databases = RedisDatabases(
+        broker_url=url,
+        cache_url=os.environ.get("TEST_CACHE_URL") or other_redis_database(url),
+    )
+    clients = [
+        redis.Redis.from_url(url, socket_connect_timeout=2)
+        for url in (databases.broker_url, databases.cache_url)
+    ]
     try:
-        client.ping()
+        clients[0].ping()
     except redis.RedisError as error:
         pytest.skip(f"{who} tests need Redis at {url}: {error}")
-    client.flushdb()
-    try:
-        yield url
-    finally:
+    for client in clients:
         client.flushdb()
-        client.close()
+    try:
+        yield databases
+    finally:
+        for client in clients:
+            client.flushdb()
+            client.close()
 
 
 def subprocess_database_url(who: str) -> str:
@@ -176,14 +196,15 @@ def subprocess_database_url(who: str) -> str:
 
 
 def process_environment(
-    *, database_url: str, redis_url: str, data_dir: Path, **extra: str
+    *, database_url: str, redis: RedisDatabases, data_dir: Path, **extra: str
 ) -> dict[str, str]:
     """The environment of a worker or beat subprocess on the test database and Redis."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis.broker_url,
+        "CACHE_URL": redis.cache_url,
         "DATA_DIR": str(data_dir),
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -212,6 +233,11 @@ class RedisServer:
 
     def url(self, database: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{database}"
+
+    @property
+    def databases(self) -> RedisDatabases:
+        """Broker on database 0, cache on 1: the production defaults."""
+        return RedisDatabases(broker_url=self.url(0), cache_url=self.url(1))
 
     def client(self, database: int = 0) -> Any:
         import redis
@@ -359,20 +385,20 @@ def connect_producer(app: Any, url: str) -> None:
 
 
 @contextmanager
-def producer_and_cache_on(redis_url: str, *, key_prefix: str) -> Iterator[None]:
-    """This process's Celery producer and Django cache on ``redis_url``, restored
+def producer_and_cache_on(redis: RedisDatabases, *, key_prefix: str) -> Iterator[None]:
+    """This process's Celery producer and Django cache on ``redis``, restored
     (with no pooled connection left) when the block ends."""
     from django.test import override_settings
 
     from webapp.jobs.dispatch import app
 
     previous = app.conf.broker_url
-    connect_producer(app, redis_url)
+    connect_producer(app, redis.broker_url)
     caches = override_settings(
         CACHES={
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
+                "LOCATION": redis.cache_url,
                 "KEY_PREFIX": key_prefix,
             }
         }

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.db.models.functions import Now
 
@@ -58,7 +59,7 @@ def fault_env(
 ) -> dict[str, str]:
     return process_environment(
         database_url=worker_database_url,
-        redis_url=redis_server.url(0),
+        redis=redis_server.databases,
         data_dir=tmp_path / "data",
         JOB_HEARTBEAT_SECONDS="1",
         JOB_STALE_AFTER_SECONDS="3",
@@ -71,7 +72,7 @@ def fault_env(
 @pytest.fixture
 def producer(redis_server: RedisServer) -> Iterator[None]:
     """This process sends jobs to the private Redis."""
-    with producer_and_cache_on(redis_server.url(0), key_prefix="studio-faults"):
+    with producer_and_cache_on(redis_server.databases, key_prefix="studio-faults"):
         yield
 
 
@@ -238,3 +239,24 @@ def test_a_job_whose_web_process_died_before_publishing_runs_once(
 
     worker = start_stack()
     assert_each_ran_once([job], worker)
+
+
+def test_clearing_the_cache_drops_no_queued_job(
+    redis_server: RedisServer,
+    generations: Callable[[int], list[Job]],
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    from django.conf import settings
+    from django.core.cache import cache
+
+    jobs = generations(3)
+    cache.set("throttle-count", 5)
+    cache_database = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    assert cache_database.dbsize() == 1
+    cache_database.flushdb()
+    assert cache.get("throttle-count") is None
+    assert redis_server.client().llen("generation") == 3
+
+    # No beat, so no sweeper to send anything again: the messages themselves ran.
+    worker = start_stack(beat=False)
+    assert_each_ran_once(jobs, worker)

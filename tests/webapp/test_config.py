@@ -91,7 +91,8 @@ def test_zero_configuration_runs_on_sqlite_in_the_data_dir(tmp_path: Path) -> No
     assert loaded["debug"] is True
     assert loaded["db"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(tmp_path / "studio.sqlite3")
-    assert loaded["broker"] == loaded["cache"] == "redis://127.0.0.1:6379/0"
+    assert loaded["broker"] == "redis://127.0.0.1:6379/0"
+    assert loaded["cache"] == "redis://127.0.0.1:6379/1"
 
 
 def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
@@ -108,7 +109,33 @@ def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
         "django.db.backends.postgresql",
         "studio",
     )
-    assert loaded["broker"] == loaded["cache"] == "redis://cache.example:6379/2"
+    assert loaded["broker"] == "redis://cache.example:6379/2"
+    assert loaded["cache"] == "redis://cache.example:6379/3"
+
+
+@pytest.mark.parametrize(
+    ("broker", "cache"),
+    [
+        ("redis://:pw@redis:6379", "redis://:pw@redis:6379/1"),
+        ("rediss://redis.example:6380/15", "rediss://redis.example:6380/14"),
+    ],
+)
+def test_the_cache_defaults_to_another_database_of_the_broker(
+    broker: str, cache: str
+) -> None:
+    assert project_settings.other_redis_database(broker) == cache
+
+
+def test_cache_and_broker_apart_or_refused(tmp_path: Path) -> None:
+    url = "redis://cache.example:6379/4"
+    result = load_settings(
+        {"REDIS_URL": url, "CACHE_URL": "redis://c:6379/9"}, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cache"] == "redis://c:6379/9"
+    result = load_settings({"REDIS_URL": url, "CACHE_URL": url}, tmp_path)
+    assert result.returncode != 0
+    assert "CACHE_URL must name another Redis database" in result.stderr
 
 
 @pytest.mark.parametrize(
