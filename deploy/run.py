@@ -200,7 +200,13 @@ class Supervisor:
                 continue
             say("stopping " + ", ".join(c.name for c in group))
             for child in group:
-                child.signal_group(signal.SIGTERM)
+                if child.name == "worker":
+                    # The leader only: pool processes die at once on SIGTERM,
+                    # while the leader's warm shutdown lets a generation finish
+                    # and hands a training back to the queue.
+                    child.process.send_signal(signal.SIGTERM)
+                else:
+                    child.signal_group(signal.SIGTERM)
             self._wait_for(group, STOP_GRACE)
             stubborn = [c for c in group if c.process.poll() is None]
             for child in stubborn:
@@ -397,7 +403,8 @@ def main() -> int:
                 raise StartupError(f"{' '.join(argv[1:])} failed")
 
         env["REDIS_URL"] = start_redis(supervisor, data_dir)
-        queues = "training,generation"
+        # Every worker also consumes the sweeper's queue.
+        queues = "training,generation,maintenance"
         supervisor.spawn(
             "worker",
             [PYTHON, "-m", "celery", "-A", "worker", "worker", "-Q", queues,

@@ -14,7 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
 # Keys the app services may differ in: what they run, and the web port.
-PER_SERVICE_KEYS = {"command", "ports"}
+PER_SERVICE_KEYS = {"command", "ports", "stop_grace_period"}
 
 ENV_READ_PATTERNS = (
     # The settings' env_str/env_bool/env_int/... helpers.
@@ -81,6 +81,26 @@ def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
     assert {"db", "redis", "web", "worker", "beat"} <= set(services)
 
 
+def test_every_worker_consumes_the_sweepers_queue_and_stops_gracefully(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from django.conf import settings
+
+    workers = {
+        name: service
+        for name, service in services.items()
+        if service.get("command") and command_words(service)[:4][-1:] == ["worker"]
+    }
+    assert workers
+    for name, service in workers.items():
+        queues = option_value(command_words(service), "-Q", "--queues") or ""
+        assert "maintenance" in queues.split(","), name
+        grace = str(service["stop_grace_period"])
+        minutes = re.fullmatch(r"(\d+)m", grace)
+        assert minutes, grace
+        assert int(minutes[1]) * 60 > settings.GENERATION_HARD_TIME_LIMIT, name
+
+
 def test_app_services_share_one_image_and_block(
     services: dict[str, dict[str, Any]],
 ) -> None:
@@ -101,12 +121,14 @@ def test_compose_file_uses_a_yaml_anchor_for_the_app_block() -> None:
     assert len(re.findall(r"<<: \*app\b", text)) == len(APP_SERVICES)
 
 
-def test_worker_consumes_both_queues(services: dict[str, dict[str, Any]]) -> None:
+def test_worker_consumes_both_queues_and_the_sweepers(
+    services: dict[str, dict[str, Any]],
+) -> None:
     words = command_words(services["worker"])
     assert words[:4] == ["celery", "-A", "worker", "worker"]
     queues = option_value(words, "-Q", "--queues")
     assert queues is not None
-    assert set(queues.split(",")) == {"training", "generation"}
+    assert set(queues.split(",")) == {"training", "generation", "maintenance"}
 
 
 def test_beat_and_web_commands(services: dict[str, dict[str, Any]]) -> None:

@@ -358,14 +358,16 @@ SWEEP_HARD_TIME_LIMIT = 90
 # A running job's worker refreshes the heartbeat every JOB_HEARTBEAT_SECONDS; one
 # silent for JOB_STALE_AFTER_SECONDS is presumed dead and may be taken over.
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=0)
-JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120, minimum=1)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 30, minimum=1)
 if JOB_HEARTBEAT_SECONDS and JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER_SECONDS must be at least three heartbeats "
         f"({3 * JOB_HEARTBEAT_SECONDS} s), or live jobs would be taken over."
     )
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
-JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+# The sweeper's period: with the stale threshold, how soon the job of a worker
+# killed outright (SIGKILL, a lost machine) runs again, about 45 s by default.
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
 # A job queued this long since it was last sent is sent again by the sweeper if
 # the broker no longer holds its message (lost in a flushed or restarted Redis,
 # or never sent by a web process that died after its commit).
@@ -394,16 +396,28 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generation"
+# The sweeper has a queue of its own, which every worker consumes besides its
+# job queues: it never waits behind a queue of hour-long trainings.
+MAINTENANCE_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     task_names.TRAIN: {"queue": "training"},
     task_names.GENERATE: {"queue": "generation"},
-    task_names.SWEEP: {"queue": "generation"},
+    task_names.SWEEP: {"queue": MAINTENANCE_QUEUE},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
-# timeout; it must outlast the longest task or a live training would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 2 * TRAINING_HARD_TIME_LIMIT,
-}
+# timeout; it must outlast the longest task or a live training would be delivered
+# twice (harmless, the claim refuses it, but wasteful). The heartbeat sweeper, not
+# this timeout, recovers the jobs of a worker killed outright.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", 2 * TRAINING_HARD_TIME_LIMIT, minimum=1
+)
+_LONGEST_HARD_TIME_LIMIT = max(TRAINING_HARD_TIME_LIMIT, GENERATION_HARD_TIME_LIMIT)
+if _LONGEST_HARD_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be above the longest hard time limit "
+        f"({_LONGEST_HARD_TIME_LIMIT} s)."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 # The in-memory scheduler: the default one keeps its state in a shelve (pickle)
 # file, and a 60-second sweep loses nothing by forgetting its last run.
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
@@ -411,6 +425,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
         "task": task_names.SWEEP,
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
+        # A sweep nobody ran in time is dropped: the next one does its work.
+        "options": {"expires": float(JOB_SWEEP_INTERVAL_SECONDS)},
     },
 }
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from celery import Task
+from celery import Task, signals
+from celery.worker import state as worker_state
 from django.conf import settings
 
 from webapp.jobs import maintenance, runner, task_names
@@ -48,3 +50,14 @@ def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
 def sweep_jobs_task() -> dict[str, int]:
     """Requeue, fail or cancel stale running jobs; send lost queued ones again."""
     return dataclasses.asdict(maintenance.sweep_jobs())
+
+
+@signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def hand_back_trainings(**kwargs: Any) -> None:
+    """A stopping worker's running trainings go back to the queue (a generation is
+    short: the warm shutdown lets it finish)."""
+    runner.hand_back_trainings(
+        (request.args[0], request.id)
+        for request in list(worker_state.active_requests)
+        if request.name == task_names.TRAIN
+    )

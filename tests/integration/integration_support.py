@@ -53,6 +53,19 @@ def wait_for(
         time.sleep(interval)
 
 
+# The biggest training the digits data set allows (about a second); tests that
+# catch a training mid-run use it.
+BIG_TRAINING_SETTINGS = {
+    "dataset": "digits",
+    "n_components": 64,
+    "bandwidth": "cv",
+    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
+    "cv_folds": 10,
+    "n_train": 1437,
+    "class_conditional": False,
+}
+
+
 @dataclass
 class WorkerProcess:
     """A running Celery worker (or beat) subprocess and its log file."""
@@ -87,6 +100,36 @@ class WorkerProcess:
         for pid in children:
             os.kill(pid, signum)
         return children
+
+
+def catch_running(
+    submit: Callable[[], str], worker: WorkerProcess, signum: int
+) -> tuple[str, list[int]]:
+    """Queue a job (``submit`` returns its id) and send ``signum`` to the worker's
+    pool once it is running.
+
+    Returns the job id and the signalled pids. A job can finish between being seen
+    running and the signal; then the attempt is repeated with a new job.
+    """
+    from webapp.jobs.models import Job
+
+    for _ in range(3):
+        job_id = submit()
+        started = Job.objects.filter(pk=job_id).exclude(state=Job.State.QUEUED)
+        wait_for(
+            started.exists,
+            timeout=60,
+            interval=0.005,
+            what=f"job {job_id} to start",
+            log=worker,
+        )
+        pids = worker.signal_children(signum)
+        assert pids, worker.tail()
+        if Job.objects.get(pk=job_id).state == Job.State.RUNNING:
+            return job_id, pids
+        if signum == signal.SIGSTOP:
+            worker.signal_children(signal.SIGCONT)
+    raise AssertionError("the job finished before it could be caught")
 
 
 @dataclass
@@ -321,10 +364,10 @@ def running_worker(
     *,
     hostname: str,
     concurrency: int = 1,
-    queues: str = "training,generation",
+    queues: str = "training,generation,maintenance",
 ) -> Iterator[WorkerProcess]:
-    """One worker for both queues, by default one job at a time (so a second job
-    waits).
+    """One worker for both job queues and the sweeper's, by default one job at a
+    time (so a second job waits).
 
     Ready when the block starts, stopped when it ends.
     """

@@ -25,9 +25,11 @@ from django.contrib.auth.models import User
 from django.db.models.functions import Now
 
 from tests.integration.integration_support import (
+    BIG_TRAINING_SETTINGS,
     REPO,
     RedisServer,
     WorkerProcess,
+    catch_running,
     process_environment,
     producer_and_cache_on,
     running_worker,
@@ -37,7 +39,7 @@ from tests.integration.integration_support import (
 )
 from webapp.gallery.models import Gallery
 from webapp.jobs import maintenance, services
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -84,24 +86,24 @@ def start_stack(
     with ExitStack() as stack:
         started = 0
 
-        def start(*, beat: bool = True, **env: str) -> WorkerProcess:
+        def start(
+            *, beat: bool = True, queues: str = "training,generation,maintenance"
+        ) -> WorkerProcess:
             nonlocal started
             started += 1
             log_dir = tmp_path / f"stack-{started}"
             log_dir.mkdir()
-            environment = {**fault_env, **env}
             worker = stack.enter_context(
                 running_worker(
-                    environment,
+                    fault_env,
                     log_dir / "worker.log",
                     hostname=f"faults-{os.getpid()}-{started}@%h",
+                    queues=queues,
                 )
             )
             if beat:
                 process = start_celery(
-                    ["beat", "--loglevel", "INFO"],
-                    environment,
-                    log_dir / "beat.log",
+                    ["beat", "--loglevel", "INFO"], fault_env, log_dir / "beat.log"
                 )
                 stack.callback(stop_celery, process)
             return worker
@@ -112,17 +114,31 @@ def start_stack(
 @pytest.fixture
 def generations(
     owner: User, make_model_version: Any, producer: None
-) -> Callable[[int], list[Job]]:
-    """Queue ``n`` small generation jobs (sent to the private Redis)."""
+) -> Callable[..., list[Job]]:
+    """Queue ``n`` generation jobs (sent to the private Redis)."""
     model_version = make_model_version(owner)
 
-    def queue(n: int) -> list[Job]:
+    def queue(n: int, *, n_images: int = 2) -> list[Job]:
         return [
             services.create_generation_job(
-                owner, model_version=model_version, n_images=2
+                owner, model_version=model_version, n_images=n_images
             )
             for _ in range(n)
         ]
+
+    return queue
+
+
+@pytest.fixture
+def big_training(owner: User, producer: None) -> Callable[[], str]:
+    """Queue a training that takes about a second; returns its id."""
+    training_settings = services.validate_training_settings(BIG_TRAINING_SETTINGS)
+
+    def queue() -> str:
+        job = services.create_training_job(
+            owner, training_settings=training_settings, name="big"
+        )
+        return str(job.pk)
 
     return queue
 
@@ -164,7 +180,7 @@ def wait_overdue(jobs: list[Job]) -> None:
 
 def test_jobs_whose_queue_was_deleted_are_sent_again_and_run_once(
     redis_server: RedisServer,
-    generations: Callable[[int], list[Job]],
+    generations: Callable[..., list[Job]],
     start_stack: Callable[..., WorkerProcess],
     settings: Any,
 ) -> None:
@@ -187,7 +203,7 @@ def test_jobs_whose_queue_was_deleted_are_sent_again_and_run_once(
 
 def test_jobs_lost_by_a_redis_restarted_empty_run_once(
     redis_server: RedisServer,
-    generations: Callable[[int], list[Job]],
+    generations: Callable[..., list[Job]],
     start_stack: Callable[..., WorkerProcess],
 ) -> None:
     jobs = generations(3)
@@ -243,7 +259,7 @@ def test_a_job_whose_web_process_died_before_publishing_runs_once(
 
 def test_clearing_the_cache_drops_no_queued_job(
     redis_server: RedisServer,
-    generations: Callable[[int], list[Job]],
+    generations: Callable[..., list[Job]],
     start_stack: Callable[..., WorkerProcess],
 ) -> None:
     from django.conf import settings
@@ -260,3 +276,68 @@ def test_clearing_the_cache_drops_no_queued_job(
     # No beat, so no sweeper to send anything again: the messages themselves ran.
     worker = start_stack(beat=False)
     assert_each_ran_once(jobs, worker)
+
+
+def test_the_job_of_a_worker_killed_outright_is_swept_back_and_runs_once(
+    big_training: Callable[[], str], start_stack: Callable[..., WorkerProcess]
+) -> None:
+    victim = start_stack(beat=False, queues="training")
+    job_id, _ = catch_running(big_training, victim, signal.SIGSTOP)
+    # The whole worker, leader and pool: nobody is left to requeue its message,
+    # which Redis would only hand out again after the (two-hour) visibility timeout.
+    os.killpg(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(timeout=10)
+
+    rescuer = start_stack()
+    (job,) = wait_all_finished([Job(pk=job_id)], rescuer)
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 2), job.error
+    assert ModelVersion.objects.filter(training_job_id=job_id).count() == 1
+    assert "Swept stale jobs: 1 requeued" in rescuer.log()
+
+
+def test_a_graceful_stop_finishes_a_generation_and_hands_a_training_back(
+    redis_server: RedisServer,
+    big_training: Callable[[], str],
+    generations: Callable[..., list[Job]],
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    trainer = start_stack(beat=False, queues="training,maintenance")
+    generator = start_stack(beat=False, queues="generation,maintenance")
+    training_id, _ = catch_running(big_training, trainer, signal.SIGSTOP)
+    generation_id, _ = catch_running(
+        lambda: str(generations(1, n_images=256)[0].pk), generator, signal.SIGSTOP
+    )
+
+    # SIGTERM to each leader (what docker stop does) while their jobs are mid-run.
+    trainer.process.terminate()
+    generator.process.terminate()
+    asked = Job.objects.filter(pk=training_id, requeue_requested=True)
+    wait_for(asked.exists, timeout=30, what="the training to be asked back")
+    wait_for(
+        lambda: "Warm shutdown" in generator.log(),
+        timeout=30,
+        what="the warm shutdown",
+        log=generator,
+    )
+    for worker in (trainer, generator):
+        worker.signal_children(signal.SIGCONT)
+    for worker in (trainer, generator):
+        wait_for(
+            lambda worker=worker: worker.process.poll() is not None,
+            timeout=60,
+            what="the worker to stop",
+            log=worker,
+        )
+
+    generation = Job.objects.get(pk=generation_id)
+    assert (generation.state, generation.attempts) == (Job.State.SUCCEEDED, 1)
+    assert Gallery.objects.filter(job=generation).count() == 1
+    training = Job.objects.get(pk=training_id)
+    assert (training.state, training.attempts) == (Job.State.QUEUED, 0)
+    assert redis_server.client().llen("training") == 1
+
+    # No sweeper: the training was sent again when it was handed back.
+    rescuer = start_stack(beat=False)
+    (training,) = wait_all_finished([training], rescuer)
+    assert (training.state, training.attempts) == (Job.State.SUCCEEDED, 1)
+    assert ModelVersion.objects.filter(training_job_id=training_id).count() == 1

@@ -208,6 +208,56 @@ def test_superseded_attempt_stores_nothing(
     assert not ModelVersion.objects.exists()
 
 
+def test_a_stopping_worker_hands_its_training_back_without_using_an_attempt(
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    job = training_job(owner, celery_task_id="task-1")
+    real_train = runner.train_model
+
+    def stop_midway(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        # The worker got SIGTERM while this training ran; then it reports progress.
+        assert runner.hand_back_trainings([(str(job.pk), "task-1")]) == 1
+        return real_train(settings, data_dir=data_dir, callback=callback)
+
+    monkeypatch.setattr(runner, "train_model", stop_midway)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.phase) == (Job.State.QUEUED, 0, "requeued")
+    assert not job.requeue_requested
+    assert not ModelVersion.objects.exists()
+    # Sent again under its own task id; the next delivery runs it as attempt 1.
+    assert dispatched.calls == [("training", job.pk, "task-1")]
+    monkeypatch.setattr(runner, "train_model", real_train)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 1)
+
+
+def test_only_the_running_trainings_of_the_stopping_worker_are_handed_back(
+    owner: User, make_model_version: Any
+) -> None:
+    running = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, celery_task_id="mine"
+    )
+    taken_over = training_job(
+        owner, state=Job.State.RUNNING, attempts=2, celery_task_id="another"
+    )
+    generation = generation_job(owner, make_model_version(owner))
+    Job.objects.filter(pk=generation.pk).update(
+        state=Job.State.RUNNING, celery_task_id="gen"
+    )
+    asked = runner.hand_back_trainings(
+        [(str(running.pk), "mine"), (str(taken_over.pk), "old"), (generation.pk, "gen")]
+    )
+    assert asked == 1
+    assert list(Job.objects.filter(requeue_requested=True)) == [running]
+
+
 def test_jobs_at_the_attempt_limit_are_not_taken_over(
     owner: User, settings: SettingsWrapper
 ) -> None:

@@ -39,7 +39,7 @@ def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
     [
         (train_model_task, "jobs.train", "training"),
         (generate_images_task, "jobs.generate", "generation"),
-        (sweep_jobs_task, "jobs.sweep", "generation"),
+        (sweep_jobs_task, "jobs.sweep", "maintenance"),
     ],
 )
 def test_tasks_have_names_queues_and_time_limits(

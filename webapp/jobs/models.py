@@ -72,6 +72,9 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Its worker is stopping (SIGTERM): a running training goes back to the queue
+    # at its next progress report, without using up an attempt.
+    requeue_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -7,7 +7,9 @@ Running a job follows one protocol for both kinds:
    or it has ended: log and return. The new ``attempts`` value is this run's
    fencing token; every later write is conditional on it.
 2. Work, writing progress, phase and heartbeat to the row (throttled), and stop
-   with ``_Cancelled`` at the first report after a cancel request.
+   with ``_Cancelled`` at the first report after a cancel request, or with
+   ``_HandedBack`` after a stopping worker asked for its training back (the job
+   is queued again with its attempt given back, and sent once this run is over).
 3. Create the result (model version or gallery) and mark the job succeeded in one
    transaction that re-checks the token under a row lock, so a redelivery can
    never add a second result.
@@ -20,7 +22,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
 
@@ -39,6 +41,7 @@ from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import serving
 from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
+from webapp.jobs.services import dispatch_on_commit
 from webapp.querysets import update_returning
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,10 @@ class _Cancelled(Exception):
     """Raised from progress reports once the job's cancellation was requested."""
 
 
+class _HandedBack(Exception):
+    """Raised from progress reports once the worker asked to requeue the job."""
+
+
 class _LostClaim(Exception):
     """This run's claim was superseded (taken over, swept) or the row vanished."""
 
@@ -76,6 +83,12 @@ def _run_claimed(
     run = _Run(job_id, attempt)
     with _heartbeat(job_id, attempt), run.outcome(what):
         work(run)
+    if run.handed_back:
+        # Sent only now that the heartbeat thread has stopped: the next claim
+        # takes this run's attempt number again.
+        job = Job.objects.filter(pk=job_id).first()
+        if job is not None:
+            dispatch_on_commit(job)
     return RunOutcome.RAN
 
 
@@ -175,6 +188,22 @@ def _generate(run: _Run) -> None:
         run.succeed()
 
 
+def hand_back_trainings(running: Iterable[tuple[str, str]]) -> int:
+    """Ask the running trainings (job id, task id) of a stopping worker to go back
+    to the queue at their next progress report; returns how many were asked."""
+    asked = 0
+    for job_id, task_id in running:
+        asked += Job.objects.filter(
+            pk=job_id,
+            celery_task_id=task_id,
+            kind=Job.Kind.TRAINING,
+            state=Job.State.RUNNING,
+        ).update(requeue_requested=True)
+    if asked:
+        logger.warning("Worker stopping: %s running trainings handed back", asked)
+    return asked
+
+
 def takeover_delay() -> int:
     """Seconds after which a job whose worker died has a stale heartbeat."""
     return settings.JOB_STALE_AFTER_SECONDS + 1
@@ -233,6 +262,7 @@ class _Run:
         self.attempt = attempt
         self._last_phase = ""
         self._last_write = float("-inf")
+        self.handed_back = False
 
     def _mine(self) -> QuerySet[Job]:
         return Job.objects.filter(
@@ -251,7 +281,7 @@ class _Run:
         progress = min(max(float(fraction), 0.0), 0.99)
         written = (
             self._mine()
-            .filter(cancel_requested=False)
+            .filter(cancel_requested=False, requeue_requested=False)
             .update(phase=phase, progress=progress, heartbeat_at=Now())
         )
         if not written:
@@ -261,7 +291,7 @@ class _Run:
     def _stop(self) -> None:
         row = (
             Job.objects.filter(pk=self.job_id)
-            .values("state", "attempts", "cancel_requested")
+            .values("state", "attempts", "cancel_requested", "requeue_requested")
             .first()
         )
         if row is None:
@@ -270,6 +300,12 @@ class _Run:
             row["cancel_requested"] or row["state"] == Job.State.CANCELLED
         ):
             raise _Cancelled
+        if (
+            row["attempts"] == self.attempt
+            and row["state"] == Job.State.RUNNING
+            and row["requeue_requested"]
+        ):
+            raise _HandedBack
         raise _LostClaim(f"the job is now {row['state']}, attempt {row['attempts']}")
 
     def lock(self) -> Job:
@@ -306,6 +342,23 @@ class _Run:
         except _Cancelled:
             logger.info("Job %s cancelled (attempt %s)", self.job_id, self.attempt)
             self._end(Job.State.CANCELLED)
+        except _HandedBack:
+            logger.info(
+                "Job %s handed back to the queue (worker stopping)", self.job_id
+            )
+            # The attempt is given back: a stop is no fault of the job's.
+            self.handed_back = bool(
+                self._mine().update(
+                    state=Job.State.QUEUED,
+                    attempts=F("attempts") - 1,
+                    requeue_requested=False,
+                    phase="requeued",
+                    progress=0.0,
+                    started_at=None,
+                    heartbeat_at=None,
+                    dispatched_at=Now(),
+                )
+            )
         except _LostClaim as lost:
             logger.warning(
                 "Job %s attempt %s abandoned: %s", self.job_id, self.attempt, lost
