@@ -348,10 +348,19 @@ SPECTACULAR_SETTINGS = {
 
 # Soft limits raise SoftTimeLimitExceeded inside the task (the job is marked
 # failed); hard limits kill the process a little later if that did not stop it.
+# A job the hard limit kills is failed at once, never retried.
 TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_TIME_LIMIT", 3600, minimum=10)
-TRAINING_HARD_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 120
+TRAINING_HARD_TIME_LIMIT = env_int(
+    "TRAINING_HARD_TIME_LIMIT",
+    TRAINING_SOFT_TIME_LIMIT + 120,
+    minimum=TRAINING_SOFT_TIME_LIMIT + 1,
+)
 GENERATION_SOFT_TIME_LIMIT = env_int("GENERATION_TIME_LIMIT", 600, minimum=10)
-GENERATION_HARD_TIME_LIMIT = GENERATION_SOFT_TIME_LIMIT + 60
+GENERATION_HARD_TIME_LIMIT = env_int(
+    "GENERATION_HARD_TIME_LIMIT",
+    GENERATION_SOFT_TIME_LIMIT + 60,
+    minimum=GENERATION_SOFT_TIME_LIMIT + 1,
+)
 SWEEP_SOFT_TIME_LIMIT = 60
 SWEEP_HARD_TIME_LIMIT = 90
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from celery import Task, signals
+from celery.exceptions import TimeLimitExceeded
 from celery.worker import state as worker_state
 from django.conf import settings
 
@@ -13,8 +14,25 @@ from webapp.jobs import maintenance, runner, task_names
 from worker.celery_app import app
 
 
+class JobTask(Task):  # type: ignore[misc]
+    """A job's task: when the hard time limit kills it, the job fails at once."""
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        # Called in the worker's main process: the process running the job is gone.
+        if isinstance(exc, TimeLimitExceeded):
+            runner.fail_at_hard_time_limit(args[0], task_id, self.time_limit)
+
+
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
+    base=JobTask,
     name=task_names.TRAIN,
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
     time_limit=settings.TRAINING_HARD_TIME_LIMIT,
@@ -26,6 +44,7 @@ def train_model_task(self: Task, job_id: str) -> None:
 
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
+    base=JobTask,
     name=task_names.GENERATE,
     soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
     time_limit=settings.GENERATION_HARD_TIME_LIMIT,

@@ -87,15 +87,19 @@ def start_stack(
         started = 0
 
         def start(
-            *, beat: bool = True, queues: str = "training,generation,maintenance"
+            *,
+            beat: bool = True,
+            queues: str = "training,generation,maintenance",
+            **env: str,
         ) -> WorkerProcess:
             nonlocal started
             started += 1
             log_dir = tmp_path / f"stack-{started}"
             log_dir.mkdir()
+            environment = {**fault_env, **env}
             worker = stack.enter_context(
                 running_worker(
-                    fault_env,
+                    environment,
                     log_dir / "worker.log",
                     hostname=f"faults-{os.getpid()}-{started}@%h",
                     queues=queues,
@@ -103,7 +107,7 @@ def start_stack(
             )
             if beat:
                 process = start_celery(
-                    ["beat", "--loglevel", "INFO"], fault_env, log_dir / "beat.log"
+                    ["beat", "--loglevel", "INFO"], environment, log_dir / "beat.log"
                 )
                 stack.callback(stop_celery, process)
             return worker
@@ -341,3 +345,33 @@ def test_a_graceful_stop_finishes_a_generation_and_hands_a_training_back(
     (training,) = wait_all_finished([training], rescuer)
     assert (training.state, training.attempts) == (Job.State.SUCCEEDED, 1)
     assert ModelVersion.objects.filter(training_job_id=training_id).count() == 1
+
+
+def test_a_job_killed_at_its_hard_time_limit_fails_at_once_and_is_not_retried(
+    redis_server: RedisServer,
+    generations: Callable[..., list[Job]],
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    worker = start_stack(GENERATION_TIME_LIMIT="10", GENERATION_HARD_TIME_LIMIT="11")
+    # Stopped, its process cannot heed the soft limit: only the hard one ends it.
+    job_id, _ = catch_running(
+        lambda: str(generations(1, n_images=256)[0].pk), worker, signal.SIGSTOP
+    )
+    failed = Job.objects.filter(pk=job_id, state=Job.State.FAILED)
+    wait_for(failed.exists, timeout=60, what="the job to fail", log=worker)
+
+    job = failed.get()
+    assert job.attempts == 1
+    assert "hard time limit (11 s)" in job.error
+    assert not Gallery.objects.filter(job=job).exists()
+    assert "Hard time limit (11s) exceeded" in worker.log()
+    # Its message is acknowledged and nothing runs it again.
+    broker = redis_server.client()
+    wait_for(
+        lambda: (broker.llen("generation"), broker.hlen("unacked")) == (0, 0),
+        timeout=30,
+        what="the message to be acknowledged",
+        log=worker,
+    )
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.FAILED, 1)

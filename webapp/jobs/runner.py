@@ -188,6 +188,25 @@ def _generate(run: _Run) -> None:
         run.succeed()
 
 
+def fail_at_hard_time_limit(job_id: str | UUID, task_id: str, limit: int) -> bool:
+    """The hard time limit killed the process running this delivery: fail the job
+    now (it is not retried, it would only take as long again); False if it had
+    already ended or moved on."""
+    failed = Job.objects.filter(
+        pk=job_id, celery_task_id=task_id, state=Job.State.RUNNING
+    ).update(
+        state=Job.State.FAILED,
+        finished_at=Now(),
+        error=(
+            f"The job ran longer than its hard time limit ({limit} s) and was "
+            "stopped. It is not retried: it would take as long again."
+        ),
+    )
+    if failed:
+        logger.error("Job %s killed at its hard time limit (%s s)", job_id, limit)
+    return bool(failed)
+
+
 def hand_back_trainings(running: Iterable[tuple[str, str]]) -> int:
     """Ask the running trainings (job id, task id) of a stopping worker to go back
     to the queue at their next progress report; returns how many were asked."""
