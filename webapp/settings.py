@@ -193,7 +193,7 @@ else:
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and sessions (shared by the web processes through Redis) -------------------
+# --- Cache (shared by the web processes through Redis) and sessions -------------------
 
 CACHES = {
     "default": {
@@ -202,7 +202,9 @@ CACHES = {
         "KEY_PREFIX": "studio",
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# In the database only: logging in and staying logged in never depend on Redis
+# (a cached copy could also outlive a log-out written while Redis was down).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth -----------------------------------------------------------------------------
 

@@ -375,3 +375,39 @@ def test_a_job_killed_at_its_hard_time_limit_fails_at_once_and_is_not_retried(
     )
     job.refresh_from_db()
     assert (job.state, job.attempts) == (Job.State.FAILED, 1)
+
+
+def test_submitting_while_redis_is_down_tells_the_truth_and_the_job_runs_later(
+    redis_server: RedisServer,
+    owner: User,
+    make_model_version: Any,
+    producer: None,
+    start_stack: Callable[..., WorkerProcess],
+) -> None:
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD
+
+    model_version = make_model_version(owner)
+    redis_server.stop()
+
+    api = APIClient()
+    # The token endpoint's throttle has no cache to count in: it lets the log-in by.
+    response = api.post(
+        "/api/v1/auth/token", {"username": "owner", "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.content
+    api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    response = api.post(
+        "/api/v1/generations", {"model_version": model_version.pk, "n_images": 2}
+    )
+    assert response.status_code == 202, response.content
+    answered = response.json()
+    job = Job.objects.get(pk=answered["id"])
+    assert answered["state"] == job.state == Job.State.QUEUED
+    assert api.get(f"/api/v1/jobs/{job.pk}").json()["state"] == "queued"
+
+    # Redis comes back empty: the sweeper sends the job, which runs once.
+    redis_server.start()
+    worker = start_stack()
+    assert_each_ran_once([job], worker)
