@@ -56,13 +56,8 @@ def sweep_stale_jobs() -> SweepResult:
     )
     failed = stale.filter(
         cancel_requested=False, attempts__gte=settings.JOB_MAX_ATTEMPTS
-    ).update(
-        state=Job.State.FAILED,
-        finished_at=Now(),
-        error=(
-            f"The worker stopped responding {settings.JOB_MAX_ATTEMPTS} times; "
-            "giving up."
-        ),
+    ).fail(
+        f"The worker stopped responding {settings.JOB_MAX_ATTEMPTS} times; giving up."
     )
     requeued = 0
     for job in stale.filter(cancel_requested=False).only("pk", "kind"):

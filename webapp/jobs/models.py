@@ -28,6 +28,10 @@ class JobQuerySet(OwnedQuerySet["Job"]):
             result_gallery_id=F("gallery__id"),
         )
 
+    def fail(self, error: str) -> int:
+        """Mark these jobs failed now, saying why; returns how many."""
+        return self.update(state=Job.State.FAILED, finished_at=Now(), error=error)
+
     def demo_trainings(self) -> JobQuerySet:
         """Trainings of a public model that are still on their way."""
         return self.filter(

@@ -194,13 +194,9 @@ def fail_at_hard_time_limit(job_id: str | UUID, task_id: str, limit: int) -> boo
     already ended or moved on."""
     failed = Job.objects.filter(
         pk=job_id, celery_task_id=task_id, state=Job.State.RUNNING
-    ).update(
-        state=Job.State.FAILED,
-        finished_at=Now(),
-        error=(
-            f"The job ran longer than its hard time limit ({limit} s) and was "
-            "stopped. It is not retried: it would take as long again."
-        ),
+    ).fail(
+        f"The job ran longer than its hard time limit ({limit} s) and was "
+        "stopped. It is not retried: it would take as long again."
     )
     if failed:
         logger.error("Job %s killed at its hard time limit (%s s)", job_id, limit)
