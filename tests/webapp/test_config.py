@@ -180,6 +180,48 @@ def test_broker_visibility_timeout_outlasts_every_hard_time_limit() -> None:
     )
 
 
+def read_settings(
+    names: list[str], env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Print the named settings as JSON from a fresh interpreter with only ``env``."""
+    script = (
+        "import json, webapp.settings as s\n"
+        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))\n"
+    )
+    base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_visibility_timeout_comes_from_the_environment_above_the_limits(
+    tmp_path: Path,
+) -> None:
+    names = ["CELERY_VISIBILITY_TIMEOUT"]
+    given = read_settings(names, {"CELERY_VISIBILITY_TIMEOUT": "9000"}, tmp_path)
+    assert json.loads(given.stdout) == {"CELERY_VISIBILITY_TIMEOUT": 9000}
+    # Below the training's hard limit (3720 s by default).
+    refused = read_settings(names, {"CELERY_VISIBILITY_TIMEOUT": "3600"}, tmp_path)
+    assert refused.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must be above" in refused.stderr
+
+
+def test_by_default_a_killed_workers_job_is_swept_back_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    names = ["JOB_STALE_AFTER_SECONDS", "JOB_SWEEP_INTERVAL_SECONDS"]
+    loaded = json.loads(
+        read_settings([*names, "CELERY_TASK_ROUTES"], {}, tmp_path).stdout
+    )
+    assert sum(loaded[name] for name in names) <= 60
+    assert loaded["CELERY_TASK_ROUTES"]["jobs.sweep"] == {"queue": "maintenance"}
+
+
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "kq3" + "x7Lm9Qp2Rz8Vt4Wn6Yb1Hc5Jd0Fg" * 2,

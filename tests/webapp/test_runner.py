@@ -238,6 +238,17 @@ def test_a_stopping_worker_hands_its_training_back_without_using_an_attempt(
     assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 1)
 
 
+def test_a_hand_back_asked_of_a_dead_run_does_not_stop_the_next_one(
+    owner: User,
+) -> None:
+    # Its worker was asked to stop, then killed before the next report; swept.
+    job = training_job(owner, attempts=1, requeue_requested=True)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 2)
+    assert not job.requeue_requested
+
+
 def test_only_the_running_trainings_of_the_stopping_worker_are_handed_back(
     owner: User, make_model_version: Any
 ) -> None:

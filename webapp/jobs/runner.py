@@ -246,6 +246,8 @@ def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
         phase="starting",
         progress=0.0,
         error="",
+        # Asked of an earlier run (whose worker then died before handing it back).
+        requeue_requested=False,
     )
     if claimed:
         logger.info("Job %s claimed (attempt %s)", job_id, claimed[0])
