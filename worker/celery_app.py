@@ -3,16 +3,41 @@
 Configuration comes from Django settings, ``CELERY_*`` names (see
 webapp/settings.py): JSON only, late acknowledgement, prefetch 1, one queue per
 job kind and one for the sweeper (``maintenance``, which every worker consumes
-too), the Redis visibility timeout above the longest hard time limit.
+too), the Redis visibility timeout above the longest hard limit. Logging is the
+settings' LOGGING too (LOG_FORMAT=json|text), with each task's id on its lines.
 """
 
 from __future__ import annotations
 
+import logging.config
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from django.conf import settings
+
+from webapp import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("worker", include=["worker.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@signals.setup_logging.connect  # type: ignore[untyped-decorator]
+def configure_logging(**kwargs: Any) -> None:
+    """The settings' LOGGING rather than Celery's own format (Celery skips its own
+    set-up when this signal has a receiver)."""
+    logging.config.dictConfig(settings.LOGGING)
+    # Warnings too, as events of the chosen format.
+    logging.captureWarnings(True)
+
+
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
+def bind_task_id(task_id: str, **kwargs: Any) -> None:
+    logs.bind(task_id=task_id)
+
+
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
+def unbind_task_id(**kwargs: Any) -> None:
+    logs.bind()

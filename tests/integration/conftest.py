@@ -3,7 +3,7 @@
 The worker is a ``celery -A worker worker`` subprocess pointed at pytest-django's
 test database (``test_<name>``) and at a dedicated Redis database (15 unless
 TEST_REDIS_URL says otherwise) with the cache on another one (TEST_CACHE_URL, or
-the next database), both flushed before and after the session.
+CACHE_URL), both flushed before and after the session.
 Tests use ``live_server`` with ``transactional_db``, so rows are committed and the
 worker sees them, and jobs reach it through the real broker. The plumbing lives in
 integration_support.py, shared with tests/browser.
@@ -21,10 +21,12 @@ from tests.integration.integration_support import (
     Api,
     RedisDatabases,
     WorkerProcess,
+    flushed_redis,
     flushed_test_redis,
     process_environment,
     producer_and_cache_on,
     running_worker,
+    second_redis_url,
     start_celery,
     stop_celery,
     subprocess_database_url,
@@ -71,10 +73,12 @@ def celery_worker(
         yield worker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def start_beat(
     process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:
+    """Start beat on the session's broker; it stops with the test, so its sweeps
+    (which act on every job in the database) never reach another test's jobs."""
     started: list[WorkerProcess] = []
 
     def start(extra_env: dict[str, str]) -> WorkerProcess:
@@ -106,3 +110,22 @@ def api(
 ) -> Callable[[], Api]:
     """A factory of API clients against the live server, with the worker up."""
     return lambda: Api(base_url=live_server.url)
+
+
+@pytest.fixture
+def private_broker(
+    integration_redis: RedisDatabases, live_server: Any, transactional_db: None
+) -> Iterator[RedisDatabases]:
+    """A Redis broker database of this test's own (flushed), for workers it starts
+    itself: the session's ``celery_worker`` listens on the shared one and would take
+    their jobs. The live server's producer uses it too while the test runs (the
+    cache stays the session's)."""
+    databases = RedisDatabases(
+        broker_url=second_redis_url(integration_redis.broker_url),
+        cache_url=integration_redis.cache_url,
+    )
+    with (
+        flushed_redis(databases.broker_url, "private-broker"),
+        producer_and_cache_on(databases, key_prefix="studio-private"),
+    ):
+        yield databases

@@ -181,38 +181,54 @@ def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
     """The test Redis databases, flushed before and after.
 
     The broker: TEST_REDIS_URL, or database 15 of the configured REDIS_URL's
-    server; the cache: TEST_CACHE_URL, or the broker's next database. Skips the
+    server; the cache: TEST_CACHE_URL, or the configured CACHE_URL. Skips the
     ``who`` tests when Redis does not answer.
     """
-    import redis
     from django.conf import settings
-
-    from webapp.settings import other_redis_database
 
     configured = urlsplit(settings.REDIS_URL)
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
     databases = RedisDatabases(
-        broker_url=url,
-        cache_url=os.environ.get("TEST_CACHE_URL") or other_redis_database(url),
+        broker_url=url, cache_url=os.environ.get("TEST_CACHE_URL") or settings.CACHE_URL
     )
-    clients = [
-        redis.Redis.from_url(url, socket_connect_timeout=2)
-        for url in (databases.broker_url, databases.cache_url)
-    ]
+    taken = {url, second_redis_url(url)}
+    if databases.cache_url in taken:
+        raise pytest.UsageError(
+            f"The tests' cache {databases.cache_url} is one of their brokers "
+            f"{sorted(taken)}: set TEST_CACHE_URL to another Redis database."
+        )
+    with flushed_redis(url, who), flushed_redis(databases.cache_url, who):
+        yield databases
+
+
+def second_redis_url(first: str) -> str:
+    """TEST_SECOND_REDIS_URL, or the database below ``first``'s on its server."""
+    parts = urlsplit(first)
+    number = int(parts.path.strip("/") or 0)
+    return os.environ.get("TEST_SECOND_REDIS_URL") or urlunsplit(
+        parts._replace(path=f"/{number - 1 if number else 1}")
+    )
+
+
+@contextmanager
+def flushed_redis(url: str, who: str) -> Iterator[str]:
+    """``url``, a Redis database flushed before and after; skips the ``who`` tests
+    when it does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
-        clients[0].ping()
+        client.ping()
     except redis.RedisError as error:
         pytest.skip(f"{who} tests need Redis at {url}: {error}")
-    for client in clients:
-        client.flushdb()
+    client.flushdb()
     try:
-        yield databases
+        yield url
     finally:
-        for client in clients:
-            client.flushdb()
-            client.close()
+        client.flushdb()
+        client.close()
 
 
 def subprocess_database_url(who: str) -> str:
@@ -329,13 +345,13 @@ class RedisServer:
 
 
 def start_celery(
-    arguments: list[str], env: dict[str, str], log_path: Path
+    arguments: list[str], env: dict[str, str], log_path: Path, *, cwd: Path = REPO
 ) -> WorkerProcess:
     """``celery -A worker <arguments>`` in its own session, logging to ``log_path``."""
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker", *arguments],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -365,9 +381,10 @@ def running_worker(
     hostname: str,
     concurrency: int = 1,
     queues: str = "training,generation,maintenance",
+    cwd: Path = REPO,
 ) -> Iterator[WorkerProcess]:
-    """One worker for both job queues and the sweeper's, by default one job at a
-    time (so a second job waits).
+    """One worker, by default for both job queues and the sweeper's and one job at
+    a time (so a second job waits).
 
     Ready when the block starts, stopped when it ends.
     """
@@ -388,6 +405,7 @@ def running_worker(
         ],
         env,
         log_path,
+        cwd=cwd,
     )
     try:
         wait_for(

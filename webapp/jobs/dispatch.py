@@ -1,4 +1,5 @@
-"""Enqueueing: the only module in webapp that talks to the broker.
+"""Enqueueing, and the queues' lengths: the only module in webapp that talks to the
+broker.
 
 Tasks are sent by name (``webapp.jobs.task_names``), so webapp never imports the
 worker package. Callers pass primary keys only and call these after the
@@ -12,6 +13,7 @@ import json
 import time
 from uuid import UUID
 
+import redis
 from celery import Celery
 
 from webapp.jobs.task_names import GENERATE, TRAIN
@@ -61,3 +63,19 @@ def waiting_task_ids(*, delivered_within: float) -> set[str]:
     # An unacknowledged entry is [message, exchange, routing key].
     messages += [json.loads(raw)[0] for raw in delivered if raw is not None]
     return {str(message["headers"]["id"]) for message in messages}
+
+
+def queue_lengths(queues: tuple[str, ...], *, timeout: float) -> dict[str, int]:
+    """Messages waiting in each queue; raises if the broker does not answer."""
+    # A connection of its own with short timeouts: a readiness probe must answer
+    # within its own timeout even when the broker host is gone.
+    client = redis.Redis.from_url(
+        app.conf.broker_url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
+    try:
+        # kombu's Redis transport keeps each queue's messages in a list of its name.
+        return {queue: int(client.llen(queue)) for queue in queues}
+    finally:
+        client.close()

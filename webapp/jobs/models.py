@@ -75,6 +75,8 @@ class Job(models.Model):
     phase = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A failed job's last log lines on its worker: the context around the error.
+    log_tail = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     # Its worker is stopping (SIGTERM): a running training goes back to the queue
     # at its next progress report, without using up an attempt.
