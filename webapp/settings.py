@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
+    "webapp.sweeps",
     "webapp.sharing",
     "webapp.web",
 ]
@@ -395,6 +396,8 @@ MAX_SERVED_MODEL_MB = env_int("MAX_SERVED_MODEL_MB", 64, minimum=1)
 MAX_ACTIVE_TRAINING_JOBS = env_int("MAX_ACTIVE_TRAINING_JOBS", 4, minimum=1)
 MAX_ACTIVE_GENERATION_JOBS = env_int("MAX_ACTIVE_GENERATION_JOBS", 20, minimum=1)
 STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
+# Training runs one parameter sweep may hold (its grid's distinct combinations).
+MAX_SWEEP_COMBINATIONS = env_int("MAX_SWEEP_COMBINATIONS", 50, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
 
 CELERY_BROKER_URL = REDIS_URL
@@ -416,6 +419,7 @@ CELERY_TASK_ROUTES = {
     task_names.TRAIN: {"queue": "training"},
     task_names.GENERATE: {"queue": "generation"},
     task_names.SWEEP: {"queue": MAINTENANCE_QUEUE},
+    task_names.FEED_PARAMETER_SWEEPS: {"queue": MAINTENANCE_QUEUE},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would be delivered
@@ -440,6 +444,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
         # A sweep nobody ran in time is dropped: the next one does its work.
         "options": {"expires": float(JOB_SWEEP_INTERVAL_SECONDS)},
+    },
+    # The safety net of the parameter sweeps' feeding (a job's end feeds at once).
+    "feed-parameter-sweeps": {
+        "task": task_names.FEED_PARAMETER_SWEEPS,
+        "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
     },
 }
 

@@ -11,6 +11,7 @@ from celery.worker import state as worker_state
 from django.conf import settings
 
 from webapp.jobs import maintenance, runner, task_names
+from webapp.sweeps import services as sweeps
 from worker.celery_app import app
 
 
@@ -69,6 +70,16 @@ def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
 def sweep_jobs_task() -> dict[str, int]:
     """Requeue, fail or cancel stale running jobs; send lost queued ones again."""
     return dataclasses.asdict(maintenance.sweep_jobs())
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=task_names.FEED_PARAMETER_SWEEPS,
+    soft_time_limit=settings.SWEEP_SOFT_TIME_LIMIT,
+    time_limit=settings.SWEEP_HARD_TIME_LIMIT,
+)
+def feed_parameter_sweeps_task() -> int:
+    """Queue waiting parameter-sweep runs into their owners' free slots."""
+    return sweeps.feed_all_waiting_jobs()
 
 
 @signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]

@@ -8,51 +8,30 @@ import signal
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
 from PIL import Image
 
 from tests.integration.integration_support import (
-    BIG_TRAINING_SETTINGS,
+    BIG_TRAINING,
+    PASSWORD,
     Api,
     WorkerProcess,
     catch_running,
+    sign_up,
+    wait_finished,
     wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "integration-password-73"
-FINISHED = ("succeeded", "failed", "cancelled")
-
-# The running-cancel and crash tests catch it mid-run.
-BIG_TRAINING = {"name": "big", **BIG_TRAINING_SETTINGS}
 SMALL_TRAINING = {
     "name": "small",
     "preset": "preview",
     "n_components": 5,
     "bandwidth": 0.5,
 }
-
-
-def sign_up(api: Api, username: str) -> Api:
-    status, body = api.post(
-        "/api/v1/auth/register", {"username": username, "password": PASSWORD}
-    )
-    assert status == 201, body
-    api.token = body["token"]
-    return api
-
-
-def wait_finished(api: Api, job_id: str, worker: WorkerProcess) -> dict[str, Any]:
-    def finished() -> dict[str, Any] | None:
-        status, job = api.get(f"/api/v1/jobs/{job_id}")
-        assert status == 200, job
-        return job if job["state"] in FINISHED else None
-
-    return wait_for(finished, timeout=120, what=f"job {job_id} to finish", log=worker)
 
 
 def png_size(content: bytes) -> tuple[int, int]:

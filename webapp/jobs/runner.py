@@ -40,7 +40,7 @@ from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
-from webapp.jobs import serving
+from webapp.jobs import serving, signals
 from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
 from webapp.jobs.services import dispatch_on_commit
 from webapp.jobs.walks import walk_frames
@@ -96,6 +96,8 @@ def _run_claimed(
         except BaseException:
             _keep_log_tail(job_id, attempt, log)
             raise
+        finally:
+            signals.announce_job_ended(job_id)
         if run.handed_back:
             # Sent only now that the heartbeat thread has stopped: the next claim
             # takes this run's attempt number again.

@@ -5,3 +5,5 @@ from __future__ import annotations
 TRAIN = "jobs.train"
 GENERATE = "jobs.generate"
 SWEEP = "jobs.sweep"
+# Parameter sweeps (webapp.sweeps), not the stale-job sweeper above.
+FEED_PARAMETER_SWEEPS = "sweeps.feed"

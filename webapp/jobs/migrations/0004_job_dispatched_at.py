@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = (("jobs", "0002_job_log_tail"),)
+    dependencies = (("jobs", "0003_job_state_waiting"),)
 
     operations = (
         migrations.AddField(

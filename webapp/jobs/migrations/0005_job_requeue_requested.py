@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = (("jobs", "0003_job_dispatched_at"),)
+    dependencies = (("jobs", "0004_job_dispatched_at"),)
 
     operations = (
         migrations.AddField(
