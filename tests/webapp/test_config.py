@@ -67,12 +67,21 @@ def load_settings(
     env: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """Import the settings module in a fresh interpreter with only ``env`` set."""
-    script = (
-        "import json, webapp.settings as s\n"
+    return run_with_settings(
         "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'],"
         " 'name': str(s.DATABASES['default']['NAME']), 'hosts': s.ALLOWED_HOSTS,"
-        " 'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['LOCATION']}))\n"
+        " 'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['LOCATION']}))",
+        env,
+        tmp_path,
     )
+
+
+def run_with_settings(
+    script: str, env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` after ``import json, webapp.settings as s`` in a fresh
+    interpreter with only ``env`` set."""
+    script = "import json, webapp.settings as s\n" + script + "\n"
     base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-c", script],
@@ -184,18 +193,10 @@ def read_settings(
     names: list[str], env: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """Print the named settings as JSON from a fresh interpreter with only ``env``."""
-    script = (
-        "import json, webapp.settings as s\n"
-        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))\n"
-    )
-    base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        check=False,
+    return run_with_settings(
+        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))",
+        env,
+        tmp_path,
     )
 
 
