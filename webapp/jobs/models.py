@@ -21,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 
 from webapp.querysets import OwnedQuerySet
 
@@ -47,6 +47,10 @@ class JobQuerySet(OwnedQuerySet["Job"]):
             kind=kind,
             state=Job.State.QUEUED,
         )
+
+    def fail(self, error: str) -> int:
+        """Mark these jobs failed now, saying why; returns how many."""
+        return self.update(state=Job.State.FAILED, finished_at=Now(), error=error)
 
     def demo_trainings(self) -> JobQuerySet:
         """Trainings of a public model that are still on their way."""
@@ -125,11 +129,18 @@ class Job(models.Model):
     # A failed job's last log lines on its worker: the context around the error.
     log_tail = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
+    # Its worker is stopping (SIGTERM): a running training goes back to the queue
+    # at its next progress report, without using up an attempt.
+    requeue_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the job's message was last sent to the broker (at first, when the row
+    # was written: a web process may die before sending it). The sweeper sends a
+    # job queued for long again when the broker no longer holds its message.
+    dispatched_at = models.DateTimeField(db_default=Now())
 
     objects = JobQuerySet.as_manager()
 
@@ -241,6 +252,16 @@ class ModelVersion(models.Model):
             "original_dim": metrics.get("original_dim"),
             "reduced_dim": metrics.get("n_components"),
         }
+
+
+def heartbeat_is_stale() -> Q:
+    """A job's heartbeat is older than JOB_STALE_AFTER_SECONDS.
+
+    Judged by the database's clock, which also writes every heartbeat: servers
+    whose clocks disagree still agree on which jobs are stale.
+    """
+    stale_after = timedelta(seconds=django_settings.JOB_STALE_AFTER_SECONDS)
+    return Q(heartbeat_at__lt=Now() - stale_after)
 
 
 def lock_owner(owner_id: int) -> None:

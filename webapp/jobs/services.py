@@ -184,12 +184,10 @@ def dispatch_on_commit(job: Job) -> None:
             else:
                 dispatch.generate(job_id, task_id=task_id)
         except Exception:
-            # The broker is down: a job nobody will ever run must not look queued.
-            logger.exception("Could not queue job %s", job_id)
-            Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
-                state=Job.State.FAILED,
-                error="The job queue is unavailable; please try again later.",
-                finished_at=timezone.now(),
+            # The broker is down. The job stays queued, truly: once the broker is
+            # back, the sweeper sends it (maintenance.redispatch_lost_jobs).
+            logger.warning(
+                "Could not send job %s to the broker; the sweeper will", job_id
             )
 
     transaction.on_commit(send)
