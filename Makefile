@@ -13,8 +13,9 @@ STAMP := $(VENV)/.installed-dev
 # Defaults for the test run; values already in the environment win.
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/studio)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
-# The tests' Django cache: a database of its own, apart from the broker's.
-TEST_CACHE_URL ?= $(or $(CACHE_URL),redis://127.0.0.1:6379/14)
+# The tests' Django cache: a database of its own, apart from their brokers' (15,
+# and 14 for tests with a broker of their own, TEST_SECOND_REDIS_URL).
+TEST_CACHE_URL ?= $(or $(CACHE_URL),redis://127.0.0.1:6379/11)
 # The benchmarks fill their database and Redis databases (users, jobs, galleries).
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/studio_bench)
 BENCH_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/12)

@@ -215,8 +215,10 @@ def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
     """The test Redis databases, flushed before and after.
 
     The broker: TEST_REDIS_URL, or database 15 of the configured REDIS_URL's
-    server; the cache: TEST_CACHE_URL, or the configured CACHE_URL. Skips the
-    ``who`` tests when Redis does not answer.
+    server; the cache: TEST_CACHE_URL, or the configured CACHE_URL unless it is
+    one of the tests' brokers (this one and `second_redis_url`), then the highest
+    other database of the broker's server. Skips the ``who`` tests when Redis does
+    not answer.
     """
     from django.conf import settings
 
@@ -224,17 +226,27 @@ def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
-    databases = RedisDatabases(
-        broker_url=url, cache_url=os.environ.get("TEST_CACHE_URL") or settings.CACHE_URL
-    )
     taken = {url, second_redis_url(url)}
-    if databases.cache_url in taken:
+    explicit = os.environ.get("TEST_CACHE_URL")
+    candidates = (
+        [explicit]
+        if explicit
+        else [
+            settings.CACHE_URL,
+            *(
+                urlunsplit(urlsplit(url)._replace(path=f"/{n}"))
+                for n in range(15, -1, -1)
+            ),
+        ]
+    )
+    cache_url = next((each for each in candidates if each not in taken), None)
+    if cache_url is None:
         raise pytest.UsageError(
-            f"The tests' cache {databases.cache_url} is one of their brokers "
-            f"{sorted(taken)}: set TEST_CACHE_URL to another Redis database."
+            f"TEST_CACHE_URL={explicit} is one of the tests' brokers "
+            f"{sorted(taken)}: set it to another Redis database."
         )
-    with flushed_redis(url, who), flushed_redis(databases.cache_url, who):
-        yield databases
+    with flushed_redis(url, who), flushed_redis(cache_url, who):
+        yield RedisDatabases(broker_url=url, cache_url=cache_url)
 
 
 def second_redis_url(first: str) -> str:
