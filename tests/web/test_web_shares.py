@@ -108,6 +108,20 @@ def test_anyone_sees_a_shared_model(model_version: ModelVersion) -> None:
     assert samples.content.decode().count('class="digit-img"') == 16
 
 
+def test_drawing_shared_samples_is_throttled_like_generate(
+    model_version: ModelVersion, settings: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"generate": "2/minute"},
+    }
+    path = f"{share(model_version)}samples/"
+    visitor = Client()
+    codes = [visitor.get(path).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert visitor.get(path)["Retry-After"]
+
+
 def test_unknown_and_revoked_tokens_are_404(gallery: Gallery) -> None:
     path = share(gallery)
     image = gallery.images.first()

@@ -15,6 +15,8 @@ from django.shortcuts import render
 from webapp.jobs import limits, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import NameSerializer
+from webapp.middleware import throttled_response
+from webapp.throttles import GenerateThrottle
 from webapp.web.forms import SETTING_LABELS
 
 SAMPLE_COUNT = 16
@@ -71,7 +73,13 @@ def sample_images(
 
 
 def samples_response(request: HttpRequest, model_version: ModelVersion) -> HttpResponse:
-    """Fresh samples as the model page's list items, for its "Draw new ones"."""
+    """Fresh samples as the model page's list items, for its "Draw new ones".
+
+    It samples in-process like the old ``/generate``, so it shares that
+    endpoint's throttle: a share link must not let anyone flood the web tier."""
+    throttle = GenerateThrottle()
+    if not throttle.allow_request(request, None):
+        return throttled_response(throttle.wait())
     images, sample_error = sample_images(model_version, SAMPLE_COUNT)
     return render(
         request,
