@@ -124,7 +124,9 @@ def private_broker(
     their jobs. The live server's producer uses it too while the test runs (the
     cache stays the session's)."""
     databases = RedisDatabases(
-        broker_url=second_redis_url(integration_redis.broker_url),
+        broker_url=second_redis_url(
+            integration_redis.broker_url, cache_url=integration_redis.cache_url
+        ),
         cache_url=integration_redis.cache_url,
     )
     with (

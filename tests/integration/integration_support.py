@@ -227,7 +227,7 @@ def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
     databases = RedisDatabases(
         broker_url=url, cache_url=os.environ.get("TEST_CACHE_URL") or settings.CACHE_URL
     )
-    taken = {url, second_redis_url(url)}
+    taken = {url, second_redis_url(url, cache_url=databases.cache_url)}
     if databases.cache_url in taken:
         raise pytest.UsageError(
             f"The tests' cache {databases.cache_url} is one of their brokers "
@@ -237,13 +237,20 @@ def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
         yield databases
 
 
-def second_redis_url(first: str) -> str:
-    """TEST_SECOND_REDIS_URL, or the database below ``first``'s on its server."""
+def second_redis_url(first: str, *, cache_url: str) -> str:
+    """TEST_SECOND_REDIS_URL, or the nearest database below ``first``'s on its
+    server (15 after 0) that is not the cache's."""
+    explicit = os.environ.get("TEST_SECOND_REDIS_URL")
+    if explicit:
+        return explicit
     parts = urlsplit(first)
     number = int(parts.path.strip("/") or 0)
-    return os.environ.get("TEST_SECOND_REDIS_URL") or urlunsplit(
-        parts._replace(path=f"/{number - 1 if number else 1}")
-    )
+    cache = urlsplit(cache_url)
+    for step in range(1, 16):
+        path = f"/{(number - step) % 16}"
+        if (parts.netloc, path) != (cache.netloc, "/" + cache.path.strip("/")):
+            return urlunsplit(parts._replace(path=path))
+    raise AssertionError("unreachable: 15 databases cannot all be the cache")
 
 
 @contextmanager
