@@ -358,6 +358,11 @@ MAX_ACTIVE_TRAINING_JOBS = env_int("MAX_ACTIVE_TRAINING_JOBS", 4, minimum=1)
 MAX_ACTIVE_GENERATION_JOBS = env_int("MAX_ACTIVE_GENERATION_JOBS", 20, minimum=1)
 STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
+# Data sets whose evaluation classifier a worker fits (once; then cached in
+# DATA_DIR) when it starts, so the first gallery's figures do not wait for it.
+EVALUATION_PREPARE_DATASETS = env_list("EVALUATION_PREPARE_DATASETS", "mnist")
+EVALUATION_SOFT_TIME_LIMIT = 300
+EVALUATION_HARD_TIME_LIMIT = 360
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -375,6 +380,8 @@ CELERY_TASK_ROUTES = {
     task_names.TRAIN: {"queue": "training"},
     task_names.GENERATE: {"queue": "generation"},
     task_names.SWEEP: {"queue": "generation"},
+    task_names.EVALUATE_GALLERY: {"queue": "generation"},
+    task_names.PREPARE_EVALUATION: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would run twice.

@@ -59,6 +59,19 @@ def wait_finished(api: Api, job_id: str, worker: WorkerProcess) -> dict[str, Any
     return wait_for(finished, timeout=120, what=f"job {job_id} to finish", log=worker)
 
 
+def wait_evaluated(api: Api, gallery_url: str, worker: WorkerProcess) -> Any:
+    """The gallery's quality figures, once its gallery.evaluate task has run."""
+
+    def evaluated() -> dict[str, Any] | None:
+        status, gallery = api.get(gallery_url)
+        assert status == 200, gallery
+        assert gallery["evaluation_state"] in ("pending", "done"), gallery
+        return gallery if gallery["evaluation_state"] == "done" else None
+
+    gallery = wait_for(evaluated, timeout=15, what="the gallery's figures", log=worker)
+    return gallery["evaluation"]
+
+
 def png_size(content: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(content)) as image:
         assert image.format == "PNG"
@@ -146,7 +159,9 @@ def test_sign_up_train_generate_and_fetch_the_gallery(
         status, content = alice.get(image["url"], raw=True)
         assert status == 200
         assert png_size(content) == (8, 8)
-    evaluation = gallery["evaluation"]
+    # The job succeeded with its images; the figures follow from their own task.
+    assert gallery["evaluation_state"] in ("pending", "done")
+    evaluation = wait_evaluated(alice, gallery["url"], celery_worker)
     assert evaluation["n_images"] == 16
     assert 0.0 <= evaluation["digit_match_fraction"] <= 1.0
     status, content = alice.get(gallery["grid_url"], raw=True)

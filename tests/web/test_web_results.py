@@ -279,3 +279,23 @@ def test_gallery_without_evaluation_says_so(
     gallery = make_gallery(owner, make_model_version(owner))
     content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
     assert "No evaluation" in content
+
+
+def test_a_gallery_being_evaluated_says_so_and_polls_its_row(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), evaluation_state="pending")
+    content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    assert "Evaluating…" in content
+    assert 'data-evaluation-state="pending"' in content
+    assert f'data-gallery-url="/api/v1/galleries/{gallery.pk}"' in content
+    assert "web/gallery.js" in content
+
+
+def test_a_failed_evaluation_says_so(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), evaluation_state="failed")
+    content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    assert "could not be computed" in content
+    assert "Evaluating…" not in content

@@ -38,10 +38,14 @@ def create_gallery(
     digit: int | None,
     seed: int,
     temperature: float,
-    evaluation: dict[str, Any] | None,
+    evaluate: bool,
     pngs: Sequence[bytes],
 ) -> Gallery:
-    """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i."""
+    """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i.
+
+    With ``evaluate``, the gallery waits in the ``pending`` evaluation state for
+    the ``gallery.evaluate`` task that the caller queues once this is committed.
+    """
     gallery = Gallery.objects.create(
         owner_id=job.owner_id,
         job=job,
@@ -50,7 +54,9 @@ def create_gallery(
         digit=digit,
         seed=seed,
         temperature=temperature,
-        evaluation=evaluation,
+        evaluation_state=Gallery.EvaluationState.PENDING
+        if evaluate
+        else Gallery.EvaluationState.OFF,
     )
     seeds = gallery_seeds(seed, len(pngs))
     GeneratedImage.objects.bulk_create(
@@ -71,11 +77,16 @@ def _decode(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
+def gallery_pixels(gallery: Gallery) -> np.ndarray:
+    """The gallery's images as a uint8 array of shape (n, h, w), in index order."""
+    return np.stack([_decode(bytes(image.png)) for image in _images(gallery)])
+
+
 def gallery_grid_png(
     gallery: Gallery, *, scale: int | None = None, columns: int | None = None
 ) -> bytes:
     """All images of the gallery as one PNG sheet."""
-    tiles = np.stack([_decode(bytes(image.png)) for image in _images(gallery)])
+    tiles = gallery_pixels(gallery)
     if scale is None:
         scale = max(1, min(MAX_GRID_SCALE, math.ceil(_TILE_PIXELS / tiles.shape[1])))
     return grid_to_png(tiles, scale=scale, columns=columns)
@@ -107,6 +118,7 @@ def gallery_zip(gallery: Gallery) -> bytes:
             "sha256": model_version.model_sha256,
         },
         "evaluation": gallery.evaluation,
+        "evaluation_state": gallery.evaluation_state,
         "images": [],
     }
     buffer = io.BytesIO()

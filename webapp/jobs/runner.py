@@ -16,6 +16,7 @@ Running a job follows one protocol for both kinds:
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import logging
 import threading
@@ -38,7 +39,7 @@ from generator.render import image_to_png
 from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp.gallery.services import create_gallery, gallery_seeds
-from webapp.jobs import serving
+from webapp.jobs import dispatch, serving
 from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 logger = logging.getLogger(__name__)
@@ -144,11 +145,9 @@ def _generate(run: _Run) -> None:
     model = serving.load_model_version(model_version)
     n_images, digit = int(params["n_images"]), params["digit"]
     seeds = gallery_seeds(int(params["seed"]), n_images)
-    evaluate = settings.GALLERY_EVALUATION
-    sampling_end = 0.8 if evaluate else 0.95
     images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
     for index, seed in enumerate(seeds):
-        run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
+        run.report("sampling", 0.1 + 0.85 * index / n_images)
         images[index] = model.sample(
             1,
             digit=digit,
@@ -156,23 +155,30 @@ def _generate(run: _Run) -> None:
             temperature=float(params["temperature"]),
         )[0]
     pngs = [image_to_png(image) for image in images]
-    evaluation = None
-    if evaluate:
-        run.report("evaluating", sampling_end)
-        evaluation = serving.evaluate_gallery(images, model_version.dataset, digit)
     run.report("saving", 0.99)
+    evaluate = settings.GALLERY_EVALUATION
     with transaction.atomic():
         job = run.lock()
-        create_gallery(
+        gallery = create_gallery(
             job=job,
             model_version=model_version,
             digit=digit,
             seed=int(params["seed"]),
             temperature=float(params["temperature"]),
-            evaluation=evaluation,
+            evaluate=evaluate,
             pngs=pngs,
         )
         run.succeed()
+        if evaluate:
+            # The images are the user's result; the quality figures follow from
+            # their own task, so the job never waits for the classifier.
+            transaction.on_commit(
+                functools.partial(
+                    dispatch.evaluate_gallery,
+                    gallery.pk,
+                    task_id=f"gallery-{gallery.pk}-evaluate",
+                )
+            )
 
 
 def takeover_delay() -> int:

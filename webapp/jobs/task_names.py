@@ -5,3 +5,5 @@ from __future__ import annotations
 TRAIN = "jobs.train"
 GENERATE = "jobs.generate"
 SWEEP = "jobs.sweep"
+EVALUATE_GALLERY = "gallery.evaluate"
+PREPARE_EVALUATION = "gallery.prepare_evaluation"
