@@ -288,8 +288,15 @@ class GenerationSerializer(serializers.Serializer[Any]):
     temperature = serializers.FloatField(
         min_value=services.MIN_TEMPERATURE,
         max_value=services.MAX_TEMPERATURE,
-        default=1.0,
-        help_text="Multiplies the bandwidth: lower is closer to the training data.",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "The bandwidth scale at sampling: every kernel's bandwidth is "
+            "multiplied by it. Lower stays closer to the training images (higher "
+            "fidelity), higher is more novel and noisier. Default: the model "
+            "version's own (its training setting temperature, 1.0 unless set)."
+        ),
     )
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:

@@ -424,7 +424,8 @@ class GenerationForm(forms.Form):
         initial="1.0",
         widget=_number_input(integer=False),
         help_text=(
-            "0.1 to 3. Scales the bandwidth: lower stays closer to the training "
+            "0.1 to 3; starts at the model's own. Every kernel's bandwidth is "
+            "multiplied by it when sampling: lower stays closer to the training "
             "images, higher is more varied (and noisier)."
         ),
     )
