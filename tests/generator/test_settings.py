@@ -416,7 +416,7 @@ def test_a_fraction_of_variance_counts_as_every_pixel_for_the_bound() -> None:
     )
 
 
-# --- Per-class PCA scope and the model's temperature -----------------------------------
+# --- Per-class PCA scope and the model's temperature ---------------------------------
 
 
 def test_per_class_scope_implies_class_conditional() -> None:
