@@ -228,6 +228,45 @@ def catch_running(
     raise AssertionError("the big training finished before it could be caught")
 
 
+def test_a_per_class_model_trains_generates_and_its_figures_follow_the_images(
+    api: Callable[[], Api], celery_worker: WorkerProcess
+) -> None:
+    bob = sign_up(api(), "bob-per-class")
+    status, job = bob.post(
+        "/api/v1/training-runs",
+        {
+            "name": "per digit",
+            "preset": "preview",
+            "pca_scope": "per_class",
+            "n_components": 0.8,
+            "temperature": 1.2,
+        },
+    )
+    assert status == 202, job
+    job = wait_finished(bob, job["id"], celery_worker)
+    assert job["state"] == "succeeded", job
+    status, model = bob.get(job["links"]["model_version"])
+    assert status == 200, model
+    assert model["settings"]["pca_scope"] == "per_class"
+    rows = model["stats"]["per_class"]
+    assert [row["class"] for row in rows] == list(range(10))
+    assert all(row["n_components"] >= 1 and row["bandwidth"] > 0 for row in rows)
+
+    status, job = bob.post("/api/v1/generations", {"n_images": 12, "digit": 3})
+    assert status == 202, job
+    assert job["params"]["temperature"] == 1.2  # the model version's own
+    job = wait_finished(bob, job["id"], celery_worker)
+    assert job["state"] == "succeeded", job
+    status, gallery = bob.get(job["links"]["gallery"])
+    assert status == 200, gallery
+    # The images are there when the job succeeds, whatever the figures' state.
+    assert len(gallery["images"]) == 12
+    assert gallery["evaluation_state"] in ("pending", "done")
+    evaluation = wait_evaluated(bob, gallery["url"], celery_worker)
+    assert evaluation["n_images"] == 12
+    assert evaluation["digit_match_fraction"] >= 0.75
+
+
 def test_cancel_a_queued_and_a_running_job(
     api: Callable[[], Api], celery_worker: WorkerProcess
 ) -> None:

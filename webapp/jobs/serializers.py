@@ -200,6 +200,14 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
     class_conditional = _BooleanSetting(
         "One density per digit, so a digit can be requested."
     )
+    pca_scope = _StringSetting(
+        '"shared" (one PCA for all images) or "per_class" (one PCA, and one '
+        "cross-validated bandwidth, per digit; implies class_conditional)."
+    )
+    temperature = _NumberSetting(
+        "The model's default sampling temperature, 0.1..3: the scale applied to "
+        "every kernel's bandwidth when sampling (default 1)."
+    )
     seed = _IntegerSetting("Seeds the subset, the folds and the evaluation.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from generator.settings import (
     MAX_CV_FOLDS,
     MAX_GRID_NUM,
     MAX_SEED,
+    MAX_TEMPERATURE,
     MIN_CV_FOLDS,
+    MIN_TEMPERATURE,
 )
 from webapp.jobs import services
 
@@ -33,7 +35,9 @@ __all__ = [
     "MAX_CV_FOLDS",
     "MAX_GRID_NUM",
     "MAX_SEED",
+    "MAX_TEMPERATURE",
     "MIN_CV_FOLDS",
+    "MIN_TEMPERATURE",
     "SETTING_NAMES",
     "Availability",
     "DatasetFacts",
