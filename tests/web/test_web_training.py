@@ -366,7 +366,8 @@ def test_too_many_per_class_components_are_refused_on_the_field(
     response = post(owner_client, data, django_capture_on_commit_callbacks)
     assert response.status_code == 400
     errors = field_errors(response.content, "n_components")
-    assert errors and "smallest class" in errors[0]
+    assert errors
+    assert "smallest class" in errors[0]
     assert errors[0].startswith("PCA components (60)")
     assert not Job.objects.exists()
     assert dispatched.calls == []
