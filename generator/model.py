@@ -371,7 +371,7 @@ class ImageGenerator:
         )
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
-        model = self._set_fitted(
+        return self._set_fitted(
             pcas=pcas,
             kdes=kdes,
             classes=classes,
@@ -380,9 +380,8 @@ class ImageGenerator:
             cv_result=None,
             image_shape=shape,
             fit_seconds=seconds,
+            class_cv_results=cv_results,
         )
-        model.class_cv_results_ = cv_results
-        return model
 
     @classmethod
     def from_fitted(
@@ -443,7 +442,7 @@ class ImageGenerator:
         >>> bool(same.all())
         True
         """
-        model = cls(**params)._set_fitted(
+        return cls(**params)._set_fitted(
             pcas=[pca] if isinstance(pca, PCA) else list(pca),
             kdes=list(kdes),
             classes=classes,
@@ -452,10 +451,10 @@ class ImageGenerator:
             cv_result=cv_result,
             image_shape=image_shape,
             fit_seconds=dict(fit_seconds),
+            class_cv_results=None
+            if class_cv_results is None
+            else list(class_cv_results),
         )
-        if class_cv_results is not None:
-            model.class_cv_results_ = list(class_cv_results)
-        return model
 
     def _set_fitted(
         self,
@@ -468,6 +467,7 @@ class ImageGenerator:
         cv_result: CrossValidationResult | None,
         image_shape: tuple[int, int],
         fit_seconds: dict[str, float],
+        class_cv_results: list[CrossValidationResult] | None = None,
     ) -> ImageGenerator:
         self.pcas_ = pcas
         self.kdes_ = kdes
@@ -478,7 +478,7 @@ class ImageGenerator:
             [kde.bandwidth_ for kde in kdes], dtype=np.float64
         )
         self.cv_result_ = cv_result
-        self.class_cv_results_ = None
+        self.class_cv_results_ = class_cv_results
         self.image_shape_ = image_shape
         self.n_features_in_ = pcas[0].n_features_in_
         self.fit_seconds_ = fit_seconds

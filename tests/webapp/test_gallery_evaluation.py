@@ -20,42 +20,36 @@ pytestmark = pytest.mark.django_db
 State = Gallery.EvaluationState
 
 
-def _generate(
+@pytest.fixture
+def generate(
     owner: User,
     make_model_version: Any,
     settings: SettingsWrapper,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
-    **params: Any,
-) -> tuple[Gallery, list[tuple[int, str]]]:
-    settings.GALLERY_EVALUATION = True
-    sent: list[tuple[int, str]] = []
-    monkeypatch.setattr(
-        dispatch,
-        "evaluate_gallery",
-        lambda gallery_id, *, task_id: sent.append((gallery_id, task_id)),
-    )
-    job = generation_job(owner, make_model_version(owner), **params)
-    with django_capture_on_commit_callbacks(execute=True):
-        runner.run_generation_job(job.pk)
-    return Gallery.objects.get(job=job), sent
+) -> Any:
+    """Run a generation job with evaluation on; (its gallery, evaluations sent)."""
+
+    def run(**params: Any) -> tuple[Gallery, list[tuple[int, str]]]:
+        settings.GALLERY_EVALUATION = True
+        sent: list[tuple[int, str]] = []
+        monkeypatch.setattr(
+            dispatch,
+            "evaluate_gallery",
+            lambda gallery_id, *, task_id: sent.append((gallery_id, task_id)),
+        )
+        job = generation_job(owner, make_model_version(owner), **params)
+        with django_capture_on_commit_callbacks(execute=True):
+            runner.run_generation_job(job.pk)
+        return Gallery.objects.get(job=job), sent
+
+    return run
 
 
 def test_the_job_succeeds_with_its_images_and_queues_the_evaluation(
-    owner: User,
-    make_model_version: Any,
-    settings: SettingsWrapper,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
+    generate: Any,
 ) -> None:
-    gallery, sent = _generate(
-        owner,
-        make_model_version,
-        settings,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-        n_images=6,
-    )
+    gallery, sent = generate(n_images=6)
     assert Job.objects.get(pk=gallery.job_id).state == Job.State.SUCCEEDED
     assert gallery.images.count() == 6
     assert (gallery.evaluation_state, gallery.evaluation) == (State.PENDING, None)
@@ -81,25 +75,12 @@ def test_no_evaluation_is_queued_when_it_is_off(
 
 @pytest.mark.parametrize("digit", [None, 3])
 def test_the_task_scores_the_stored_pixels_on_their_own_scale(
-    owner: User,
-    make_model_version: Any,
-    settings: SettingsWrapper,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
-    digit: int | None,
+    generate: Any, digit: int | None
 ) -> None:
     # Sampled images are 0..255 whatever the data set, while digits' own pixel_max
     # is 16: read on that scale, a gallery's novelty came out ~50 against ~1 for the
     # real test images (the confidence stayed high, so it cannot tell the two apart).
-    gallery, _ = _generate(
-        owner,
-        make_model_version,
-        settings,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-        n_images=20,
-        digit=digit,
-    )
+    gallery, _ = generate(n_images=20, digit=digit)
     assert evaluation.evaluate_gallery(gallery.pk) == State.DONE
 
     gallery.refresh_from_db()
@@ -117,20 +98,8 @@ def test_the_task_scores_the_stored_pixels_on_their_own_scale(
         assert "digit_match_fraction" not in figures
 
 
-def test_a_duplicate_delivery_changes_nothing(
-    owner: User,
-    make_model_version: Any,
-    settings: SettingsWrapper,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    gallery, _ = _generate(
-        owner,
-        make_model_version,
-        settings,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-    )
+def test_a_duplicate_delivery_changes_nothing(generate: Any) -> None:
+    gallery, _ = generate()
     evaluation.evaluate_gallery(gallery.pk)
     first = Gallery.objects.get(pk=gallery.pk).evaluation
     assert evaluation.evaluate_gallery(gallery.pk) is None
@@ -138,19 +107,9 @@ def test_a_duplicate_delivery_changes_nothing(
 
 
 def test_a_gallery_whose_model_version_was_deleted_fails_its_evaluation(
-    owner: User,
-    make_model_version: Any,
-    settings: SettingsWrapper,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
+    generate: Any,
 ) -> None:
-    gallery, _ = _generate(
-        owner,
-        make_model_version,
-        settings,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-    )
+    gallery, _ = generate()
     gallery.model_version.delete()
     assert evaluation.evaluate_gallery(gallery.pk) == State.FAILED
     gallery.refresh_from_db()
