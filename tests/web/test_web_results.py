@@ -321,6 +321,7 @@ def test_a_per_class_model_page_tabulates_every_digits_pca(
         assert f">{figures['n_components']}<" in cells
         assert f">{figures['bandwidth']:.3f}<" in cells
     assert "Each digit had a search of its own" in content
+    assert "<dt>PCA scope</dt><dd>one PCA per digit</dd>" in content
     assert "this model's own is 1.2" in content
     assert 'name="temperature" value="1.2"' in content
     # Its samples are drawn through the digits' own PCAs.
