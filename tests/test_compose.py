@@ -12,9 +12,15 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "worker", "beat")
-# Keys the app services may differ in: what they run, and the web port.
-PER_SERVICE_KEYS = {"command", "ports"}
+WORKERS = {
+    "worker-training": "training",
+    "worker-generation": "generation",
+    "worker-maintenance": "maintenance",
+}
+APP_SERVICES = ("web", *WORKERS, "beat", "flower")
+# Keys the app services may differ in: what they run, how their health is
+# checked, the published ports (web, flower) and Flower's password.
+PER_SERVICE_KEYS = {"command", "ports", "healthcheck", "environment"}
 
 ENV_READ_PATTERNS = (
     # The settings' env_str/env_bool/env_int/... helpers.
@@ -78,7 +84,7 @@ def settings_vars() -> set[str]:
 
 
 def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    assert {"db", "redis", "web", "worker", "beat"} <= set(services)
+    assert set(services) == {"db", "redis", *APP_SERVICES}
 
 
 def test_app_services_share_one_image_and_block(
@@ -88,25 +94,142 @@ def test_app_services_share_one_image_and_block(
         {k: v for k, v in services[name].items() if k not in PER_SERVICE_KEYS}
         for name in APP_SERVICES
     ]
-    assert shared[0] == shared[1] == shared[2]
+    assert all(block == shared[0] for block in shared)
     assert shared[0]["build"]["dockerfile"] == "deploy/Dockerfile"
     assert (REPO / shared[0]["build"]["dockerfile"]).is_file()
-    assert "ports" not in services["worker"]
-    assert "ports" not in services["beat"]
+    web_environment = services["web"]["environment"]
+    for name in APP_SERVICES:
+        extra = set(services[name]["environment"]) - set(web_environment)
+        assert extra == ({"FLOWER_BASIC_AUTH"} if name == "flower" else set())
+        assert {
+            k: v for k, v in services[name]["environment"].items() if k not in extra
+        } == web_environment
+    assert [name for name in APP_SERVICES if "ports" in services[name]] == [
+        "web",
+        "flower",
+    ]
 
 
 def test_compose_file_uses_a_yaml_anchor_for_the_app_block() -> None:
     text = (REPO / "docker-compose.yml").read_text()
     assert re.search(r"^x-app: &app\b", text, re.MULTILINE)
-    assert len(re.findall(r"<<: \*app\b", text)) == len(APP_SERVICES)
+    assert len(re.findall(r"<<: \*app$", text, re.MULTILINE)) == len(APP_SERVICES)
 
 
-def test_worker_consumes_both_queues(services: dict[str, dict[str, Any]]) -> None:
-    words = command_words(services["worker"])
+@pytest.mark.parametrize(("service", "queue"), WORKERS.items())
+def test_each_worker_service_takes_its_own_queue_under_its_own_node_name(
+    services: dict[str, dict[str, Any]], service: str, queue: str
+) -> None:
+    words = command_words(services[service])
     assert words[:4] == ["celery", "-A", "worker", "worker"]
-    queues = option_value(words, "-Q", "--queues")
-    assert queues is not None
-    assert set(queues.split(",")) == {"training", "generation"}
+    assert option_value(words, "-Q", "--queues") == queue
+    assert option_value(words, "-n", "--hostname") == f"{queue}@%h"
+    # The health check pings this very node.
+    check = " ".join(services[service]["healthcheck"]["test"])
+    assert "celery -A worker inspect ping" in check
+    assert f"--destination={queue}@$$HOSTNAME" in check
+
+
+def test_training_runs_one_at_a_time_in_recycled_processes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    words = command_words(services["worker-training"])
+    assert option_value(words, "-c", "--concurrency") == "1"
+    assert int(option_value(words, "--max-tasks-per-child") or 0) >= 1
+    assert int(option_value(words, "--max-memory-per-child") or 0) >= 1024 * 1024
+
+
+def test_generation_runs_as_many_at_once_as_there_are_cores(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # Celery's default concurrency is the number of cores.
+    words = command_words(services["worker-generation"])
+    assert option_value(words, "-c", "--concurrency") is None
+
+
+def test_every_queue_the_settings_route_to_has_a_worker_service(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from django.conf import settings
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    consumed = {
+        queue
+        for name in WORKERS
+        for queue in (
+            option_value(command_words(services[name]), "-Q", "--queues") or ""
+        ).split(",")
+    }
+    assert routed <= consumed
+
+
+def test_every_service_has_a_health_check(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+    web = services["web"]["healthcheck"]["test"]
+    assert web[-2:] == ["deploy/healthcheck.py", "http://127.0.0.1:8000/readyz"]
+    assert (REPO / "deploy" / "healthcheck.py").is_file()
+    assert services["beat"]["healthcheck"]["test"][-2:] == ["manage.py", "readiness"]
+    flower = services["flower"]["healthcheck"]["test"]
+    assert flower[-1] == "http://127.0.0.1:5555/healthcheck"
+
+
+def grace_seconds(value: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return sum(
+        int(number) * units[unit] for number, unit in re.findall(r"(\d+)([smh])", value)
+    )
+
+
+def test_stopping_waits_long_enough_for_a_generation(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from django.conf import settings
+
+    assert grace_seconds("1m30s") == 90
+    for name in APP_SERVICES:
+        grace = grace_seconds(services[name]["stop_grace_period"])
+        assert grace > settings.GENERATION_HARD_TIME_LIMIT, name
+
+
+def test_beat_is_never_scaled(services: dict[str, dict[str, Any]]) -> None:
+    beat = services["beat"]
+    assert beat.get("deploy", {}).get("replicas", 1) == 1
+    assert "scale" not in beat
+    assert [
+        name
+        for name in APP_SERVICES
+        if command_words(services[name])[:4] == ["celery", "-A", "worker", "beat"]
+    ] == ["beat"]
+
+
+def test_redis_keeps_and_never_evicts_queued_jobs(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    command = command_words(services["redis"])
+    assert option_value(command, "--appendonly") == "yes"
+    assert option_value(command, "--maxmemory-policy") == "noeviction"
+
+
+def test_flower_needs_a_password_and_listens_on_loopback_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    flower = services["flower"]
+    assert command_words(flower)[:4] == ["celery", "-A", "worker", "flower"]
+    assert flower["ports"] == ["127.0.0.1:${FLOWER_PORT:-5555}:5555"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == (
+        "${FLOWER_USER:-admin}:${FLOWER_PASSWORD:?Set FLOWER_PASSWORD in .env "
+        "(see deploy/.env.example)}"
+    )
+    assert services["web"]["ports"] == ["127.0.0.1:${PORT:-8000}:8000"]
+
+
+def test_the_stack_logs_json(services: dict[str, dict[str, Any]]) -> None:
+    assert services["web"]["environment"]["LOG_FORMAT"] == "${LOG_FORMAT:-json}"
+    web = command_words(services["web"])
+    assert option_value(web, "--config") == "deploy/gunicorn.conf.py"
 
 
 def test_beat_and_web_commands(services: dict[str, dict[str, Any]]) -> None:
@@ -115,7 +238,8 @@ def test_beat_and_web_commands(services: dict[str, dict[str, Any]]) -> None:
     web = command_words(services["web"])
     assert "--migrate" in web
     gunicorn = web.index("gunicorn")
-    assert web[gunicorn + 1].startswith("webapp.wsgi")
+    application = next(w for w in web[gunicorn + 1 :] if not w.startswith("-"))
+    assert application.startswith("webapp.wsgi")
 
 
 def test_app_services_wait_for_healthy_db_and_redis(
@@ -146,7 +270,8 @@ def test_compose_passes_only_variables_the_settings_read(
     services: dict[str, dict[str, Any]], settings_vars: set[str]
 ) -> None:
     for name in APP_SERVICES:
-        assert set(services[name]["environment"]) - settings_vars == set()
+        passed = set(services[name]["environment"]) - {"FLOWER_BASIC_AUTH"}
+        assert passed - settings_vars == set()
 
 
 def test_env_example_lists_every_variable_the_settings_read(
@@ -203,7 +328,7 @@ def test_env_example_parser_reads_set_and_commented_variables() -> None:
 
 # --- Secrets: compose's ${NAME:?message} refuses to start without them ---------------
 
-SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_PASSWORD")
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -236,6 +361,7 @@ SECRET_VALUES = {
     "SECRET_KEY": "k" * 60,
     "POSTGRES_PASSWORD": "pg0123456789abcdef",
     "REDIS_PASSWORD": "rd0123456789abcdef",
+    "FLOWER_PASSWORD": "fl0123456789abcdef",
 }
 
 
@@ -271,6 +397,9 @@ def test_the_secrets_reach_the_services_and_redis_requires_its_password() -> Non
         )
         assert environment["REDIS_URL"] == f"redis://:{redis}@redis:6379/0"
     assert services["db"]["environment"]["POSTGRES_PASSWORD"] == postgres
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == (
+        f"admin:{SECRET_VALUES['FLOWER_PASSWORD']}"
+    )
     command = command_words(services["redis"])
     assert option_value(command, "--requirepass") == redis
     # The health check authenticates (redis-cli reads REDISCLI_AUTH).
@@ -278,12 +407,27 @@ def test_the_secrets_reach_the_services_and_redis_requires_its_password() -> Non
     assert "PONG" in " ".join(services["redis"]["healthcheck"]["test"])
 
 
+LITERAL_SECRET = re.compile(
+    r"^\s*\w*(?:PASSWORD|SECRET|AUTH)\w*:[ \t]*(\S.*)?$", re.MULTILINE
+)
+
+
+def literal_secrets(text: str) -> list[str]:
+    """Values of secret-looking keys once the ${...} references are removed; the
+    colon of Flower's user:password is no secret."""
+    values = LITERAL_SECRET.findall(REFERENCE.sub("", text))
+    return [value for value in values if value not in ("", ":")]
+
+
 def test_no_secret_is_written_in_the_compose_file() -> None:
     text = (REPO / "docker-compose.yml").read_text()
-    without_references = REFERENCE.sub("", text)
-    literal = re.compile(r"^\s*\w*(PASSWORD|SECRET|AUTH)\w*:[ \t]*\S", re.MULTILINE)
-    assert literal.search(without_references) is None
-    assert literal.search("    SECRET_KEY: compose-local-only")  # the check works
+    assert literal_secrets(text) == []
+    # The check works.
+    assert literal_secrets("    SECRET_KEY: compose-local-only") == [
+        "compose-local-only"
+    ]
+    assert literal_secrets("    FLOWER_BASIC_AUTH: admin:${P:?x}") == ["admin:"]
+    assert literal_secrets("    FLOWER_BASIC_AUTH: ${U:-admin}:hunter2") == [":hunter2"]
     assert "studio:studio@" not in text
     assert "change-me" not in text.lower()
 

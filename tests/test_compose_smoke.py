@@ -248,12 +248,16 @@ def test_ci_override_publishes_no_port_and_names_its_bridge() -> None:
     assert bridge == {"com.docker.network.bridge.name": host.COMPOSE_BRIDGE}
     for service in override["services"].values():
         assert set(service) <= {"environment", "volumes"}
-    # Only web's port is published, and compose-smoke picks it through PORT: the
-    # host's own PostgreSQL and Redis ports stay untouched.
+    # Only web's and Flower's ports are published, and compose-smoke picks them
+    # through PORT and FLOWER_PORT: the host's own PostgreSQL and Redis ports stay
+    # untouched.
     compose = load_yaml(REPO / "docker-compose.yml")
     published = {
         name: service["ports"]
         for name, service in compose["services"].items()
         if "ports" in service
     }
-    assert published == {"web": ["127.0.0.1:${PORT:-8000}:8000"]}
+    assert published == {
+        "web": ["127.0.0.1:${PORT:-8000}:8000"],
+        "flower": ["127.0.0.1:${FLOWER_PORT:-5555}:5555"],
+    }

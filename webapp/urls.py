@@ -20,7 +20,13 @@ from webapp.jobs.api import (
     LegacyGenerateView,
     LegacyStatsView,
     ModelVersionViewSet,
+    ReadyView,
     TrainingRunViewSet,
+)
+from webapp.sharing.api import (
+    GalleryShareView,
+    ModelVersionShareView,
+    ShareLinkViewSet,
 )
 
 
@@ -58,11 +64,22 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("jobs", JobViewSet, basename="job")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("galleries", GalleryViewSet, basename="gallery")
+router.register("share-links", ShareLinkViewSet, basename="share-link")
 
 api_v1: list[URLPattern | URLResolver] = [
     re_path(r"^auth/register/?$", RegisterView.as_view(), name="auth-register"),
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
     re_path(r"^images/(?P<pk>[0-9]+)\.png$", ImageView.as_view(), name="image-png"),
+    re_path(
+        r"^galleries/(?P<pk>[0-9]+)/share/?$",
+        GalleryShareView.as_view(),
+        name="gallery-share",
+    ),
+    re_path(
+        r"^model-versions/(?P<pk>[0-9]+)/share/?$",
+        ModelVersionShareView.as_view(),
+        name="model-version-share",
+    ),
     *router.urls,
 ]
 
@@ -80,6 +97,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^stats/?$", LegacyStatsView.as_view(), name="legacy-stats"),
     re_path(r"^generate/?$", LegacyGenerateView.as_view(), name="legacy-generate"),
     path("healthz", HealthView.as_view(), name="health"),
+    path("readyz", ReadyView.as_view(), name="ready"),
     path("admin/", admin.site.urls),
     path("", include("webapp.web.urls")),
 ]

@@ -2,16 +2,20 @@
 
 Configuration comes from Django settings, ``CELERY_*`` names (see
 webapp/settings.py): JSON only, late acknowledgement, prefetch 1, one queue per
-job kind, the Redis visibility timeout above the longest hard time limit.
+job kind, the Redis visibility timeout above the longest hard limit. Logging is
+the settings' LOGGING too (LOG_FORMAT=json|text), with each task's id on its lines.
 """
 
 from __future__ import annotations
 
+import logging.config
 import os
 from typing import Any
 
-from celery import Celery
-from celery.signals import worker_ready
+from celery import Celery, signals
+from django.conf import settings
+
+from webapp import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -19,12 +23,29 @@ app = Celery("worker", include=["worker.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
-@worker_ready.connect  # type: ignore[untyped-decorator]
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _prepare_evaluation(sender: Any, **kwargs: Any) -> None:
     """Queue the classifier fit of a fresh install, before any gallery needs it."""
-    from django.conf import settings
-
     from webapp.jobs import task_names
 
     if settings.GALLERY_EVALUATION and settings.EVALUATION_PREPARE_DATASETS:
         app.send_task(task_names.PREPARE_EVALUATION)
+
+
+@signals.setup_logging.connect  # type: ignore[untyped-decorator]
+def configure_logging(**kwargs: Any) -> None:
+    """The settings' LOGGING rather than Celery's own format (Celery skips its own
+    set-up when this signal has a receiver)."""
+    logging.config.dictConfig(settings.LOGGING)
+    # Warnings too, as events of the chosen format.
+    logging.captureWarnings(True)
+
+
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
+def bind_task_id(task_id: str, **kwargs: Any) -> None:
+    logs.bind(task_id=task_id)
+
+
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
+def unbind_task_id(**kwargs: Any) -> None:
+    logs.bind()

@@ -19,10 +19,12 @@ import pytest
 from tests.integration.integration_support import (
     Api,
     WorkerProcess,
+    flushed_redis,
     flushed_test_redis,
     process_environment,
     producer_and_cache_on,
     running_worker,
+    second_redis_url,
     start_celery,
     stop_celery,
     subprocess_database_url,
@@ -104,3 +106,18 @@ def api(
 ) -> Callable[[], Api]:
     """A factory of API clients against the live server, with the worker up."""
     return lambda: Api(base_url=live_server.url)
+
+
+@pytest.fixture
+def private_broker(
+    integration_redis_url: str, live_server: Any, transactional_db: None
+) -> Iterator[str]:
+    """A Redis database of this test's own (flushed), for workers it starts itself:
+    the session's ``celery_worker`` listens on the shared one and would take their
+    jobs. The live server's producer and cache use it too while the test runs."""
+    url = second_redis_url(integration_redis_url)
+    with (
+        flushed_redis(url, "private-broker"),
+        producer_and_cache_on(url, key_prefix="studio-private"),
+    ):
+        yield url

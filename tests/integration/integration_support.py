@@ -130,13 +130,31 @@ def flushed_test_redis(who: str) -> Iterator[str]:
     TEST_REDIS_URL, or database 15 of the configured REDIS_URL's server; skips the
     ``who`` tests when it does not answer.
     """
-    import redis
     from django.conf import settings
 
     configured = urlsplit(settings.REDIS_URL)
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
+    with flushed_redis(url, who) as flushed:
+        yield flushed
+
+
+def second_redis_url(first: str) -> str:
+    """TEST_SECOND_REDIS_URL, or the database below ``first``'s on its server."""
+    parts = urlsplit(first)
+    number = int(parts.path.strip("/") or 0)
+    return os.environ.get("TEST_SECOND_REDIS_URL") or urlunsplit(
+        parts._replace(path=f"/{number - 1 if number else 1}")
+    )
+
+
+@contextmanager
+def flushed_redis(url: str, who: str) -> Iterator[str]:
+    """``url``, a Redis database flushed before and after; skips the ``who`` tests
+    when it does not answer."""
+    import redis
+
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
@@ -197,13 +215,13 @@ def process_environment(
 
 
 def start_celery(
-    arguments: list[str], env: dict[str, str], log_path: Path
+    arguments: list[str], env: dict[str, str], log_path: Path, *, cwd: Path = REPO
 ) -> WorkerProcess:
     """``celery -A worker <arguments>`` in its own session, logging to ``log_path``."""
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker", *arguments],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -227,10 +245,16 @@ def stop_celery(worker: WorkerProcess) -> None:
 
 @contextmanager
 def running_worker(
-    env: dict[str, str], log_path: Path, *, hostname: str, concurrency: int = 1
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    hostname: str,
+    concurrency: int = 1,
+    queues: str = "training,generation",
+    cwd: Path = REPO,
 ) -> Iterator[WorkerProcess]:
-    """One worker for both queues, by default one job at a time (so a second job
-    waits).
+    """One worker, by default for both queues and one job at a time (so a second
+    job waits).
 
     Ready when the block starts, stopped when it ends.
     """
@@ -238,7 +262,7 @@ def running_worker(
         [
             "worker",
             "-Q",
-            "training,generation",
+            queues,
             "--concurrency",
             str(concurrency),
             "--loglevel",
@@ -251,6 +275,7 @@ def running_worker(
         ],
         env,
         log_path,
+        cwd=cwd,
     )
     try:
         wait_for(

@@ -15,6 +15,7 @@ GENERATOR_CALLERS = {
     "serving.py",
     "maintenance.py",
     "evaluation.py",
+    "walks.py",
     "training_options.py",
 }
 

@@ -44,6 +44,7 @@ def test_owner_reads_the_job(api_client: APIClient, owner: User, make_job: Any) 
         "attempts",
         "cancel_requested",
         "error",
+        "log_tail",
         "params",
         "created_at",
         "started_at",

@@ -22,6 +22,10 @@ def test_schema_generates_without_warnings() -> None:
         "/api/v1/model-versions/{id}/set-default",
         "/api/v1/galleries/{id}/grid.png",
         "/api/v1/images/{id}.png",
+        "/api/v1/galleries/{id}/share",
+        "/api/v1/model-versions/{id}/share",
+        "/api/v1/share-links",
+        "/api/v1/share-links/{id}",
         "/stats",
         "/generate",
     ):

@@ -5,15 +5,21 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
+from webapp import file_responses
 from webapp.gallery import services
 from webapp.gallery.filters import GalleryFilter
 from webapp.gallery.models import Gallery, GeneratedImage
@@ -22,9 +28,6 @@ from webapp.jobs.api import RenameMixin
 from webapp.jobs.permissions import IsOwner
 from webapp.jobs.serializers import NameSerializer
 from webapp.negotiation import FileContentNegotiation
-
-# Images are immutable once written; private because they belong to one user.
-_CACHE_CONTROL = "private, max-age=86400"
 
 
 def _positive_int(request: Request, name: str, maximum: int) -> int | None:
@@ -89,9 +92,27 @@ class GalleryViewSet(
             scale=_positive_int(request, "scale", services.MAX_GRID_SCALE),
             columns=_positive_int(request, "columns", 256),
         )
-        response = HttpResponse(png, content_type="image/png")
-        response["Cache-Control"] = _CACHE_CONTROL
-        return response
+        return file_responses.png_response(png)
+
+    @extend_schema(
+        responses={
+            (200, "image/gif"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="Not your gallery, or not a walk."),
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="walk.gif",
+        url_name="gif",
+        content_negotiation_class=FileContentNegotiation,
+    )
+    def gif(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """A walk's frames as an animated GIF that plays forth and back."""
+        gallery = self.get_object()
+        if gallery.mode != Gallery.Mode.WALK:
+            raise NotFound("Only a walk has an animated GIF.")
+        return file_responses.gallery_gif_response(gallery)
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     @action(
@@ -99,14 +120,7 @@ class GalleryViewSet(
     )
     def download(self, request: Request, pk: str | None = None) -> HttpResponse:
         """Every image as a PNG file in one ZIP, with a gallery.json."""
-        gallery = self.get_object()
-        response = HttpResponse(
-            services.gallery_zip(gallery), content_type="application/zip"
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="gallery-{gallery.pk}.zip"'
-        )
-        return response
+        return file_responses.gallery_zip_response(self.get_object())
 
 
 class ImageView(GenericAPIView[GeneratedImage]):
@@ -119,10 +133,4 @@ class ImageView(GenericAPIView[GeneratedImage]):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: str) -> HttpResponse:
-        image = self.get_object()
-        response = HttpResponse(bytes(image.png), content_type="image/png")
-        response["Cache-Control"] = _CACHE_CONTROL
-        response["Content-Disposition"] = (
-            f'inline; filename="{services.image_filename(image)}"'
-        )
-        return response
+        return file_responses.image_response(self.get_object())

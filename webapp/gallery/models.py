@@ -47,6 +47,10 @@ class Gallery(models.Model):
         #: Evaluation was switched off (GALLERY_EVALUATION) when it was made.
         OFF = "off"
 
+    class Mode(models.TextChoices):
+        SAMPLES = "samples"
+        WALK = "walk"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="galleries"
     )
@@ -70,6 +74,10 @@ class Gallery(models.Model):
     digit = models.PositiveSmallIntegerField(null=True, blank=True)
     seed = models.PositiveBigIntegerField()
     temperature = models.FloatField(default=1.0)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SAMPLES)
+    # A walk's end points: from_digit, to_digit, from_image, to_image (None: a
+    # random sample). None for samples.
+    walk = models.JSONField(null=True, blank=True)
     # generator.evaluate's figures, filled in by the gallery.evaluate task once
     # the images are stored; None until then, or when it was off or failed.
     evaluation = models.JSONField(null=True, blank=True)
@@ -89,16 +97,32 @@ class Gallery(models.Model):
 
     @property
     def title(self) -> str:
-        """Its name, or what it holds: "16 images of digit 7"."""
+        """Its name, or what it holds: "16 images of digit 7", "Walk from digit 3
+        to a random sample (16 frames)"."""
         if self.name:
             return self.name
+        if self.walk is not None:
+            return (
+                f"Walk from {self.walk_end('from')} to {self.walk_end('to')} "
+                f"({self.n_images} frames)"
+            )
         plural = "" if self.n_images == 1 else "s"
         digit = "" if self.digit is None else f" of digit {self.digit}"
         return f"{self.n_images} image{plural}{digit}"
 
+    def walk_end(self, side: str) -> str:
+        """One end of a walk in words: "digit 3", "image #12", "a random sample"."""
+        walk = self.walk or {}
+        if walk.get(f"{side}_digit") is not None:
+            return f"digit {walk[f'{side}_digit']}"
+        if walk.get(f"{side}_image") is not None:
+            return f"image #{walk[f'{side}_image']}"
+        return "a random sample"
+
 
 class GeneratedImage(models.Model):
-    """One image: ``sample(1, digit=digit, random_state=seed)`` of the model."""
+    """One image: ``sample(1, digit=digit, random_state=seed)`` of the model, or
+    a frame of a walk (with the walk's seed)."""
 
     gallery = models.ForeignKey(
         Gallery, on_delete=models.CASCADE, related_name="images"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import ModelVersion
@@ -30,6 +31,14 @@ class GallerySerializer(serializers.ModelSerializer[Gallery]):
     model_version_url = serializers.HyperlinkedRelatedField[ModelVersion](
         view_name="api:model-version-detail", source="model_version", read_only=True
     )
+    walk = serializers.JSONField(
+        read_only=True,
+        help_text="A walk's end points (from_digit, to_digit, from_image, "
+        "to_image; null for a random sample); null for samples.",
+    )
+    gif_url = serializers.SerializerMethodField(
+        help_text="A walk as an animated GIF; null for samples."
+    )
 
     class Meta:
         model = Gallery
@@ -44,11 +53,25 @@ class GallerySerializer(serializers.ModelSerializer[Gallery]):
             "digit",
             "seed",
             "temperature",
+            "mode",
+            "walk",
             "grid_url",
+            "gif_url",
             "download_url",
             "created_at",
         )
         read_only_fields = fields
+
+    def get_gif_url(self, gallery: Gallery) -> str | None:
+        if gallery.mode != Gallery.Mode.WALK:
+            return None
+        return str(
+            reverse(
+                "api:gallery-gif",
+                kwargs={"pk": gallery.pk},
+                request=self.context.get("request"),
+            )
+        )
 
 
 class GalleryDetailSerializer(GallerySerializer):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from generator.render import grid_to_png
+from generator.render import frames_to_gif, grid_to_png
 from webapp.gallery.models import Gallery, GeneratedImage
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # Tiles of about this many pixels a side unless the caller asks for a scale.
 _TILE_PIXELS = 56
 MAX_GRID_SCALE = 8
+# A 16-frame walk plays forth and back in about five seconds.
+_FRAME_MS = 160
 # A fixed timestamp keeps the ZIP of a gallery byte-for-byte reproducible.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -40,8 +42,10 @@ def create_gallery(
     temperature: float,
     evaluate: bool,
     pngs: Sequence[bytes],
+    walk: dict[str, int | None] | None = None,
 ) -> Gallery:
-    """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i.
+    """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i;
+    with ``walk`` (its end points), the frames of a walk, all from the one seed.
 
     With ``evaluate``, the gallery waits in the ``pending`` evaluation state for
     the ``gallery.evaluate`` task that the caller queues once this is committed.
@@ -57,8 +61,10 @@ def create_gallery(
         evaluation_state=Gallery.EvaluationState.PENDING
         if evaluate
         else Gallery.EvaluationState.OFF,
+        mode=Gallery.Mode.SAMPLES if walk is None else Gallery.Mode.WALK,
+        walk=walk,
     )
-    seeds = gallery_seeds(seed, len(pngs))
+    seeds = gallery_seeds(seed, len(pngs)) if walk is None else [seed] * len(pngs)
     GeneratedImage.objects.bulk_create(
         GeneratedImage(
             gallery=gallery, index=index, digit=digit, seed=image_seed, png=png
@@ -72,14 +78,16 @@ def _images(gallery: Gallery) -> list[GeneratedImage]:
     return list(gallery.images.order_by("index"))
 
 
-def _decode(png: bytes) -> np.ndarray:
+def decode_png(png: bytes) -> np.ndarray:
+    """A stored PNG's pixels as a 2-D uint8 array."""
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
-def gallery_pixels(gallery: Gallery) -> np.ndarray:
-    """The gallery's images as a uint8 array of shape (n, h, w), in index order."""
-    return np.stack([_decode(bytes(image.png)) for image in _images(gallery)])
+def png_size(png: bytes) -> tuple[int, int]:
+    """A stored PNG's (width, height), from its header alone."""
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size
 
 
 def gallery_grid_png(
@@ -88,8 +96,23 @@ def gallery_grid_png(
     """All images of the gallery as one PNG sheet."""
     tiles = gallery_pixels(gallery)
     if scale is None:
-        scale = max(1, min(MAX_GRID_SCALE, math.ceil(_TILE_PIXELS / tiles.shape[1])))
+        scale = _tile_scale(tiles)
     return grid_to_png(tiles, scale=scale, columns=columns)
+
+
+def gallery_pixels(gallery: Gallery) -> np.ndarray:
+    """The gallery's images as a uint8 array of shape (n, h, w), in index order."""
+    return np.stack([decode_png(bytes(image.png)) for image in _images(gallery)])
+
+
+def _tile_scale(tiles: np.ndarray) -> int:
+    return max(1, min(MAX_GRID_SCALE, math.ceil(_TILE_PIXELS / int(tiles.shape[1]))))
+
+
+def gallery_gif(gallery: Gallery) -> bytes:
+    """A walk's frames as a looping animated GIF (forth and back)."""
+    frames = gallery_pixels(gallery)
+    return frames_to_gif(frames, scale=_tile_scale(frames), frame_ms=_FRAME_MS)
 
 
 def image_filename(image: GeneratedImage) -> str:
@@ -107,6 +130,8 @@ def gallery_zip(gallery: Gallery) -> bytes:
         "digit": gallery.digit,
         "seed": gallery.seed,
         "temperature": gallery.temperature,
+        "mode": gallery.mode,
+        "walk": gallery.walk,
         "model_version": None
         if model_version is None
         else {

@@ -32,7 +32,8 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from webapp.jobs import limits, services, serving
+from webapp import file_responses
+from webapp.jobs import limits, readiness, services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
@@ -267,21 +268,12 @@ class ModelVersionViewSet(
         self, request: Request, pk: str | None = None
     ) -> HttpResponse | StreamingHttpResponse:
         """The model's .npz file (checked against its SHA-256 first), streamed."""
-        model_version = self.get_object()
         try:
-            chunks = serving.model_file_stream(model_version)
+            return file_responses.model_file_response(self.get_object())
         except serving.ModelUnavailable as error:
             return Response(
                 {"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE
             )
-        response = StreamingHttpResponse(
-            chunks, content_type="application/octet-stream"
-        )
-        response["Content-Length"] = str(model_version.model_size)
-        filename = f"model-{model_version.pk}-v{model_version.version}.npz"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        response["X-Content-SHA256"] = model_version.model_sha256
-        return response
 
     def perform_destroy(self, instance: ModelVersion) -> None:
         serving.delete_model_version(instance)
@@ -418,3 +410,27 @@ class HealthView(APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Readiness: database, migrations and broker; 503 names what is missing."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        responses={
+            200: OpenApiTypes.OBJECT,
+            503: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="`missing` names the failed checks."
+            ),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        result = readiness.check_readiness()
+        return Response(
+            result.as_dict(),
+            status=status.HTTP_200_OK
+            if result.ready
+            else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

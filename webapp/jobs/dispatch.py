@@ -1,4 +1,5 @@
-"""Enqueueing: the only module in webapp that talks to the broker.
+"""Enqueueing, and the queues' lengths: the only module in webapp that talks to the
+broker.
 
 Tasks are sent by name (``webapp.jobs.task_names``), so webapp never imports the
 worker package. Callers pass primary keys only and call these after the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import redis
 from celery import Celery
 
 from webapp.jobs.task_names import EVALUATE_GALLERY, GENERATE, TRAIN
@@ -35,3 +37,19 @@ def generate(job_id: UUID, *, task_id: str) -> None:
 def evaluate_gallery(gallery_id: int | str, *, task_id: str) -> None:
     """Queue the quality figures of a stored gallery on the ``generation`` queue."""
     app.send_task(EVALUATE_GALLERY, args=[str(gallery_id)], task_id=task_id)
+
+
+def queue_lengths(queues: tuple[str, ...], *, timeout: float) -> dict[str, int]:
+    """Messages waiting in each queue; raises if the broker does not answer."""
+    # A connection of its own with short timeouts: a readiness probe must answer
+    # within its own timeout even when the broker host is gone.
+    client = redis.Redis.from_url(
+        app.conf.broker_url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
+    try:
+        # kombu's Redis transport keeps each queue's messages in a list of its name.
+        return {queue: int(client.llen(queue)) for queue in queues}
+    finally:
+        client.close()

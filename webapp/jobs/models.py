@@ -70,6 +70,8 @@ class Job(models.Model):
     phase = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A failed job's last log lines on its worker: the context around the error.
+    log_tail = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -38,14 +38,18 @@ from generator.io import save_model
 from generator.render import image_to_png
 from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
+from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import dispatch, serving
 from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.walks import walk_frames
 
 logger = logging.getLogger(__name__)
 
 # Enough for a data set's list of sources tried and how to install it.
 _ERROR_LENGTH = 4000
+# The last lines a failed job logged (logs.JobLog keeps 20), tracebacks included.
+_LOG_TAIL_LENGTH = 8000
 
 
 class RunOutcome(enum.Enum):
@@ -71,13 +75,29 @@ def _run_claimed(
     job_id: str | UUID, kind: str, what: str, work: Callable[[_Run], None]
 ) -> RunOutcome:
     """Claim the job and do ``work`` under a heartbeat; its end becomes the state."""
-    attempt = _claim(job_id, kind)
-    if not isinstance(attempt, int):
-        return attempt
-    run = _Run(job_id, attempt)
-    with _heartbeat(job_id, attempt), run.outcome(what):
-        work(run)
+    owner_id = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True)
+    with (
+        logs.log_context(job_id=job_id, user_id=owner_id.first()),
+        logs.JobLog.capture(str(job_id)) as log,
+    ):
+        attempt = _claim(job_id, kind)
+        if not isinstance(attempt, int):
+            return attempt
+        run = _Run(job_id, attempt)
+        try:
+            with _heartbeat(job_id, attempt), run.outcome(what):
+                work(run)
+        except BaseException:
+            _keep_log_tail(job_id, attempt, log)
+            raise
     return RunOutcome.RAN
+
+
+def _keep_log_tail(job_id: str | UUID, attempt: int, log: logs.JobLog) -> None:
+    """Store the lines this attempt logged on the job it failed."""
+    Job.objects.filter(pk=job_id, attempts=attempt, state=Job.State.FAILED).update(
+        log_tail=log.text(_LOG_TAIL_LENGTH)
+    )
 
 
 def run_training_job(job_id: str | UUID) -> RunOutcome:
@@ -145,15 +165,20 @@ def _generate(run: _Run) -> None:
     model = serving.load_model_version(model_version)
     n_images, digit = int(params["n_images"]), params["digit"]
     seeds = gallery_seeds(int(params["seed"]), n_images)
-    images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
-    for index, seed in enumerate(seeds):
-        run.report("sampling", 0.1 + 0.85 * index / n_images)
-        images[index] = model.sample(
-            1,
-            digit=digit,
-            random_state=seed,
-            temperature=float(params["temperature"]),
-        )[0]
+    walk = params.get("walk")
+    if walk is None:
+        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
+        for index, seed in enumerate(seeds):
+            run.report("sampling", 0.1 + 0.85 * index / n_images)
+            images[index] = model.sample(
+                1,
+                digit=digit,
+                random_state=seed,
+                temperature=float(params["temperature"]),
+            )[0]
+    else:
+        run.report("sampling", 0.1)
+        images = walk_frames(model, params, owner_id=job.owner_id)
     pngs = [image_to_png(image) for image in images]
     run.report("saving", 0.99)
     evaluate = settings.GALLERY_EVALUATION
@@ -167,6 +192,7 @@ def _generate(run: _Run) -> None:
             temperature=float(params["temperature"]),
             evaluate=evaluate,
             pngs=pngs,
+            walk=walk,
         )
         run.succeed()
         if evaluate:
@@ -262,6 +288,8 @@ class _Run:
         )
         if not written:
             self._stop()
+        if phase != self._last_phase:
+            logger.info("Job %s: %s", self.job_id, phase)
         self._last_phase, self._last_write = phase, now
 
     def _stop(self) -> None:

@@ -7,6 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from webapp.gallery import services as gallery_services
+from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import services, serving
 from webapp.jobs.models import Job, ModelVersion
 
@@ -57,6 +59,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "attempts",
             "cancel_requested",
             "error",
+            "log_tail",
             "params",
             "created_at",
             "started_at",
@@ -269,6 +272,23 @@ class _ModelVersionField(serializers.PrimaryKeyRelatedField[ModelVersion]):
         return super().to_internal_value(data)
 
 
+def _walk_end(
+    *, help_text: str, maximum: int | None = None
+) -> serializers.IntegerField:
+    """An optional end point of a walk: a digit (up to ``maximum``) or an image id."""
+    return serializers.IntegerField(
+        min_value=0 if maximum is not None else 1,
+        max_value=maximum,
+        required=False,
+        allow_null=True,
+        help_text=help_text,
+    )
+
+
+#: The end points of a walk, as the API names them.
+WALK_ENDS = ("from_digit", "to_digit", "from_image", "to_image")
+
+
 class GenerationSerializer(serializers.Serializer[Any]):
     model_version = _ModelVersionField(
         queryset=ModelVersion.objects.none(),
@@ -306,6 +326,26 @@ class GenerationSerializer(serializers.Serializer[Any]):
             "version's own (its training setting temperature, 1.0 unless set)."
         ),
     )
+    mode = serializers.ChoiceField(
+        choices=Gallery.Mode.choices,
+        default="samples",
+        help_text="samples: independent images; walk: n_images frames of a smooth "
+        "walk through the model's latent space between two end points.",
+    )
+    from_digit = _walk_end(
+        maximum=9,
+        help_text="A walk starts at a sample of this digit (per-class models).",
+    )
+    to_digit = _walk_end(
+        maximum=9, help_text="A walk ends at a sample of this digit (per-class models)."
+    )
+    from_image = _walk_end(
+        help_text="A walk starts at this gallery image of yours (its id), projected "
+        "into the model. Random when neither from_* is given."
+    )
+    to_image = _walk_end(
+        help_text="A walk ends at this gallery image of yours (its id)."
+    )
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
@@ -333,23 +373,89 @@ class GenerationSerializer(serializers.Serializer[Any]):
                         ]
                     }
                 )
-        digit = attrs.get("digit")
-        if digit is not None:
-            if not model_version.is_class_conditional:
+        _check_digit(model_version, attrs.get("digit"), "digit")
+        walk = self._walk(attrs, model_version)
+        attrs = {
+            key: value
+            for key, value in attrs.items()
+            if key != "mode" and key not in WALK_ENDS
+        }
+        return {**attrs, "model_version": model_version, "walk": walk}
+
+    def _walk(
+        self, attrs: dict[str, Any], model_version: ModelVersion
+    ) -> dict[str, int | None] | None:
+        """A walk's end points, checked; None for samples."""
+        ends = {field: attrs.get(field) for field in WALK_ENDS}
+        if attrs.get("mode") != Gallery.Mode.WALK:
+            for field, value in ends.items():
+                if value is not None:
+                    raise serializers.ValidationError(
+                        {field: ['Only for "mode": "walk".']}
+                    )
+            return None
+        if attrs.get("digit") is not None:
+            raise serializers.ValidationError(
+                {"digit": ["A walk has no one digit: use from_digit and to_digit."]}
+            )
+        if not 2 <= attrs["n_images"] <= services.MAX_WALK_FRAMES:
+            raise serializers.ValidationError(
+                {"n_images": [f"A walk has 2 to {services.MAX_WALK_FRAMES} frames."]}
+            )
+        owner = self.context["request"].user
+        for side in ("from", "to"):
+            digit, image_id = ends[f"{side}_digit"], ends[f"{side}_image"]
+            if digit is not None and image_id is not None:
                 raise serializers.ValidationError(
-                    {
-                        "digit": [
-                            "This model version is not class-conditional, so it "
-                            "cannot generate a chosen digit."
-                        ]
-                    }
+                    {f"{side}_image": [f"Give {side}_digit or {side}_image, not both."]}
                 )
-            classes = model_version.metrics.get("classes") or []
-            if classes and digit not in classes:
-                raise serializers.ValidationError(
-                    {"digit": [f"This model version only knows the digits {classes}."]}
-                )
-        return {**attrs, "model_version": model_version}
+            _check_digit(model_version, digit, f"{side}_digit")
+            if image_id is not None:
+                _check_walk_image(owner, model_version, image_id, f"{side}_image")
+        return ends
+
+
+def _check_digit(model_version: ModelVersion, digit: int | None, field: str) -> None:
+    """A requested digit must be one the class-conditional model knows."""
+    if digit is None:
+        return
+    if not model_version.is_class_conditional:
+        raise serializers.ValidationError(
+            {
+                field: [
+                    "This model version is not class-conditional, so it "
+                    "cannot generate a chosen digit."
+                ]
+            }
+        )
+    classes = model_version.metrics.get("classes") or []
+    if classes and digit not in classes:
+        raise serializers.ValidationError(
+            {field: [f"This model version only knows the digits {classes}."]}
+        )
+
+
+def _check_walk_image(
+    owner: Any, model_version: ModelVersion, image_id: int, field: str
+) -> None:
+    """A walk's end image must be one of the owner's, of the model's size."""
+    image = GeneratedImage.objects.for_owner(owner).filter(pk=image_id).first()
+    if image is None:
+        raise serializers.ValidationError(
+            {field: [f"You have no gallery image with the id {image_id}."]}
+        )
+    pixels = model_version.metrics.get("original_dim")
+    width, height = gallery_services.png_size(bytes(image.png))
+    if pixels is not None and height * width != pixels:
+        raise serializers.ValidationError(
+            {
+                field: [
+                    f"Image {image_id} is {width}x{height} pixels, which this "
+                    "model version cannot project: it was trained on images of "
+                    f"{pixels} pixels."
+                ]
+            }
+        )
 
 
 class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):

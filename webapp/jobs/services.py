@@ -27,6 +27,7 @@ from generator.settings import (
     TrainingSettings,
     validate_settings,
 )
+from generator.walk import MAX_FRAMES as MAX_WALK_FRAMES
 from webapp.jobs import dispatch, limits
 from webapp.jobs.models import Job, ModelVersion, lock_owner
 
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_GENERATION_IMAGES",
     "MAX_SEED",
     "MAX_TEMPERATURE",
+    "MAX_WALK_FRAMES",
     "MIN_TEMPERATURE",
     "PRESET_NAMES",
     "SETTING_NAMES",
@@ -129,29 +131,32 @@ def create_generation_job(
     digit: int | None = None,
     seed: int | None = None,
     temperature: float | None = None,
+    walk: dict[str, int | None] | None = None,
 ) -> Job:
     """Write a queued generation job (inputs already validated); dispatch on commit.
 
-    ``temperature`` None means the model version's own. Raises
-    `limits.JobRefused` when the owner may not queue another one now.
+    ``temperature`` None means the model version's own. With ``walk`` (its end
+    points), the job draws the frames of a latent walk.
+
+    Raises `limits.JobRefused` when the owner may not queue another one now.
     """
     if temperature is None:
         temperature = model_version.default_temperature
     if seed is None:
         # Drawn here, not in the worker, so the job row says how to reproduce it.
         seed = secrets.randbelow(MAX_SEED + 1)
-    return _create_job(
-        owner,
-        kind=Job.Kind.GENERATION,
-        name=f"{n_images} images from {model_version}",
-        params={
-            "model_version": model_version.pk,
-            "n_images": n_images,
-            "digit": digit,
-            "seed": seed,
-            "temperature": temperature,
-        },
-    )
+    params: dict[str, Any] = {
+        "model_version": model_version.pk,
+        "n_images": n_images,
+        "digit": digit,
+        "seed": seed,
+        "temperature": temperature,
+    }
+    name = f"{n_images} images from {model_version}"
+    if walk is not None:
+        params.update(mode="walk", walk=walk)
+        name = f"Walk of {n_images} frames from {model_version}"
+    return _create_job(owner, kind=Job.Kind.GENERATION, name=name, params=params)
 
 
 def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
@@ -163,6 +168,12 @@ def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
             owner_id=owner.pk, kind=kind, celery_task_id=str(uuid.uuid4()), **fields
         )
         dispatch_on_commit(job)
+    logger.info(
+        "Job %s created (%s)",
+        job.pk,
+        kind,
+        extra={"job_id": str(job.pk), "task_id": job.celery_task_id},
+    )
     return job
 
 
@@ -244,6 +255,7 @@ def rerun_job(job: Job) -> Job:
         digit=params["digit"],
         seed=params["seed"],
         temperature=params["temperature"],
+        walk=params.get("walk"),
     )
 
 

@@ -432,11 +432,21 @@ def _text(value: object) -> str:
 class GenerationForm(forms.Form):
     """Every field of ``POST /api/v1/generations`` except the model version."""
 
+    mode = forms.ChoiceField(
+        label="What to draw",
+        choices=[
+            ("samples", "Independent samples"),
+            ("walk", "A walk between two points (a strip of frames and a GIF)"),
+        ],
+        initial="samples",
+        required=False,
+        widget=forms.RadioSelect,
+    )
     n_images = forms.CharField(
         label="Number of images",
         initial="16",
         widget=_number_input(integer=True),
-        help_text="1 to 256.",
+        help_text="1 to 256; a walk has 2 to 64 frames.",
     )
     digit = forms.ChoiceField(
         required=False,
@@ -461,20 +471,39 @@ class GenerationForm(forms.Form):
         ),
     )
 
+    from_digit = forms.ChoiceField(
+        label="Start", required=False, choices=[("", "Random")]
+    )
+    to_digit = forms.ChoiceField(label="End", required=False, choices=[("", "Random")])
+    from_image = forms.CharField(
+        label="Start image",
+        required=False,
+        widget=_number_input(integer=True, placeholder="image id"),
+        help_text="The id of one of your gallery images (shown as #id under it).",
+    )
+    to_image = forms.CharField(
+        label="End image",
+        required=False,
+        widget=_number_input(integer=True, placeholder="image id"),
+    )
+
     def __init__(
         self, *args: Any, digits: Sequence[int] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        _mark_optional(self, "seed")
-        digit_field = self.fields["digit"]
-        assert isinstance(digit_field, forms.ChoiceField)
+        _mark_optional(self, "seed", "from_image", "to_image")
         if digits is None:
-            del self.fields["digit"]
-        else:
-            digit_field.choices = [
-                ("", "Any digit"),
-                *((str(digit), str(digit)) for digit in digits),
-            ]
+            for name in ("digit", "from_digit", "to_digit"):
+                del self.fields[name]
+            return
+        for name, blank in (
+            ("digit", "Any digit"),
+            ("from_digit", "Random"),
+            ("to_digit", "Random"),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", blank), *((str(d), str(d)) for d in digits)]
 
 
 class SignUpForm(forms.Form):

@@ -12,6 +12,8 @@ from webapp.web.views import (
     home,
     jobs,
     model_versions,
+    share_links,
+    shares,
 )
 
 app_name = "web"
@@ -50,6 +52,17 @@ urlpatterns: list[URLPattern] = [
     path("galleries/<int:pk>/", galleries.gallery_detail, name="gallery"),
     path("galleries/<int:pk>/rename/", galleries.gallery_rename, name="gallery-rename"),
     path("galleries/<int:pk>/delete/", galleries.gallery_delete, name="gallery-delete"),
+    path("galleries/<int:pk>/share/", share_links.gallery_share, name="gallery-share"),
+    path("models/<int:pk>/share/", share_links.model_share, name="model-share"),
+    path("share-links/<int:pk>/revoke/", share_links.share_revoke, name="share-revoke"),
+    # What a share link opens, to anyone: the token is the only key.
+    path("s/<str:token>/", shares.share_page, name="share"),
+    path("s/<str:token>/images/<int:pk>.png", shares.share_image, name="share-image"),
+    path("s/<str:token>/sheet.png", shares.share_grid, name="share-grid"),
+    path("s/<str:token>/images.zip", shares.share_zip, name="share-zip"),
+    path("s/<str:token>/walk.gif", shares.share_gif, name="share-gif"),
+    path("s/<str:token>/model.npz", shares.share_model_file, name="share-model-file"),
+    path("s/<str:token>/samples/", shares.share_samples, name="share-samples"),
     path("history/", history.history, name="history"),
     path("compare/", compare.compare, name="compare"),
 ]

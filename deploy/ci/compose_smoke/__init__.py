@@ -18,9 +18,11 @@ Run as root: deploy/ci/compose-smoke [--cold]. The steps, each timed:
    healthcheck passes, and check from the engine's events that the app services
    started only after db and redis were healthy.
 5. Over the REST API, from the host: sign up, train with the preview preset,
-   generate a gallery and check its ZIP, check the health endpoints.
-6. Restart the worker service in the middle of a training run; the run must
-   still succeed, with exactly one model version.
+   generate a gallery and check its ZIP, check /healthz and /readyz; the
+   workers' JSON log lines name the jobs; Flower refuses a visitor without the
+   password and shows the three worker nodes to the operator.
+6. Restart the worker-training service in the middle of a training run; the run
+   must still succeed, with exactly one model version.
 7. Whatever happened before: down -v, remove the project's image, stop dockerd by
    its pid, put the host back as recorded.
 

@@ -45,6 +45,7 @@ from compose_smoke.images import (
     export_mnist,
     remove_images,
 )
+from compose_smoke.operations import check_operations
 from compose_smoke.stack import (
     APP_IMAGE,
     Api,
@@ -135,14 +136,21 @@ def smoke(cold: bool, timings: Timings, cleanup: Cleanup) -> None:
     # The run's own .env (one left in a developer's clone does not apply): fresh
     # secrets, which the compose file requires, and plain HTTP on loopback.
     env_file = RUN_DIR / "run.env"
-    env_file.write_text(
-        "".join(
-            f"{name}={secrets.token_hex(24)}\n"
-            for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+    generated = {
+        name: secrets.token_hex(24)
+        for name in (
+            "SECRET_KEY",
+            "POSTGRES_PASSWORD",
+            "REDIS_PASSWORD",
+            "FLOWER_PASSWORD",
         )
+    }
+    env_file.write_text(
+        "".join(f"{name}={value}\n" for name, value in generated.items())
         + "SECURE_SSL=0\n"
     )
-    compose = Compose(free_port(), mnist_dir, env_file)
+    port = free_port()
+    compose = Compose(port, free_port(start=port + 1), mnist_dir, env_file)
     with timings.step("docker-compose config"):
         services = compose("config", "--services", capture=True).stdout.split()
         compose("config", "--quiet")
@@ -161,7 +169,8 @@ def smoke(cold: bool, timings: Timings, cleanup: Cleanup) -> None:
             check_start_order(since)
             api = Api(f"http://127.0.0.1:{compose.port}")
             api.wait_until_up()
-        check_rest_flow(api, timings)
+        ran = check_rest_flow(api, timings)
+        check_operations(compose, ran, generated["FLOWER_PASSWORD"], timings)
         check_worker_restart(api, compose, timings)
     except BaseException:
         compose.dump_logs()

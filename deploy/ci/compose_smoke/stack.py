@@ -22,7 +22,11 @@ from compose_smoke.host import docker, docker_env
 COMPOSE_FILES = (REPO / "docker-compose.yml", CI_DIR / "docker-compose.ci.yml")
 PROJECT = "mnistkdeci"
 APP_IMAGE = "mnist-kde-studio:latest"
-APP_SERVICES = ("web", "worker", "beat")
+WORKER_SERVICES = ("worker-training", "worker-generation", "worker-maintenance")
+APP_SERVICES = ("web", *WORKER_SERVICES, "beat", "flower")
+# Each worker service's node name is <queue>@<container host name>.
+WORKER_NODES = ("training", "generation", "maintenance")
+FLOWER_USER = "admin"
 BACKING_SERVICES = ("db", "redis")
 HEALTHY_TIMEOUT = 180.0
 JOB_TIMEOUT = 300.0
@@ -31,13 +35,12 @@ LOG_TAIL_LINES = 80
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The health endpoints checked from the host: the single place to add more.
-# /readyz (database, migrations, broker) does not exist yet; add it here when it
-# lands (issue 11).
-HEALTH_PATHS = ("/healthz",)
+HEALTH_PATHS = ("/healthz", "/readyz")
 
 # A training run of about 30 CPU-seconds (its exact bandwidth search is
-# quadratic in n_train): on 2 cores it outlasts the worker's 10-second stop grace
-# period, so the restart kills it mid-way and the new worker has to take it over.
+# quadratic in n_train): on 2 cores it outlasts the restart's 10-second stop
+# timeout (RESTART_TIMEOUT), so the restart kills it mid-way and the new worker
+# has to take it over.
 RESTART_TRAINING = {
     "name": "ci worker restart",
     "preset": "notebook",
@@ -46,6 +49,9 @@ RESTART_TRAINING = {
 }
 # The restart comes once this much is done: the bandwidth search has begun.
 RESTART_AT_PROGRESS = 0.15
+# Seconds `docker-compose restart` waits before killing: shorter than the
+# compose file's stop_grace_period (which would let the training finish).
+RESTART_TIMEOUT = 10
 
 
 def free_port(start: int = 18000, stop: int = 18100) -> int:
@@ -65,9 +71,17 @@ def free_port(start: int = 18000, stop: int = 18100) -> int:
 class Compose:
     """docker-compose on the project's file and the CI override, in a fixed env."""
 
-    def __init__(self, port: int, mnist_dir: Path, env_file: Path) -> None:
+    def __init__(
+        self, port: int, flower_port: int, mnist_dir: Path, env_file: Path
+    ) -> None:
         self.port = port
-        self.env = {**docker_env(), "PORT": str(port), "CI_MNIST_DIR": str(mnist_dir)}
+        self.flower_port = flower_port
+        self.env = {
+            **docker_env(),
+            "PORT": str(port),
+            "FLOWER_PORT": str(flower_port),
+            "CI_MNIST_DIR": str(mnist_dir),
+        }
         self.argv = [
             "docker-compose",
             f"--project-name={PROJECT}",
@@ -244,8 +258,12 @@ def expect_succeeded(job: dict[str, Any]) -> None:
         raise Failure(f"job {job['id']} ended {job['state']}: {job['error']}")
 
 
-def check_rest_flow(api: Api, timings: Timings) -> None:
-    """Sign up, train, generate, download the ZIP, health: as a user would."""
+def check_rest_flow(api: Api, timings: Timings) -> dict[str, str]:
+    """Sign up, train, generate, download the ZIP, health: as a user would.
+
+    Returns the worker service that ran each job, by job id.
+    """
+    ran: dict[str, str] = {}
     with timings.step("sign up"):
         api.token = api.json(
             "POST",
@@ -265,6 +283,7 @@ def check_rest_flow(api: Api, timings: Timings) -> None:
         )
         job = api.wait_job(job["id"])
         expect_succeeded(job)
+        ran[job["id"]] = "worker-training"
     with timings.step("generate a gallery, download and check its ZIP"):
         body = {
             "model_version": job["model_version"],
@@ -275,11 +294,13 @@ def check_rest_flow(api: Api, timings: Timings) -> None:
         job = api.json("POST", "/api/v1/generations", body, expect=(202,))
         job = api.wait_job(job["id"])
         expect_succeeded(job)
+        ran[job["id"]] = "worker-generation"
         content = api.request("GET", f"/api/v1/galleries/{job['gallery']}/download")
         check_gallery_zip(content, body["n_images"])
     with timings.step("health endpoints"):
         for path in HEALTH_PATHS:
             say(f"GET {path}: {api.request('GET', path).decode().strip()}")
+    return ran
 
 
 def check_gallery_zip(content: bytes, n_images: int) -> None:
@@ -321,8 +342,10 @@ def check_worker_restart(api: Api, compose: Compose, timings: Timings) -> None:
                 "be restarted: make RESTART_TRAINING larger"
             )
         say(f"job {job['id'][:8]} is {job['phase']}, {job['progress']:.0%} done")
-    with timings.step("worker restart: docker-compose restart worker"):
-        compose("restart", "worker", timeout=300)
+    with timings.step("worker restart: docker-compose restart worker-training"):
+        compose(
+            "restart", f"--timeout={RESTART_TIMEOUT}", "worker-training", timeout=300
+        )
     with timings.step("worker restart: the run finishes"):
         job = api.wait_job(job["id"])
         expect_succeeded(job)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -11,16 +13,68 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from webapp.gallery.models import Gallery
 from webapp.web import charts
+from webapp.web.views.share_links import share_links_context
 from webapp.web.views.shared import (
     confirm_delete,
     rename_from_post,
     request_user,
     settings_rows,
+    visible_model_versions,
 )
 
 
 def _own_gallery(request: HttpRequest, pk: int) -> Gallery:
     return get_object_or_404(Gallery.objects.for_owner(request_user(request)), pk=pk)
+
+
+def gallery_context(
+    gallery: Gallery, *, share_token: str | None = None
+) -> dict[str, Any]:
+    """What the gallery page shows; with ``share_token``, as its share page (files
+    through the token, no links to the owner's other things)."""
+    evaluation = gallery.evaluation or None
+    histogram = None
+    if evaluation and evaluation.get("class_histogram"):
+        histogram = charts.histogram_chart(
+            evaluation.get("classes") or range(len(evaluation["class_histogram"])),
+            evaluation["class_histogram"],
+            requested=gallery.digit,
+        )
+    model_version = gallery.model_version
+    if share_token is None:
+        own = {"pk": gallery.pk}
+        files = {
+            "grid_url": reverse("api:gallery-grid", kwargs=own),
+            "zip_url": reverse("api:gallery-download", kwargs=own),
+            "gif_url": reverse("api:gallery-gif", kwargs=own),
+        }
+        image_view, token = "api:image-png", {}
+    else:
+        token = {"token": share_token}
+        files = {
+            "grid_url": reverse("web:share-grid", kwargs=token),
+            "zip_url": reverse("web:share-zip", kwargs=token),
+            "gif_url": reverse("web:share-gif", kwargs=token),
+        }
+        image_view = "web:share-image"
+    return {
+        "gallery": gallery,
+        "shared": share_token is not None,
+        "is_walk": gallery.mode == Gallery.Mode.WALK,
+        "walk_from": gallery.walk_end("from"),
+        "walk_to": gallery.walk_end("to"),
+        "images": [
+            (image, reverse(image_view, kwargs={**token, "pk": image.pk}))
+            for image in gallery.images.all()
+        ],
+        "evaluation": evaluation,
+        "histogram": histogram,
+        "model_version": model_version,
+        "settings_rows": settings_rows(model_version.settings)
+        if model_version is not None
+        else [],
+        **files,
+    }
 
 
 @login_required
@@ -33,32 +87,18 @@ def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("job"),
         pk=pk,
     )
-    images = list(gallery.images.all())
-    evaluation = gallery.evaluation or None
-    histogram = None
-    if evaluation and evaluation.get("class_histogram"):
-        histogram = charts.histogram_chart(
-            evaluation.get("classes") or range(len(evaluation["class_histogram"])),
-            evaluation["class_histogram"],
-            requested=gallery.digit,
-        )
-    model_version = gallery.model_version
-    return render(
-        request,
-        "web/gallery.html",
-        {
-            "gallery": gallery,
-            "images": images,
-            "evaluation": evaluation,
-            "histogram": histogram,
-            "model_version": model_version,
-            "settings_rows": settings_rows(model_version.settings)
-            if model_version is not None
-            else [],
-            "grid_url": reverse("api:gallery-grid", kwargs={"pk": gallery.pk}),
-            "zip_url": reverse("api:gallery-download", kwargs={"pk": gallery.pk}),
-        },
+    context = gallery_context(gallery)
+    context.update(share_links_context(request, gallery=gallery))
+    # A walk needs two images and a model that still exists, for this user.
+    model_version_id = gallery.model_version_id
+    context["walk_form"] = (
+        model_version_id is not None
+        and gallery.n_images > 1
+        and visible_model_versions(request_user(request))
+        .filter(pk=model_version_id)
+        .exists()
     )
+    return render(request, "web/gallery.html", context)
 
 
 @login_required

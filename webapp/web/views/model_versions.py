@@ -17,6 +17,7 @@ from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import GenerationSerializer
 from webapp.web import charts
 from webapp.web.forms import GenerationForm, add_serializer_errors
+from webapp.web.views.share_links import share_links_context
 from webapp.web.views.shared import (
     PHASE_ORDER,
     QUEUED_TAG,
@@ -26,15 +27,17 @@ from webapp.web.views.shared import (
     rename_from_post,
     request_user,
     sample_images,
+    samples_response,
     settings_rows,
     visible_model_versions,
 )
 
 
-def _model_context(
-    request: HttpRequest, model_version: ModelVersion, form: GenerationForm
+def model_context(
+    model_version: ModelVersion, *, share_token: str | None = None
 ) -> dict[str, Any]:
-    user = request_user(request)
+    """The model page's figures, samples and download; with ``share_token``, as
+    its share page (the download through the token)."""
     metrics = model_version.metrics or {}
     labelled = [charts.Labelled(str(model_version), metrics)]
     images, sample_error = sample_images(model_version, SAMPLE_COUNT)
@@ -46,11 +49,17 @@ def _model_context(
         for phase in sorted(recorded, key=lambda p: (PHASE_ORDER.get(p, 99), p))
     }
     total_seconds = sum(v for v in seconds.values() if isinstance(v, int | float))
-    is_owner = model_version.owner_id == user.pk
+    if share_token is None:
+        download_url = reverse(
+            "api:model-version-download", kwargs={"pk": model_version.pk}
+        )
+        samples_url = reverse("web:model-samples", kwargs={"pk": model_version.pk})
+    else:
+        download_url = reverse("web:share-model-file", kwargs={"token": share_token})
+        samples_url = reverse("web:share-samples", kwargs={"token": share_token})
     return {
         "model_version": model_version,
-        "is_owner": is_owner,
-        "is_default": is_owner and model_version.is_default,
+        "shared": share_token is not None,
         "stats": model_version.stats(),
         "metrics": metrics,
         "settings_rows": settings_rows(model_version.settings),
@@ -63,14 +72,42 @@ def _model_context(
         "total_seconds": total_seconds,
         "images": images,
         "sample_error": sample_error,
-        "form": form,
-        "galleries": Gallery.objects.for_owner(user).filter(
-            model_version=model_version
-        )[:6],
-        "download_url": reverse(
-            "api:model-version-download", kwargs={"pk": model_version.pk}
-        ),
+        "download_url": download_url,
+        "samples_url": samples_url,
     }
+
+
+def _model_context(
+    request: HttpRequest, model_version: ModelVersion, form: GenerationForm
+) -> dict[str, Any]:
+    user = request_user(request)
+    is_owner = model_version.owner_id == user.pk
+    context = model_context(model_version)
+    context.update(
+        is_owner=is_owner,
+        is_default=is_owner and model_version.is_default,
+        form=form,
+        galleries=Gallery.objects.for_owner(user).filter(model_version=model_version)[
+            :6
+        ],
+    )
+    if is_owner:
+        context.update(share_links_context(request, model_version=model_version))
+    return context
+
+
+# What the form sends on to the API's generation serializer.
+GENERATION_FIELDS = (
+    "mode",
+    "n_images",
+    "digit",
+    "seed",
+    "temperature",
+    "from_digit",
+    "to_digit",
+    "from_image",
+    "to_image",
+)
 
 
 def _generation_form(
@@ -109,9 +146,9 @@ def model_generate(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = QueryDict(mutable=True)
         data["model_version"] = str(model_version.pk)
-        for field in ("n_images", "digit", "seed", "temperature"):
-            if field in form.fields:
-                data[field] = str(form.cleaned_data.get(field) or "")
+        for field in GENERATION_FIELDS:
+            if form.cleaned_data.get(field):
+                data[field] = str(form.cleaned_data[field])
         serializer = GenerationSerializer(data=data, context={"request": request})
         if serializer.is_valid():
             try:
@@ -162,13 +199,7 @@ def model_samples(request: HttpRequest, pk: int) -> HttpResponse:
     model_version = get_object_or_404(
         visible_model_versions(request_user(request)), pk=pk
     )
-    images, sample_error = sample_images(model_version, SAMPLE_COUNT)
-    return render(
-        request,
-        "web/_samples.html",
-        {"images": images, "sample_error": sample_error},
-        status=200 if images else 503,
-    )
+    return samples_response(request, model_version)
 
 
 def _own_model_version(request: HttpRequest, pk: int) -> ModelVersion:

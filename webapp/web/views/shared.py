@@ -70,6 +70,17 @@ def sample_images(
     return [_png_data_url(png) for png in pngs], None
 
 
+def samples_response(request: HttpRequest, model_version: ModelVersion) -> HttpResponse:
+    """Fresh samples as the model page's list items, for its "Draw new ones"."""
+    images, sample_error = sample_images(model_version, SAMPLE_COUNT)
+    return render(
+        request,
+        "web/_samples.html",
+        {"images": images, "sample_error": sample_error},
+        status=200 if images else 503,
+    )
+
+
 def setting_applies(settings: Mapping[str, Any], key: str) -> bool:
     """Whether a setting took part in training: the search's grid and folds do
     only when the bandwidth was cross-validated (not given, nor set by a rule)."""

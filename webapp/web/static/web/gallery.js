@@ -5,7 +5,11 @@
 
 (function () {
   const section = document.getElementById("quality");
-  if (!section || section.dataset.evaluationState !== "pending") {
+  if (
+    !section ||
+    section.dataset.evaluationState !== "pending" ||
+    !section.dataset.galleryUrl
+  ) {
     return;
   }
   const INTERVAL_MS = 1000;

@@ -71,6 +71,8 @@
 
     $("job-error").hidden = !job.error;
     $("job-error-text").textContent = job.error || "";
+    $("job-log-tail").hidden = !job.log_tail;
+    $("job-log-tail-text").textContent = job.log_tail || "";
 
     let resultUrl = null;
     if (job.model_version) {

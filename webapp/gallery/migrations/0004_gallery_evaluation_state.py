@@ -12,7 +12,7 @@ def mark_evaluated(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = (("gallery", "0002_gallery_name_and_kept_when_its_job_is_deleted"),)
+    dependencies = (("gallery", "0003_gallery_mode_and_walk"),)
 
     operations = (
         migrations.AddField(
