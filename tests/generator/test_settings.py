@@ -505,3 +505,20 @@ def test_a_temperature_out_of_bounds_is_refused(temperature: object) -> None:
 def test_the_temperature_is_kept() -> None:
     assert validate_settings({"temperature": 1.5}).temperature == 1.5
     assert validate_settings({"temperature": 2}).temperature == 2.0
+
+
+def test_the_sharp_preset_is_the_per_class_search_winner() -> None:
+    sharp = PRESETS["sharp"]
+    assert (sharp.pca_scope, sharp.n_components, sharp.kernel) == (
+        "per_class",
+        0.7,
+        "gaussian",
+    )
+    assert (sharp.n_train, sharp.temperature, sharp.class_conditional) == (
+        30000,
+        1.54,
+        True,
+    )
+    assert sharp.bandwidth_grid == (0.02, 5.0, 33)
+    # --class-conditional on top of it keeps working (it already is).
+    assert validate_settings({"class_conditional": True}, preset="sharp") == sharp

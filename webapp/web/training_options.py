@@ -64,7 +64,8 @@ _PRESET_TEXT = {
     "sharp": (
         "Sharper samples",
         "The settings our evaluation found to give the most recognisable digits "
-        "without copying the training set.",
+        "without copying the training set: one PCA per digit, 30,000 MNIST "
+        "images, sampled at temperature 1.54.",
     ),
 }
 _PRESET_ORDER = ("notebook", "preview", "sharp")
