@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.jobs",
     "webapp.gallery",
+    "webapp.sweeps",
     "webapp.sharing",
     "webapp.web",
 ]
@@ -359,6 +360,8 @@ MAX_SERVED_MODEL_MB = env_int("MAX_SERVED_MODEL_MB", 64, minimum=1)
 MAX_ACTIVE_TRAINING_JOBS = env_int("MAX_ACTIVE_TRAINING_JOBS", 4, minimum=1)
 MAX_ACTIVE_GENERATION_JOBS = env_int("MAX_ACTIVE_GENERATION_JOBS", 20, minimum=1)
 STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
+# Training runs one parameter sweep may hold (its grid's distinct combinations).
+MAX_SWEEP_COMBINATIONS = env_int("MAX_SWEEP_COMBINATIONS", 50, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
 # Data sets whose evaluation classifier a worker fits (once; then cached in
 # DATA_DIR) when it starts, so the first gallery's figures do not wait for it.
@@ -384,6 +387,7 @@ CELERY_TASK_ROUTES = {
     task_names.SWEEP: {"queue": "generation"},
     task_names.EVALUATE_GALLERY: {"queue": "generation"},
     task_names.PREPARE_EVALUATION: {"queue": "generation"},
+    task_names.FEED_PARAMETER_SWEEPS: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would run twice.
@@ -396,6 +400,11 @@ CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
         "task": task_names.SWEEP,
+        "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
+    },
+    # The safety net of the parameter sweeps' feeding (a job's end feeds at once).
+    "feed-parameter-sweeps": {
+        "task": task_names.FEED_PARAMETER_SWEEPS,
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
     },
 }

@@ -28,6 +28,7 @@ from webapp.sharing.api import (
     ModelVersionShareView,
     ShareLinkViewSet,
 )
+from webapp.sweeps.api import SweepViewSet
 
 
 class ApiRootView(APIRootView):
@@ -64,6 +65,7 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("jobs", JobViewSet, basename="job")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("galleries", GalleryViewSet, basename="gallery")
+router.register("sweeps", SweepViewSet, basename="sweep")
 router.register("share-links", ShareLinkViewSet, basename="share-link")
 
 api_v1: list[URLPattern | URLResolver] = [

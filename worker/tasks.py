@@ -9,6 +9,7 @@ from django.conf import settings
 
 from webapp.gallery import evaluation
 from webapp.jobs import maintenance, runner, task_names
+from webapp.sweeps import services as sweeps
 from worker.celery_app import app
 
 
@@ -70,3 +71,13 @@ def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
 def sweep_jobs_task() -> dict[str, int]:
     """Requeue, fail or cancel running jobs whose heartbeat went stale."""
     return dataclasses.asdict(maintenance.sweep_stale_jobs())
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=task_names.FEED_PARAMETER_SWEEPS,
+    soft_time_limit=settings.SWEEP_SOFT_TIME_LIMIT,
+    time_limit=settings.SWEEP_HARD_TIME_LIMIT,
+)
+def feed_parameter_sweeps_task() -> int:
+    """Queue waiting parameter-sweep runs into their owners' free slots."""
+    return sweeps.feed_all_waiting_jobs()

@@ -56,6 +56,9 @@ def process_env(
         # Short enough that a crashed worker's job is taken over within seconds.
         JOB_HEARTBEAT_SECONDS="1",
         JOB_STALE_AFTER_SECONDS="3",
+        # A worker reads it only to feed in parameter-sweep runs as jobs end; the
+        # sweep test lowers the web's to match, so feeding is exercised.
+        MAX_ACTIVE_TRAINING_JOBS="1",
     )
 
 
@@ -71,7 +74,9 @@ def celery_worker(
         yield worker
 
 
-@pytest.fixture(scope="session")
+# Per test: a beat left running would sweep the shared database for the tests
+# after it and requeue their stale jobs onto its own broker.
+@pytest.fixture
 def start_beat(
     process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:

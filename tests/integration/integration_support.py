@@ -120,6 +120,50 @@ class Api:
         return self.request("POST", path, {} if body is None else body)
 
 
+# --- Users and jobs through the API ---------------------------------------------------
+
+PASSWORD = "integration-password-73"
+FINISHED = ("succeeded", "failed", "cancelled")
+
+# The biggest training the digits data set allows (about a second); tests catch it
+# mid-run to cancel it or kill its worker.
+BIG_TRAINING = {
+    "name": "big",
+    "dataset": "digits",
+    "n_components": 64,
+    "bandwidth": "cv",
+    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
+    "cv_folds": 10,
+    "n_train": 1437,
+    "class_conditional": False,
+}
+
+
+def sign_up(api: Api, username: str) -> Api:
+    """Register ``username`` and make ``api`` use its token."""
+    status, body = api.post(
+        "/api/v1/auth/register", {"username": username, "password": PASSWORD}
+    )
+    assert status == 201, body
+    api.token = body["token"]
+    return api
+
+
+def wait_finished(api: Api, job_id: str, *workers: WorkerProcess) -> dict[str, Any]:
+    """Poll the job until it has ended; on a timeout, show the workers' logs."""
+
+    def finished() -> dict[str, Any] | None:
+        status, job = api.get(f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        return job if job["state"] in FINISHED else None
+
+    try:
+        return wait_for(finished, timeout=120, what=f"job {job_id} to finish")
+    except AssertionError as error:
+        logs = "\n".join(f"--- {w.log_path} ---\n{w.tail()}" for w in workers)
+        raise AssertionError(f"{error}\n{logs}") from None
+
+
 # --- Redis and PostgreSQL for the subprocesses --------------------------------------
 
 

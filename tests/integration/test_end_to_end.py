@@ -14,49 +14,24 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from tests.integration.integration_support import Api, WorkerProcess, wait_for
+from tests.integration.integration_support import (
+    BIG_TRAINING,
+    PASSWORD,
+    Api,
+    WorkerProcess,
+    sign_up,
+    wait_finished,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "integration-password-73"
-FINISHED = ("succeeded", "failed", "cancelled")
-
-# The biggest training the digits data set allows (about a second); the running-
-# cancel and crash tests catch it mid-run.
-BIG_TRAINING = {
-    "name": "big",
-    "dataset": "digits",
-    "n_components": 64,
-    "bandwidth": "cv",
-    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
-    "cv_folds": 10,
-    "n_train": 1437,
-    "class_conditional": False,
-}
 SMALL_TRAINING = {
     "name": "small",
     "preset": "preview",
     "n_components": 5,
     "bandwidth": 0.5,
 }
-
-
-def sign_up(api: Api, username: str) -> Api:
-    status, body = api.post(
-        "/api/v1/auth/register", {"username": username, "password": PASSWORD}
-    )
-    assert status == 201, body
-    api.token = body["token"]
-    return api
-
-
-def wait_finished(api: Api, job_id: str, worker: WorkerProcess) -> dict[str, Any]:
-    def finished() -> dict[str, Any] | None:
-        status, job = api.get(f"/api/v1/jobs/{job_id}")
-        assert status == 200, job
-        return job if job["state"] in FINISHED else None
-
-    return wait_for(finished, timeout=120, what=f"job {job_id} to finish", log=worker)
 
 
 def wait_evaluated(api: Api, gallery_url: str, worker: WorkerProcess) -> Any:

@@ -16,18 +16,19 @@ from typing import Any
 import pytest
 
 from tests.integration.integration_support import (
+    BIG_TRAINING,
     Api,
     WorkerProcess,
-    process_environment,
     running_worker,
+    sign_up,
     start_celery,
     stop_celery,
+    wait_finished,
     wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "integration-password-73"
 SMALL_TRAINING = {
     "name": "host a",
     "dataset": "digits",
@@ -35,18 +36,6 @@ SMALL_TRAINING = {
     "bandwidth": 0.8,
     "n_train": 300,
     "class_conditional": True,
-}
-# About a second on one core (the biggest the digits data set allows): long enough
-# to be caught running and its host killed.
-BIG_TRAINING = {
-    "name": "failover",
-    "dataset": "digits",
-    "n_components": 64,
-    "bandwidth": "cv",
-    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
-    "cv_folds": 10,
-    "n_train": 1437,
-    "class_conditional": False,
 }
 # The sweeper's queue: "generation" or its own "maintenance", whichever the
 # settings route it to; host B takes both.
@@ -73,20 +62,20 @@ class Host:
 
 @pytest.fixture
 def hosts(
-    private_broker: str, worker_database_url: str, tmp_path: Path
+    private_broker: str, process_env: dict[str, str], tmp_path: Path
 ) -> tuple[Host, Host]:
     made = []
     for name in ("host-a", "host-b"):
         root = tmp_path / name
         (root / "data").mkdir(parents=True)
-        env = process_environment(
-            database_url=worker_database_url,
-            redis_url=private_broker,
-            data_dir=root / "data",
-            JOB_HEARTBEAT_SECONDS="1",
-            JOB_STALE_AFTER_SECONDS="3",
-            JOB_SWEEP_INTERVAL_SECONDS="1",
-        )
+        # The session's database and heartbeat timings (JOB_STALE_AFTER_SECONDS=3),
+        # on this test's own broker; beat sweeps every second.
+        env = {
+            **process_env,
+            "REDIS_URL": private_broker,
+            "DATA_DIR": str(root / "data"),
+            "JOB_SWEEP_INTERVAL_SECONDS": "1",
+        }
         made.append(Host(name, root, env))
     return made[0], made[1]
 
@@ -100,29 +89,6 @@ def beat_on(host: Host) -> Iterator[WorkerProcess]:
         yield beat
     finally:
         stop_celery(beat)
-
-
-def sign_up(base_url: str) -> Api:
-    api = Api(base_url=base_url)
-    status, body = api.post(
-        "/api/v1/auth/register", {"username": "scaler", "password": PASSWORD}
-    )
-    assert status == 201, body
-    api.token = body["token"]
-    return api
-
-
-def finished(api: Api, job_id: str, *workers: WorkerProcess) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        status, job = api.get(f"/api/v1/jobs/{job_id}")
-        assert status == 200, job
-        return job if job["state"] in ("succeeded", "failed", "cancelled") else None
-
-    try:
-        return wait_for(probe, timeout=120, what=f"job {job_id} to finish")
-    except AssertionError as error:
-        logs = "\n".join(f"--- {w.log_path} ---\n{w.tail()}" for w in workers)
-        raise AssertionError(f"{error}\n{logs}") from None
 
 
 def claimed(job_id: str, attempt: int) -> str:
@@ -139,10 +105,10 @@ def test_a_model_trained_on_one_host_generates_on_the_other(
         host_a.worker("training", "training") as trainer,
         host_b.worker(SWEEP_QUEUES, "generation") as generator,
     ):
-        api = sign_up(live_server.url)
+        api = sign_up(Api(base_url=live_server.url), "scaler")
         status, job = api.post("/api/v1/training-runs", SMALL_TRAINING)
         assert status == 202, job
-        trained = finished(api, job["id"], trainer, generator)
+        trained = wait_finished(api, job["id"], trainer, generator)
         assert trained["state"] == "succeeded", trained
         assert claimed(job["id"], 1) in trainer.log()
         assert job["id"] not in generator.log()
@@ -152,7 +118,7 @@ def test_a_model_trained_on_one_host_generates_on_the_other(
             {"model_version": trained["model_version"], "n_images": 4, "seed": 3},
         )
         assert status == 202, job
-        generated = finished(api, job["id"], trainer, generator)
+        generated = wait_finished(api, job["id"], trainer, generator)
         assert generated["state"] == "succeeded", generated
         assert claimed(job["id"], 1) in generator.log()
         assert job["id"] not in trainer.log()
@@ -183,7 +149,7 @@ def test_a_training_whose_host_dies_is_finished_by_the_other_host(
         }
         sweeper = stack.enter_context(host_b.worker(SWEEP_QUEUES, "maintenance"))
         stack.enter_context(beat_on(host_b))
-        api = sign_up(live_server.url)
+        api = sign_up(Api(base_url=live_server.url), "scaler")
 
         for _ in range(3):
             status, job = api.post("/api/v1/training-runs", BIG_TRAINING)
@@ -219,7 +185,7 @@ def test_a_training_whose_host_dies_is_finished_by_the_other_host(
             raise AssertionError("the training finished before its host was killed")
 
         (survivor,) = [w for name, w in workers.items() if name != holder]
-        job = finished(api, job_id, survivor, sweeper)
+        job = wait_finished(api, job_id, survivor, sweeper)
         assert job["state"] == "succeeded", job
         assert job["attempts"] == 2
         assert claimed(job_id, 2) in survivor.log()

@@ -38,6 +38,8 @@ def share(shared: Gallery | ModelVersion) -> str:
 def assert_unindexed(response: Any) -> None:
     assert response["X-Robots-Tag"] == "noindex, nofollow"
     assert response["Referrer-Policy"] == "no-referrer"
+    # Revalidated each time: a revoked link does not live on in a cache.
+    assert response["Cache-Control"] == "private, no-cache"
 
 
 def test_anyone_sees_a_shared_gallery(gallery: Gallery) -> None:

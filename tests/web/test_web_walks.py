@@ -112,6 +112,13 @@ def test_a_walk_shows_as_a_strip_with_its_gif(
     assert Image.open(io.BytesIO(gif.content)).n_frames == 10
 
 
+def test_the_job_page_says_where_the_walk_goes(
+    owner_client: Client, walk_gallery: Gallery
+) -> None:
+    html = owner_client.get(f"/jobs/{walk_gallery.job_id}/").content.decode()
+    assert '<dd id="job-walk">6 frames from digit 1 to digit 7</dd>' in html
+
+
 def test_samples_stay_a_grid_without_a_gif(
     owner_client: Client, owner: User, model_version: ModelVersion, make_gallery: Any
 ) -> None:

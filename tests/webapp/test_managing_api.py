@@ -296,6 +296,7 @@ def test_the_api_root_lists_every_endpoint(anonymous_client: APIClient) -> None:
         "jobs": base + "jobs",
         "model-versions": base + "model-versions",
         "galleries": base + "galleries",
+        "sweeps": base + "sweeps",
         "share-links": base + "share-links",
         "auth/register": base + "auth/register",
         "auth/token": base + "auth/token",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +12,17 @@ from webapp.querysets import OwnedQuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+def describe_walk_end(walk: dict[str, Any] | None, side: str) -> str:
+    """One end (``side``: "from" or "to") of a walk's end points in words:
+    "digit 3", "image #12", "a random sample"."""
+    walk = walk or {}
+    if walk.get(f"{side}_digit") is not None:
+        return f"digit {walk[f'{side}_digit']}"
+    if walk.get(f"{side}_image") is not None:
+        return f"image #{walk[f'{side}_image']}"
+    return "a random sample"
 
 
 class GalleryQuerySet(OwnedQuerySet["Gallery"]):
@@ -111,13 +122,8 @@ class Gallery(models.Model):
         return f"{self.n_images} image{plural}{digit}"
 
     def walk_end(self, side: str) -> str:
-        """One end of a walk in words: "digit 3", "image #12", "a random sample"."""
-        walk = self.walk or {}
-        if walk.get(f"{side}_digit") is not None:
-            return f"digit {walk[f'{side}_digit']}"
-        if walk.get(f"{side}_image") is not None:
-            return f"image #{walk[f'{side}_image']}"
-        return "a random sample"
+        """One end of its walk in words (see `describe_walk_end`)."""
+        return describe_walk_end(self.walk, side)
 
 
 class GeneratedImage(models.Model):

@@ -91,19 +91,29 @@ def storage_used(owner_id: int) -> int:
     return int(models or 0) + int(images or 0)
 
 
+def active_jobs(owner_id: int, kind: str) -> int:
+    """The owner's queued or running jobs of ``kind``: what the limit counts."""
+    return Job.objects.filter(
+        owner_id=owner_id,
+        kind=kind,
+        state__in=(Job.State.QUEUED, Job.State.RUNNING),
+    ).count()
+
+
+def check_storage(owner_id: int) -> None:
+    """Raise `StorageQuotaExceeded` if the owner's files fill their quota."""
+    used, quota = storage_used(owner_id), storage_quota_bytes()
+    if used >= quota:
+        raise StorageQuotaExceeded(used_bytes=used, quota_bytes=quota)
+
+
 def check_can_queue(owner_id: int, kind: str) -> None:
     """Raise a `JobRefused` unless the owner may queue a job of ``kind`` now.
 
     Call it with the owner's row locked, in the transaction that creates the job.
     """
-    active = Job.objects.filter(
-        owner_id=owner_id,
-        kind=kind,
-        state__in=(Job.State.QUEUED, Job.State.RUNNING),
-    ).count()
+    active = active_jobs(owner_id, kind)
     limit = active_limit(kind)
     if active >= limit:
         raise TooManyActiveJobs(kind=kind, active=active, limit=limit)
-    used, quota = storage_used(owner_id), storage_quota_bytes()
-    if used >= quota:
-        raise StorageQuotaExceeded(used_bytes=used, quota_bytes=quota)
+    check_storage(owner_id)

@@ -44,6 +44,9 @@ class Job(models.Model):
         GENERATION = "generation"
 
     class State(models.TextChoices):
+        # Held back until its owner has a free slot (a parameter sweep's runs):
+        # not in the broker, not counted by the per-user limits.
+        WAITING = "waiting"
         QUEUED = "queued"
         RUNNING = "running"
         SUCCEEDED = "succeeded"

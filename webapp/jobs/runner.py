@@ -40,7 +40,7 @@ from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
-from webapp.jobs import dispatch, serving
+from webapp.jobs import dispatch, serving, signals
 from webapp.jobs.models import Job, ModelVersion, lock_owner
 from webapp.jobs.walks import walk_frames
 
@@ -90,6 +90,8 @@ def _run_claimed(
         except BaseException:
             _keep_log_tail(job_id, attempt, log)
             raise
+        finally:
+            signals.announce_job_ended(job_id)
     return RunOutcome.RAN
 
 

@@ -28,7 +28,7 @@ from generator.settings import (
     validate_settings,
 )
 from generator.walk import MAX_FRAMES as MAX_WALK_FRAMES
-from webapp.jobs import dispatch, limits
+from webapp.jobs import dispatch, limits, signals
 from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 if TYPE_CHECKING:
@@ -200,9 +200,12 @@ def dispatch_on_commit(job: Job) -> None:
 
 
 def cancel_job(job: Job) -> Job:
-    """Cancel a queued job now, or ask a running one to stop; JobConflict if ended."""
+    """Cancel a waiting or queued job now, or ask a running one to stop; JobConflict
+    if ended."""
     now = timezone.now()
-    stopped = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+    stopped = Job.objects.filter(
+        pk=job.pk, state__in=(Job.State.WAITING, Job.State.QUEUED)
+    ).update(
         state=Job.State.CANCELLED,
         cancel_requested=True,
         finished_at=now,
@@ -217,6 +220,8 @@ def cancel_job(job: Job) -> Job:
     job.refresh_from_db()
     if not stopped:
         raise JobConflict(f"The job has already finished ({job.state}).")
+    if job.is_finished:
+        signals.announce_job_ended(job.pk)
     return job
 
 

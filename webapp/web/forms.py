@@ -396,6 +396,84 @@ class TrainingRunForm(forms.Form):
         return None
 
 
+SINGLE_RUN, SWEEP = "single", "sweep"
+#: The PCA sizes the sweep mode offers to tick (all fit every data set).
+SWEEP_COMPONENTS = (5, 10, 20, 30, 50)
+#: The sweep mode's checkbox groups and the settings they vary.
+_SWEEP_SETTINGS = {
+    "sweep_kernel": "kernel",
+    "sweep_n_components": "n_components",
+    "sweep_bandwidth": "bandwidth",
+    "sweep_whiten": "whiten",
+}
+
+
+def _ticks(label: str, choices: Sequence[tuple[str, str]]) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=label,
+        choices=choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class SweepValuesForm(forms.Form):
+    """The training form's mode, and in sweep mode the values ticked per setting.
+
+    Every combination of the ticked values (on top of the training form's
+    settings) becomes a run of ``POST /api/v1/sweeps``.
+    """
+
+    mode = forms.ChoiceField(
+        label="Mode",
+        choices=[(SINGLE_RUN, "One training run"), (SWEEP, "A parameter sweep")],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    sweep_kernel = _ticks(
+        "Kernels", [(name, name) for name in training_options.KERNELS]
+    )
+    sweep_n_components = _ticks(
+        "PCA components", [(str(n), str(n)) for n in SWEEP_COMPONENTS]
+    )
+    sweep_bandwidth = _ticks(
+        "Bandwidth rules",
+        [("cv", "cross-validated"), ("scott", "Scott's"), ("silverman", "Silverman's")],
+    )
+    sweep_whiten = _ticks("Whitening", [("false", "off"), ("true", "on")])
+
+    @property
+    def is_sweep(self) -> bool:
+        # From the raw data: a bad tick must not turn the sweep into a single run.
+        return bool(self.data.get("mode") == SWEEP)
+
+    def grid(self) -> dict[str, list[Any]]:
+        """The API's ``grid``: each setting with a value ticked, as JSON values."""
+        if not self.is_valid():
+            return {}
+        grid: dict[str, list[Any]] = {}
+        for field, setting in _SWEEP_SETTINGS.items():
+            ticked = self.cleaned_data.get(field) or []
+            if setting == "whiten":
+                values: list[Any] = [value == "true" for value in ticked]
+            else:
+                values = [parse_number(value) for value in ticked]
+            if values:
+                grid[setting] = values
+        if not grid:
+            self.add_error(
+                None, "Tick at least one value to try for a setting of the sweep."
+            )
+        return grid
+
+    def field_for_error(self, key: str, message: str) -> str | None:
+        """The checkbox group showing an error about setting ``key``."""
+        return next(
+            (field for field, setting in _SWEEP_SETTINGS.items() if setting == key),
+            None,
+        )
+
+
 def _without_preset_values(body: dict[str, Any]) -> dict[str, Any]:
     """The body without the settings left at the preset's values.
 

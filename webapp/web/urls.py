@@ -14,6 +14,7 @@ from webapp.web.views import (
     model_versions,
     share_links,
     shares,
+    sweeps,
 )
 
 app_name = "web"
@@ -64,5 +65,8 @@ urlpatterns: list[URLPattern] = [
     path("s/<str:token>/model.npz", shares.share_model_file, name="share-model-file"),
     path("s/<str:token>/samples/", shares.share_samples, name="share-samples"),
     path("history/", history.history, name="history"),
+    path("sweeps/", sweeps.sweep_list, name="sweeps"),
+    path("sweeps/<uuid:pk>/", sweeps.sweep_detail, name="sweep"),
+    path("sweeps/<uuid:pk>/cancel/", sweeps.sweep_cancel, name="sweep-cancel"),
     path("compare/", compare.compare, name="compare"),
 ]

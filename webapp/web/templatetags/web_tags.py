@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from webapp.gallery.models import describe_walk_end
 from webapp.web.plots import to_float
 
 register = template.Library()
@@ -158,3 +159,9 @@ def loglik(value: object, digits: int = 4) -> str:
     if value is None:
         return "\u2212\u221e"
     return number(value, digits)
+
+
+@register.filter
+def walk_end(walk: dict[str, Any] | None, side: str) -> str:
+    """``{{ walk|walk_end:"from" }}``: one end of a walk's end points in words."""
+    return describe_walk_end(walk, side)

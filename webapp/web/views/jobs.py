@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,10 +16,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.jobs import limits, services
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.serializers import JobSerializer, TrainingRunSerializer
+from webapp.sweeps import services as sweeps
+from webapp.sweeps.models import Sweep
+from webapp.sweeps.serializers import SweepCreateSerializer
 from webapp.web import training_options
 from webapp.web.forms import (
     SETTING_FIELDS,
     SETTING_WORDING,
+    SINGLE_RUN,
+    SWEEP,
+    SweepValuesForm,
     TrainingRunForm,
     add_serializer_errors,
 )
@@ -46,6 +53,41 @@ def _validate_training(
         return dict(serializer.validated_data)
     add_serializer_errors(form, serializer.errors, form.field_for_error)
     return None
+
+
+def _queue_sweep(
+    request: HttpRequest,
+    form: TrainingRunForm,
+    sweep_form: SweepValuesForm,
+    body: dict[str, Any],
+) -> Sweep | None:
+    """The sweep mode: the form's settings as the base, the ticked values as the
+    grid, checked by the API's serializer; None with the errors on the forms.
+
+    Raises `limits.JobRefused` when the owner's storage is full.
+    """
+    grid = sweep_form.grid()
+    if form.errors or sweep_form.errors:
+        return None
+    name = body.pop("name", "")
+    serializer = SweepCreateSerializer(
+        data={"name": name, "base": body, "grid": grid},
+        context={"setting_wording": SETTING_WORDING},
+    )
+    if not serializer.is_valid():
+        errors = serializer.errors
+        add_serializer_errors(form, errors.get("base", {}), form.field_for_error)
+        add_serializer_errors(form, {"name": errors.get("name", [])})
+        grid_errors = errors.get("grid", {})
+        if not isinstance(grid_errors, dict):  # too many combinations
+            grid_errors = {"": grid_errors}
+        add_serializer_errors(sweep_form, grid_errors, sweep_form.field_for_error)
+        return None
+    validated = serializer.validated_data
+    sweep = sweeps.create_sweep(request_user(request), **validated)
+    runs = len(validated["runs"])
+    messages.success(request, f"Parameter sweep “{sweep.name}” queued: {runs} runs.")
+    return sweep
 
 
 def _prefill(request: HttpRequest) -> tuple[dict[str, Any], str, str] | None:
@@ -98,29 +140,40 @@ def training_new(request: HttpRequest) -> HttpResponse:
     refusal: limits.JobRefused | None = None
     if request.method == "POST":
         form = TrainingRunForm(request.POST)
+        sweep_form = SweepValuesForm(request.POST)
         if form.is_valid():
             body = form.api_data()
             preset = body.get("preset")
             if preset is not None and preset not in by_name:
                 body.pop("preset")
-            validated = _validate_training(form, body)
-            if validated is not None and not form.errors:
+            if sweep_form.is_sweep:
                 try:
-                    job = services.create_training_job(
-                        request_user(request),
-                        training_settings=validated["settings"],
-                        name=validated["name"],
-                    )
+                    sweep = _queue_sweep(request, form, sweep_form, body)
                 except limits.JobRefused as error:
                     refusal = error
                     form.add_error(None, str(refusal))
                 else:
-                    messages.success(
-                        request,
-                        f"Training run “{job.name}” queued.",
-                        extra_tags=QUEUED_TAG,
-                    )
-                    return redirect("web:job", pk=job.pk)
+                    if sweep is not None:
+                        return redirect("web:sweep", pk=sweep.pk)
+            else:
+                validated = _validate_training(form, body)
+                if validated is not None and not form.errors:
+                    try:
+                        job = services.create_training_job(
+                            request_user(request),
+                            training_settings=validated["settings"],
+                            name=validated["name"],
+                        )
+                    except limits.JobRefused as error:
+                        refusal = error
+                        form.add_error(None, str(refusal))
+                    else:
+                        messages.success(
+                            request,
+                            f"Training run “{job.name}” queued.",
+                            extra_tags=QUEUED_TAG,
+                        )
+                        return redirect("web:job", pk=job.pk)
         status = 400
         chosen = str(form.data.get("preset") or "")
     else:
@@ -139,6 +192,9 @@ def training_new(request: HttpRequest) -> HttpResponse:
                 by_name[chosen].settings, preset=chosen
             )
         form = TrainingRunForm(initial=initial)
+        sweep_form = SweepValuesForm(
+            initial={"mode": SWEEP if request.GET.get("mode") == SWEEP else SINGLE_RUN}
+        )
         status = 200
     preset_values = {
         preset.name: TrainingRunForm.initial_from_settings(
@@ -151,6 +207,8 @@ def training_new(request: HttpRequest) -> HttpResponse:
         "web/training_new.html",
         {
             "form": form,
+            "sweep_form": sweep_form,
+            "max_sweep_combinations": django_settings.MAX_SWEEP_COMBINATIONS,
             "presets": presets,
             "chosen_preset": chosen,
             "preset_values": preset_values,

@@ -37,6 +37,9 @@ def share_view(view: _View) -> _View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
         response["X-Robots-Tag"] = "noindex, nofollow"
+        # Revalidated on every view, so a revoked link stops showing at once
+        # even from the visitor's own cache.
+        response["Cache-Control"] = "private, no-cache"
         # The token is in the path: links out must not carry it as a referrer.
         response["Referrer-Policy"] = "no-referrer"
         return response

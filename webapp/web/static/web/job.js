@@ -52,6 +52,8 @@
     let phase = phaseLabels[job.phase] || job.phase || "Waiting";
     if (job.state === "queued") {
       phase = "Waiting for a worker";
+    } else if (job.state === "waiting") {
+      phase = "Waiting for a free training slot (a parameter sweep's run)";
     } else if (job.state === "running" && job.cancel_requested) {
       phase = "Cancelling after the current step";
     } else if (job.state === "failed") {

@@ -31,7 +31,7 @@
     const phase = row.querySelector("[data-phase]");
     if (job.state === "running") {
       phase.textContent = phaseLabels[job.phase] || job.phase || "Starting";
-    } else if (job.state === "queued") {
+    } else if (job.state === "queued" || job.state === "waiting") {
       phase.textContent = job.queue_position ? "#" + job.queue_position + " in queue" : "waiting";
     } else {
       phase.textContent = percent + "%";

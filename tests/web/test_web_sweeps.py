@@ -1,0 +1,259 @@
+"""The training form's sweep mode, the sweep's page and the list of sweeps."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from tests.web.test_web_training import field_errors, form_values
+from webapp.jobs import runner
+from webapp.jobs.models import Job, ModelVersion
+from webapp.sweeps.models import Sweep, SweepRun
+
+pytestmark = pytest.mark.django_db
+
+URL = "/training/new/"
+
+
+def sweep_values(**overrides: Any) -> dict[str, Any]:
+    return form_values(
+        "preview",
+        name="kernels",
+        n_components="5",
+        bandwidth_mode="value",
+        bandwidth_value="1.0",
+        mode="sweep",
+        **overrides,
+    )
+
+
+def post_sweep(client: Client, capture: Any, **overrides: Any) -> Any:
+    with capture(execute=True):
+        return client.post(URL, sweep_values(**overrides))
+
+
+def test_the_form_offers_the_sweep_mode(owner_client: Client) -> None:
+    content = owner_client.get(URL + "?mode=sweep").content.decode()
+    assert re.search(r'<input[^>]*name="mode"[^>]*value="sweep"[^>]*checked', content)
+    assert 'name="sweep_kernel" value="tophat"' in content
+    assert "web/sweep-form.js" in content
+    single = owner_client.get(URL).content.decode()
+    assert re.search(r'<input[^>]*name="mode"[^>]*value="single"[^>]*checked', single)
+
+
+def test_ticked_values_queue_a_sweep_of_their_combinations(
+    owner: User,
+    owner_client: Client,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    response = post_sweep(
+        owner_client,
+        django_capture_on_commit_callbacks,
+        sweep_kernel=["gaussian", "tophat"],
+        sweep_whiten=["false", "true"],
+    )
+    sweep = Sweep.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sweeps/{sweep.pk}/"
+    assert (sweep.owner, sweep.name) == (owner, "kernels")
+    assert sweep.grid == {"kernel": ["gaussian", "tophat"], "whiten": [False, True]}
+    params = [run.job.params for run in SweepRun.objects.select_related("job")]
+    assert [(p["kernel"], p["whiten"]) for p in params] == [
+        ("gaussian", False),
+        ("gaussian", True),
+        ("tophat", False),
+        ("tophat", True),
+    ]
+    assert {(p["n_components"], p["bandwidth"]) for p in params} == {(5, 1.0)}
+    assert len(dispatched.calls) == 4
+
+
+def test_a_sweep_with_nothing_ticked_is_refused(
+    owner_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = post_sweep(owner_client, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    assert "Tick at least one value" in response.content.decode()
+    assert not Sweep.objects.exists()
+
+
+def test_a_bad_base_setting_is_shown_on_its_field(
+    owner_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = post_sweep(
+        owner_client,
+        django_capture_on_commit_callbacks,
+        n_train="-3",
+        sweep_kernel=["gaussian", "tophat"],
+    )
+    assert response.status_code == 400
+    assert field_errors(response.content, "n_train")
+    assert not Sweep.objects.exists()
+    assert not Job.objects.exists()
+
+
+def test_too_many_combinations_are_refused_with_the_count(
+    owner_client: Client, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.MAX_SWEEP_COMBINATIONS = 3
+    response = post_sweep(
+        owner_client,
+        django_capture_on_commit_callbacks,
+        sweep_kernel=["gaussian", "tophat"],
+        sweep_whiten=["false", "true"],
+    )
+    assert response.status_code == 400
+    assert "makes 4 combinations" in response.content.decode()
+    assert not Sweep.objects.exists()
+
+
+def test_an_unknown_ticked_value_is_refused(
+    owner_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = post_sweep(
+        owner_client, django_capture_on_commit_callbacks, sweep_kernel=["triangle"]
+    )
+    assert response.status_code == 400
+    assert field_errors(response.content, "sweep_kernel")
+    assert not Sweep.objects.exists()
+
+
+@pytest.fixture
+def finished_sweep(
+    owner_client: Client,
+    settings: Any,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> Sweep:
+    """Three runs trained for real (n_components 5, 10, 20 on digits)."""
+    settings.MAX_ACTIVE_TRAINING_JOBS = 1
+    post_sweep(
+        owner_client,
+        django_capture_on_commit_callbacks,
+        n_train="200",
+        sweep_n_components=["5", "10", "20"],
+    )
+    for run in SweepRun.objects.order_by("position"):
+        with django_capture_on_commit_callbacks(execute=True):
+            runner.run_training_job(run.job_id)
+    return Sweep.objects.get()
+
+
+def row_positions(content: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr data-run="(\d+)"', content)]
+
+
+def test_the_page_marks_the_best_run_and_offers_compare_and_default(
+    owner_client: Client, finished_sweep: Sweep
+) -> None:
+    models = {
+        run.position: run.job.model_version
+        for run in SweepRun.objects.select_related("job__model_version")
+    }
+    best_position = max(
+        models, key=lambda p: models[p].metrics["test_log_likelihood"] or -1e300
+    )
+    content = owner_client.get(f"/sweeps/{finished_sweep.pk}/").content.decode()
+    assert 'data-live="false"' in content
+    best_row = re.search(r'<tr data-run="(\d+)" class="is-best"', content)
+    assert best_row is not None
+    assert int(best_row.group(1)) == best_position
+    ranked = sorted(
+        models.values(),
+        key=lambda m: -(m.metrics["test_log_likelihood"] or -1e300),
+    )
+    ids = ",".join(str(m.pk) for m in ranked)
+    assert f'href="/compare/?ids={ids}&amp;submitted=1"' in content
+    best = models[best_position]
+    if not best.is_default:
+        assert f'action="/models/{best.pk}/set-default/"' in content
+
+
+def test_make_the_best_the_default_in_one_click(
+    owner: User, owner_client: Client, finished_sweep: Sweep
+) -> None:
+    # The first run's model became the default; the most variance is the last's.
+    last = SweepRun.objects.get(sweep=finished_sweep, position=2).job.model_version
+    content = owner_client.get(
+        f"/sweeps/{finished_sweep.pk}/?metric=explained_variance"
+    ).content.decode()
+    assert re.search(r'<tr data-run="2" class="is-best"', content)
+    match = re.search(r'action="/models/(\d+)/set-default/"', content)
+    assert match is not None
+    assert int(match.group(1)) == last.pk
+    owner_client.post(f"/models/{last.pk}/set-default/")
+    assert ModelVersion.objects.get(owner=owner, is_default=True) == last
+    content = owner_client.get(
+        f"/sweeps/{finished_sweep.pk}/?metric=explained_variance"
+    ).content.decode()
+    assert "set-default" not in content
+    assert "your default model" in content
+
+
+def test_the_table_sorts_by_any_column(
+    owner_client: Client, finished_sweep: Sweep
+) -> None:
+    page = f"/sweeps/{finished_sweep.pk}/"
+    content = owner_client.get(page).content.decode()
+    assert row_positions(content) == [0, 1, 2]
+    assert 'href="?sort=setting:n_components' in content
+    down = owner_client.get(page + "?sort=setting:n_components&order=desc")
+    assert row_positions(down.content.decode()) == [2, 1, 0]
+    by_variance = owner_client.get(page + "?sort=explained_variance")
+    assert row_positions(by_variance.content.decode()) == [0, 1, 2]
+    # Unknown sort keys and metrics fall back to the defaults.
+    odd = owner_client.get(page + "?sort=nope&metric=nope")
+    assert odd.status_code == 200
+    assert row_positions(odd.content.decode()) == [0, 1, 2]
+
+
+def test_the_partial_is_just_the_table(
+    owner_client: Client, finished_sweep: Sweep
+) -> None:
+    content = owner_client.get(
+        f"/sweeps/{finished_sweep.pk}/?partial=1"
+    ).content.decode()
+    assert "<html" not in content
+    assert 'id="sweep-table"' in content
+
+
+def test_a_running_sweep_is_live_and_can_be_cancelled(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    post_sweep(
+        owner_client, django_capture_on_commit_callbacks, sweep_kernel=["gaussian"]
+    )
+    sweep = Sweep.objects.get()
+    content = owner_client.get(f"/sweeps/{sweep.pk}/").content.decode()
+    assert 'data-live="true"' in content
+    assert "web/sweep.js" in content
+    response = owner_client.post(f"/sweeps/{sweep.pk}/cancel/")
+    assert response.status_code == 302
+    assert set(Job.objects.values_list("state", flat=True)) == {"cancelled"}
+
+
+def test_sweeps_are_listed_and_private(
+    owner_client: Client,
+    other_client_web: Client,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    post_sweep(
+        owner_client, django_capture_on_commit_callbacks, sweep_kernel=["gaussian"]
+    )
+    sweep = Sweep.objects.get()
+    listing = owner_client.get("/sweeps/").content.decode()
+    assert f'href="/sweeps/{sweep.pk}/"' in listing
+    assert (
+        f'href="/sweeps/{sweep.pk}/"'
+        not in other_client_web.get("/sweeps/").content.decode()
+    )
+    assert other_client_web.get(f"/sweeps/{sweep.pk}/").status_code == 404
+    assert other_client_web.post(f"/sweeps/{sweep.pk}/cancel/").status_code == 404
+    job_page = owner_client.get(f"/jobs/{sweep.runs.get().job_id}/").content.decode()
+    assert f'href="/sweeps/{sweep.pk}/"' in job_page
