@@ -250,13 +250,15 @@ def wait_until_up(base_url: str, *, timeout: float) -> None:
 
 
 @contextmanager
-def running(commands: Sequence[list[str]], env: dict[str, str]) -> Iterator[None]:
+def running(
+    commands: Sequence[list[str]], env: dict[str, str]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     processes = [
         subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
         for command in commands
     ]
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()
@@ -266,6 +268,13 @@ def running(commands: Sequence[list[str]], env: dict[str, str]) -> Iterator[None
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def require_services(parser: argparse.ArgumentParser) -> None:
+    """Refuse to run without DATABASE_URL and REDIS_URL."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if not os.environ.get(name):
+            parser.error(f"set {name} (a database and a Redis database to fill)")
 
 
 def prepare(users: int) -> tuple[list[str], Callable[[], int | None]]:
@@ -314,9 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name):
-            parser.error(f"set {name} (a database and a Redis database to fill)")
+    require_services(parser)
 
     tokens, public_model = prepare(args.users)
     port = free_port()

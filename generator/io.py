@@ -22,6 +22,8 @@ entry                       dtype    shape
 ``class_priors``            float64  same shape as ``classes``
 ``cv_bandwidths``           float64  (g,), only after a search
 ``cv_fold_log_likelihood``  float64  (folds, g), only after a search
+``cv_exact``                bool     (g,), only after a search that left some
+                                     bandwidths out: which ones it computed
 ==========================  =======  ================================
 
 Format version 2 is written for per-class models (``pca_scope="per_class"``,
@@ -36,6 +38,8 @@ models are still written as version 1, so older software reads them:
 ``kde_points``              float64  (N, K), class c's rows in its first
                                      k_c columns, zeros after
 ``cv_fold_log_likelihood``  float64  (C, folds, g), one search per class
+``cv_exact``                bool     (C, g), when any class's search left
+                                     bandwidths out
 ==========================  =======  ================================
 
 The metadata's ``model`` object (hyperparameters and fitted scalars) is read and
@@ -99,6 +103,8 @@ _OPTIONAL = {
     "cv_fold_log_likelihood": np.float64,
     "pca_component_counts": np.int64,
 }
+# Optional within a search's entries: absent, every bandwidth was computed.
+_SEARCH_OPTIONAL = {"cv_exact": np.bool_}
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL = b"\x80"
 
@@ -276,6 +282,15 @@ def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
         arrays["cv_fold_log_likelihood"] = (
             np.stack(folds) if model.is_per_class else folds[0]
         )
+        exacts = [search.exact for search in searches]
+        if any(exact is not None for exact in exacts):
+            flags = [
+                np.ones(len(search.bandwidths), dtype=np.bool_)
+                if exact is None
+                else np.asarray(exact, dtype=np.bool_)
+                for search, exact in zip(searches, exacts, strict=True)
+            ]
+            arrays["cv_exact"] = np.stack(flags) if model.is_per_class else flags[0]
     return arrays
 
 
@@ -358,7 +373,7 @@ def _read_entry(
         raise ModelFileError(
             "model file contains an object array (pickled data), which is never loaded"
         )
-    expected = np.dtype({**_REQUIRED, **_OPTIONAL}[name])
+    expected = np.dtype({**_REQUIRED, **_OPTIONAL, **_SEARCH_OPTIONAL}[name])
     if dtype != expected:
         raise ModelFileError(
             f"model file entry {name!r} has dtype {dtype}, expected {expected}"
@@ -415,7 +430,7 @@ def _check_names(names: set[str]) -> None:
     missing = sorted(set(_REQUIRED) - names)
     if missing:
         raise ModelFileError(f"model file is missing the entry {missing[0]!r}")
-    unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL))
+    unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL) - set(_SEARCH_OPTIONAL))
     if unexpected:
         raise ModelFileError(f"model file has an unexpected entry {unexpected[0]!r}")
     search = {"cv_bandwidths", "cv_fold_log_likelihood"}
@@ -424,6 +439,8 @@ def _check_names(names: set[str]) -> None:
             "model file must hold both cv_bandwidths and cv_fold_log_likelihood, "
             "or neither"
         )
+    if names & set(_SEARCH_OPTIONAL) and not names & search:
+        raise ModelFileError("model file has cv_exact but no search")
 
 
 def _fail_shape(name: str, array: NDArray[Any], expected: str) -> ModelFileError:
@@ -628,6 +645,7 @@ def _searches(
         raise ModelFileError("model file cv_bandwidths must be positive")
     if np.isnan(folds).any() or (folds == np.inf).any():
         raise ModelFileError("model file cv_fold_log_likelihood has invalid values")
+    exact = arrays.get("cv_exact")
     if per_class:
         if (
             folds.ndim != 3
@@ -640,26 +658,34 @@ def _searches(
                 folds,
                 f"({bandwidths.size}, folds, {grid.size})",
             )
+        if exact is not None and exact.shape != (bandwidths.size, grid.size):
+            raise _fail_shape("cv_exact", exact, f"({bandwidths.size}, {grid.size})")
         return None, [
             CrossValidationResult(
                 bandwidths=grid,
                 fold_log_likelihood=class_folds,
                 mean_log_likelihood=class_folds.mean(axis=0),
                 best_bandwidth=float(best),
+                exact=None if exact is None or exact[index].all() else exact[index],
             )
-            for class_folds, best in zip(folds, bandwidths, strict=True)
+            for index, (class_folds, best) in enumerate(
+                zip(folds, bandwidths, strict=True)
+            )
         ]
     if folds.ndim != 2 or folds.shape[1] != grid.size or folds.shape[0] < 2:
         raise _fail_shape("cv_fold_log_likelihood", folds, f"(folds, {grid.size})")
     best = hyper.cv_best_bandwidth
     if best is None:
         raise ModelFileError("model file has a search but no cv_best_bandwidth")
+    if exact is not None and exact.shape != grid.shape:
+        raise _fail_shape("cv_exact", exact, f"({grid.size},)")
     return (
         CrossValidationResult(
             bandwidths=grid,
             fold_log_likelihood=folds,
             mean_log_likelihood=folds.mean(axis=0),
             best_bandwidth=best,
+            exact=exact,
         ),
         None,
     )

@@ -46,6 +46,7 @@ __all__ = [
     "CHUNK_BYTES",
     "COMPACT_FRACTION",
     "KERNELS",
+    "MIN_CHUNK_ROWS",
     "NEGLIGIBLE_LOG",
     "REFINE_FRACTION",
     "FloatArray",
@@ -89,6 +90,8 @@ BLOCK_BYTES: Final = 16 * 2**20
 # Inner chunks are sized to stay in a 2 MiB L2 cache with their work buffers:
 # every bandwidth reuses the same chunk, so this is what makes the sweep fast.
 CHUNK_BYTES: Final = 2**19
+# Rows of a chunk whatever its size (see log_kernel_sums).
+MIN_CHUNK_ROWS: Final = 8
 # Squared distances below this fraction of ||q||^2 + ||p||^2 are recomputed.
 REFINE_FRACTION: Final = 2.0**-20
 # Below this fraction of relevant entries, a chunk switches to a compressed list.
@@ -431,7 +434,9 @@ def log_kernel_sums(
     largest_point_norm = float(point_norms.max())
     # Scaling by -2 is exact, and saves a pass over every block of products.
     minus_twice_queries = -2.0 * queries
-    chunk_rows = max(1, CHUNK_BYTES // (8 * n_points))
+    # A few rows at least: with tens of thousands of points a chunk no longer fits
+    # the cache anyway, and one-row chunks spend their time in numpy's overheads.
+    chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * n_points))
     # Whole chunks per block; at most BLOCK_BYTES, and at least four blocks per
     # worker when there are enough rows, so the workers finish together.
     max_chunks = max(1, BLOCK_BYTES // (8 * n_points * chunk_rows))

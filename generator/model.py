@@ -17,7 +17,7 @@ from generator.pca import PCA
 from generator.search import (
     CrossValidationResult,
     bandwidth_grid_values,
-    cross_validate_bandwidth,
+    search_bandwidth,
 )
 from generator.settings import PCA_SCOPES
 from generator.validation import check_bandwidth, check_image_shape, check_labels
@@ -247,7 +247,7 @@ class ImageGenerator:
             def fold_done(fold_index: int, n_folds: int) -> None:
                 report("search", (fold_index + 1) / n_folds)
 
-            cv_result = cross_validate_bandwidth(
+            cv_result = search_bandwidth(
                 projected,
                 grid,
                 kernel=self.kernel,
@@ -341,7 +341,7 @@ class ImageGenerator:
                     )
 
                 cv_results.append(
-                    cross_validate_bandwidth(
+                    search_bandwidth(
                         projected,
                         grid,
                         kernel=self.kernel,

@@ -108,7 +108,9 @@ def train_model(
         ``explained_variance_curve`` (cumulative fraction per component),
         ``bandwidth``, ``bandwidth_grid_edge`` (`generator.search.grid_edge`
         of the search, or None), ``cv`` (None, or ``{"bandwidths",
-        "mean_log_likelihood", "fold_log_likelihood"}``), ``test_log_likelihood``,
+        "mean_log_likelihood", "fold_log_likelihood", "exact"}``, ``exact``
+        telling which bandwidths were computed: the others' figures are upper
+        bounds, see `generator.search.search_bandwidth`), ``test_log_likelihood``,
         ``n_test`` (test images scored), ``test_outside_support`` (how many of
         them lie outside every kernel's support, scoring -inf: only compact
         kernels have such), ``seconds`` (per phase) and ``classes`` (a list, or
@@ -301,6 +303,9 @@ def _metrics(
             "fold_log_likelihood": [
                 _json_floats(row) for row in np.atleast_2d(cv.fold_log_likelihood)
             ],
+            "exact": [True] * cv.bandwidths.size
+            if cv.exact is None
+            else [bool(value) for value in cv.exact],
         },
         "per_class": per_class,
         "test_log_likelihood": _json_float(float(np.mean(test_scores))),

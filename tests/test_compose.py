@@ -87,6 +87,26 @@ def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == {"db", "redis", *APP_SERVICES}
 
 
+def test_every_worker_consumes_the_sweepers_queue_and_stops_gracefully(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from django.conf import settings
+
+    workers = {
+        name: service
+        for name, service in services.items()
+        if service.get("command") and command_words(service)[:4][-1:] == ["worker"]
+    }
+    assert workers
+    for name, service in workers.items():
+        queues = option_value(command_words(service), "-Q", "--queues") or ""
+        assert "maintenance" in queues.split(","), name
+        grace = str(service["stop_grace_period"])
+        minutes = re.fullmatch(r"(\d+)m", grace)
+        assert minutes, grace
+        assert int(minutes[1]) * 60 > settings.GENERATION_HARD_TIME_LIMIT, name
+
+
 def test_app_services_share_one_image_and_block(
     services: dict[str, dict[str, Any]],
 ) -> None:
@@ -122,7 +142,9 @@ def test_each_worker_service_takes_its_own_queue_under_its_own_node_name(
 ) -> None:
     words = command_words(services[service])
     assert words[:4] == ["celery", "-A", "worker", "worker"]
-    assert option_value(words, "-Q", "--queues") == queue
+    # Its own queue first, and the sweeper's, which every worker consumes.
+    queues = (option_value(words, "-Q", "--queues") or "").split(",")
+    assert (queues[0], set(queues)) == (queue, {queue, "maintenance"})
     assert option_value(words, "-n", "--hostname") == f"{queue}@%h"
     # The health check pings this very node.
     check = " ".join(services[service]["healthcheck"]["test"])
@@ -396,6 +418,8 @@ def test_the_secrets_reach_the_services_and_redis_requires_its_password() -> Non
             f"postgres://studio:{postgres}@db:5432/studio"
         )
         assert environment["REDIS_URL"] == f"redis://:{redis}@redis:6379/0"
+        # The cache in another database: flushing it drops no queued job.
+        assert environment["CACHE_URL"] == f"redis://:{redis}@redis:6379/1"
     assert services["db"]["environment"]["POSTGRES_PASSWORD"] == postgres
     assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == (
         f"admin:{SECRET_VALUES['FLOWER_PASSWORD']}"

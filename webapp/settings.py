@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -71,6 +72,16 @@ def env_list(name: str, default: str | None = None) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def other_redis_database(url: str) -> str:
+    """The same Redis server's next database (for the last one, 15, the one before)."""
+    parts = urlsplit(url)
+    number = parts.path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"{url!r} does not end in a Redis database number.")
+    database = int(number)
+    return urlunsplit(parts._replace(path=f"/{database + 1 if database < 15 else 14}"))
+
+
 def _package_version() -> str:
     try:
         return importlib.metadata.version("mnist-kde-studio")
@@ -94,7 +105,15 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 # Read by generator.datasets straight from the environment (where the raw MNIST
 # files live); kept here so that every variable the processes read is listed once.
 MNIST_DIR = env_str("MNIST_DIR", "")
+# The Celery broker. Django's cache (throttle counters) lives elsewhere, by default
+# in the next database of the same server, so clearing it never drops a job.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_URL = env_str("CACHE_URL", other_redis_database(REDIS_URL))
+if CACHE_URL == REDIS_URL:
+    raise ImproperlyConfigured(
+        "CACHE_URL must name another Redis database than REDIS_URL (the broker): "
+        "clearing the cache would drop the queued jobs."
+    )
 CODE_VERSION = env_str("CODE_VERSION", _package_version())
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 
@@ -177,16 +196,18 @@ else:
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and sessions (shared by the web processes through Redis) -------------------
+# --- Cache (shared by the web processes through Redis) and sessions -------------------
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": "studio",
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# In the database only: logging in and staying logged in never depend on Redis
+# (a cached copy could also outlive a log-out written while Redis was down).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth -----------------------------------------------------------------------------
 
@@ -299,7 +320,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "webapp.pagination.PagePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "webapp.filter_backends.ListFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -332,24 +353,39 @@ SPECTACULAR_SETTINGS = {
 
 # Soft limits raise SoftTimeLimitExceeded inside the task (the job is marked
 # failed); hard limits kill the process a little later if that did not stop it.
+# A job the hard limit kills is failed at once, never retried.
 TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_TIME_LIMIT", 3600, minimum=10)
-TRAINING_HARD_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 120
+TRAINING_HARD_TIME_LIMIT = env_int(
+    "TRAINING_HARD_TIME_LIMIT",
+    TRAINING_SOFT_TIME_LIMIT + 120,
+    minimum=TRAINING_SOFT_TIME_LIMIT + 1,
+)
 GENERATION_SOFT_TIME_LIMIT = env_int("GENERATION_TIME_LIMIT", 600, minimum=10)
-GENERATION_HARD_TIME_LIMIT = GENERATION_SOFT_TIME_LIMIT + 60
+GENERATION_HARD_TIME_LIMIT = env_int(
+    "GENERATION_HARD_TIME_LIMIT",
+    GENERATION_SOFT_TIME_LIMIT + 60,
+    minimum=GENERATION_SOFT_TIME_LIMIT + 1,
+)
 SWEEP_SOFT_TIME_LIMIT = 60
 SWEEP_HARD_TIME_LIMIT = 90
 
 # A running job's worker refreshes the heartbeat every JOB_HEARTBEAT_SECONDS; one
 # silent for JOB_STALE_AFTER_SECONDS is presumed dead and may be taken over.
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=0)
-JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120, minimum=1)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 30, minimum=1)
 if JOB_HEARTBEAT_SECONDS and JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER_SECONDS must be at least three heartbeats "
         f"({3 * JOB_HEARTBEAT_SECONDS} s), or live jobs would be taken over."
     )
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
-JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+# The sweeper's period: with the stale threshold, how soon the job of a worker
+# killed outright (SIGKILL, a lost machine) runs again, about 45 s by default.
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
+# A job queued this long since it was last sent is sent again by the sweeper if
+# the broker no longer holds its message (lost in a flushed or restarted Redis,
+# or never sent by a web process that died after its commit).
+JOB_QUEUED_GRACE_SECONDS = env_int("JOB_QUEUED_GRACE_SECONDS", 60, minimum=1)
 # Progress writes closer together than this are skipped (phase changes never are).
 JOB_PROGRESS_WRITE_SECONDS = 0.5
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4, minimum=1)
@@ -381,19 +417,31 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generation"
+# The sweeper has a queue of its own, which every worker consumes besides its
+# job queues: it never waits behind a queue of hour-long trainings.
+MAINTENANCE_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     task_names.TRAIN: {"queue": "training"},
     task_names.GENERATE: {"queue": "generation"},
-    task_names.SWEEP: {"queue": "generation"},
+    task_names.SWEEP: {"queue": MAINTENANCE_QUEUE},
+    task_names.FEED_PARAMETER_SWEEPS: {"queue": MAINTENANCE_QUEUE},
     task_names.EVALUATE_GALLERY: {"queue": "generation"},
     task_names.PREPARE_EVALUATION: {"queue": "generation"},
-    task_names.FEED_PARAMETER_SWEEPS: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
-# timeout; it must outlast the longest task or a live training would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 2 * TRAINING_HARD_TIME_LIMIT,
-}
+# timeout; it must outlast the longest task or a live training would be delivered
+# twice (harmless, the claim refuses it, but wasteful). The heartbeat sweeper, not
+# this timeout, recovers the jobs of a worker killed outright.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", 2 * TRAINING_HARD_TIME_LIMIT, minimum=1
+)
+_LONGEST_HARD_TIME_LIMIT = max(TRAINING_HARD_TIME_LIMIT, GENERATION_HARD_TIME_LIMIT)
+if _LONGEST_HARD_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be above the longest hard time limit "
+        f"({_LONGEST_HARD_TIME_LIMIT} s)."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 # The in-memory scheduler: the default one keeps its state in a shelve (pickle)
 # file, and a 60-second sweep loses nothing by forgetting its last run.
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
@@ -401,6 +449,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
         "task": task_names.SWEEP,
         "schedule": float(JOB_SWEEP_INTERVAL_SECONDS),
+        # A sweep nobody ran in time is dropped: the next one does its work.
+        "options": {"expires": float(JOB_SWEEP_INTERVAL_SECONDS)},
     },
     # The safety net of the parameter sweeps' feeding (a job's end feeds at once).
     "feed-parameter-sweeps": {

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
@@ -23,6 +23,7 @@ from webapp.jobs.api import (
     ReadyView,
     TrainingRunViewSet,
 )
+from webapp.schema import SchemaView
 from webapp.sharing.api import (
     GalleryShareView,
     ModelVersionShareView,
@@ -87,7 +88,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include((api_v1, "api"))),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path(
         "api/docs/",

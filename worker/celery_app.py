@@ -1,9 +1,10 @@
-"""The Celery application: ``celery -A worker worker -Q training,generation``.
+"""The Celery application: ``celery -A worker worker -Q <queues>``.
 
 Configuration comes from Django settings, ``CELERY_*`` names (see
 webapp/settings.py): JSON only, late acknowledgement, prefetch 1, one queue per
-job kind, the Redis visibility timeout above the longest hard limit. Logging is
-the settings' LOGGING too (LOG_FORMAT=json|text), with each task's id on its lines.
+job kind and one for the sweeper (``maintenance``, which every worker consumes
+too), the Redis visibility timeout above the longest hard limit. Logging is the
+settings' LOGGING too (LOG_FORMAT=json|text), with each task's id on its lines.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from celery import Task
+from celery import Task, signals
+from celery.exceptions import TimeLimitExceeded
+from celery.worker import state as worker_state
 from django.conf import settings
 
 from webapp.gallery import evaluation
@@ -13,8 +16,25 @@ from webapp.sweeps import services as sweeps
 from worker.celery_app import app
 
 
+class JobTask(Task):  # type: ignore[misc]
+    """A job's task: when the hard time limit kills it, the job fails at once."""
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        # Called in the worker's main process: the process running the job is gone.
+        if isinstance(exc, TimeLimitExceeded):
+            runner.fail_at_hard_time_limit(args[0], task_id, self.time_limit)
+
+
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
+    base=JobTask,
     name=task_names.TRAIN,
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
     time_limit=settings.TRAINING_HARD_TIME_LIMIT,
@@ -26,6 +46,7 @@ def train_model_task(self: Task, job_id: str) -> None:
 
 @app.task(  # type: ignore[untyped-decorator]
     bind=True,
+    base=JobTask,
     name=task_names.GENERATE,
     soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
     time_limit=settings.GENERATION_HARD_TIME_LIMIT,
@@ -69,8 +90,8 @@ def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:
     time_limit=settings.SWEEP_HARD_TIME_LIMIT,
 )
 def sweep_jobs_task() -> dict[str, int]:
-    """Requeue, fail or cancel running jobs whose heartbeat went stale."""
-    return dataclasses.asdict(maintenance.sweep_stale_jobs())
+    """Requeue, fail or cancel stale running jobs; send lost queued ones again."""
+    return dataclasses.asdict(maintenance.sweep_jobs())
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -81,3 +102,14 @@ def sweep_jobs_task() -> dict[str, int]:
 def feed_parameter_sweeps_task() -> int:
     """Queue waiting parameter-sweep runs into their owners' free slots."""
     return sweeps.feed_all_waiting_jobs()
+
+
+@signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def hand_back_trainings(**kwargs: Any) -> None:
+    """A stopping worker's running trainings go back to the queue (a generation is
+    short: the warm shutdown lets it finish)."""
+    runner.hand_back_trainings(
+        (request.args[0], request.id)
+        for request in list(worker_state.active_requests)
+        if request.name == task_names.TRAIN
+    )

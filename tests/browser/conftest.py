@@ -19,6 +19,7 @@ import pytest
 from tests.browser.browser_support import wait_for_images
 from tests.integration.integration_support import (
     REPO,
+    RedisDatabases,
     WorkerProcess,
     flushed_test_redis,
     process_environment,
@@ -33,9 +34,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def browser_redis_url() -> Iterator[str]:
-    with flushed_test_redis("browser") as url:
-        yield url
+def browser_redis() -> Iterator[RedisDatabases]:
+    with flushed_test_redis("browser") as databases:
+        yield databases
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +47,13 @@ def browser_database_url(django_db_setup: None) -> str:
 @pytest.fixture(scope="module")
 def browser_worker(
     browser_database_url: str,
-    browser_redis_url: str,
+    browser_redis: RedisDatabases,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
     """A ``celery -A worker worker`` for both queues on the test database."""
     env = process_environment(
         database_url=browser_database_url,
-        redis_url=browser_redis_url,
+        redis=browser_redis,
         data_dir=tmp_path_factory.mktemp("browser-worker-data"),
     )
     log_path = tmp_path_factory.mktemp("browser-worker") / "worker.log"
@@ -63,11 +64,11 @@ def browser_worker(
 
 
 @pytest.fixture(scope="module")
-def _producer_uses_test_redis(browser_redis_url: str) -> Iterator[None]:
+def _producer_uses_test_redis(browser_redis: RedisDatabases) -> Iterator[None]:
     """This process's producer and cache on the test Redis, restored afterwards
     with no pooled connection left, so the integration tests' fixture later finds
     the Celery app as it expects."""
-    with producer_and_cache_on(browser_redis_url, key_prefix="studio-browser-test"):
+    with producer_and_cache_on(browser_redis, key_prefix="studio-browser-test"):
         yield
 
 

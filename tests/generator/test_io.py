@@ -138,6 +138,10 @@ def test_search_results_survive_the_round_trip(
         conditional.cv_result_.mean_log_likelihood,
     )
     assert loaded.cv_result_.best_bandwidth == conditional.cv_result_.best_bandwidth
+    # The search left the widest bandwidth out, and the file says so.
+    assert conditional.cv_result_.exact is not None
+    assert loaded.cv_result_.exact is not None
+    assert loaded.cv_result_.exact.tolist() == [True, True, True, False]
     assert loaded.classes_ is not None
     assert loaded.classes_.tolist() == list(range(10))
 
@@ -236,6 +240,20 @@ TAMPERED = {
     "missing entry": (drop("kde_counts"), "missing"),
     "missing metadata": (drop("metadata"), "metadata"),
     "missing half of the search": (drop("cv_bandwidths"), "cv_"),
+    "computed bandwidths of no search": (
+        lambda arrays: [
+            arrays.pop(name) for name in ("cv_bandwidths", "cv_fold_log_likelihood")
+        ],
+        "cv_exact",
+    ),
+    "computed bandwidths of another grid": (
+        replace("cv_exact", lambda a: a[:-1]),
+        "cv_exact",
+    ),
+    "computed bandwidths as numbers": (
+        replace("cv_exact", lambda a: a.astype(np.float64)),
+        "dtype",
+    ),
     "unexpected entry": (
         lambda arrays: arrays.update(extra=np.zeros(3)),
         "unexpected",

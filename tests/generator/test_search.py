@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from generator import kernel_sums
+from generator import kernel_sums, search
 from generator.kernel_sums import KERNELS, log_kernel_normalisation
 from generator.search import (
     CrossValidationResult,
@@ -14,6 +14,7 @@ from generator.search import (
     bandwidth_grid_values,
     cross_validate_bandwidth,
     grid_edge,
+    search_bandwidth,
     widened_grid,
 )
 from tests.generator.kde_reference import log_profile
@@ -183,6 +184,131 @@ def test_raising_from_the_callback_cancels_the_search() -> None:
             X, GRID, random_state=0, callback=cancel_after_second_fold
         )
     assert calls == [0, 1]
+
+
+# --- search_bandwidth: the same best bandwidth and score, fewer bandwidths --------
+
+
+def mnist_like(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, 240)
+    centres = rng.normal(size=(4, 20)) * 2.0
+    return centres[labels] + rng.normal(size=(240, 20)) * np.linspace(
+        2, 0.2, 20
+    ), labels
+
+
+DATA_SETS = {
+    "mixture": lambda: mixture(10)[0],
+    "mixture far from the origin, other seed": lambda: mixture(11, n=120, d=5)[0],
+    "mnist-like": lambda: mnist_like(12)[0],
+    "mnist-like, spread": lambda: mnist_like(13)[0] * 4.0,
+}
+WIDE_GRID = np.logspace(-2, 2, 25)
+
+
+def assert_same_choice_and_score(
+    fast: CrossValidationResult, exact: CrossValidationResult, expected: np.ndarray
+) -> None:
+    """Same best bandwidth; its score and every computed one equal the exact
+    computation (and a brute-force one); the rest are upper bounds."""
+    assert fast.best_bandwidth == exact.best_bandwidth
+    np.testing.assert_array_equal(fast.bandwidths, exact.bandwidths)
+    computed = np.ones(fast.bandwidths.size, bool) if fast.exact is None else fast.exact
+    best = int(np.flatnonzero(fast.bandwidths == fast.best_bandwidth)[0])
+    assert computed[best]
+    np.testing.assert_allclose(
+        fast.fold_log_likelihood[:, computed],
+        exact.fold_log_likelihood[:, computed],
+        rtol=1e-12,
+    )
+    assert_same_log_likelihoods(
+        fast.fold_log_likelihood[:, computed], expected[:, computed]
+    )
+    np.testing.assert_allclose(
+        fast.mean_log_likelihood[best], expected.mean(axis=0)[best], rtol=1e-9
+    )
+    assert (fast.fold_log_likelihood[:, ~computed] >= expected[:, ~computed]).all()
+    assert (fast.mean_log_likelihood[~computed] < fast.mean_log_likelihood[best]).all()
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("data_set", sorted(DATA_SETS))
+def test_fast_search_picks_the_exact_best_bandwidth_and_score(
+    data_set: str, kernel: str
+) -> None:
+    X = DATA_SETS[data_set]()
+    grid = np.random.default_rng(0).permutation(WIDE_GRID)
+    fast = search_bandwidth(X, grid, kernel=kernel, n_folds=4, random_state=3)
+    exact = cross_validate_bandwidth(X, grid, kernel=kernel, n_folds=4, random_state=3)
+    folds = assign_folds(len(X), 4, random_state=3)
+    expected = brute_force_fold_log_likelihood(X, grid, kernel, folds)
+    assert_same_choice_and_score(fast, exact, expected)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential"])
+def test_fast_grouped_search_picks_the_exact_best_bandwidth_and_score(
+    kernel: str,
+) -> None:
+    X, labels = mnist_like(14)
+    fast = search_bandwidth(
+        X, WIDE_GRID, kernel=kernel, n_folds=3, random_state=2, groups=labels
+    )
+    exact = cross_validate_bandwidth(
+        X, WIDE_GRID, kernel=kernel, n_folds=3, random_state=2, groups=labels
+    )
+    folds = assign_folds(len(X), 3, random_state=2, groups=labels)
+    expected = brute_force_fold_log_likelihood(X, WIDE_GRID, kernel, folds, labels)
+    assert_same_choice_and_score(fast, exact, expected)
+    assert fast.exact is not None
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential"])
+def test_fast_search_leaves_out_the_wide_bandwidths_that_lose(kernel: str) -> None:
+    X = mnist_like(15)[0]
+    result = search_bandwidth(X, WIDE_GRID, kernel=kernel, random_state=0)
+    assert result.exact is not None
+    assert not result.exact.all()
+    assert (WIDE_GRID[~result.exact] > result.best_bandwidth).all()
+
+
+@pytest.mark.parametrize("kernel", ["tophat", "epanechnikov", "linear", "cosine"])
+def test_fast_search_computes_every_bandwidth_of_compact_kernels(kernel: str) -> None:
+    X = mnist_like(16)[0]
+    assert search_bandwidth(X, WIDE_GRID, kernel=kernel, random_state=0).exact is None
+
+
+@pytest.mark.parametrize("pilot_best", ["narrowest", "widest"])
+def test_a_wrong_pilot_guess_costs_passes_not_the_result(
+    pilot_best: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def misleading_pilot(problem: search._SearchProblem, *args: object) -> np.ndarray:
+        return -problem.grid if pilot_best == "narrowest" else problem.grid
+
+    monkeypatch.setattr(search._SearchProblem, "pilot_log_likelihood", misleading_pilot)
+    X = mnist_like(17)[0]
+    fast = search_bandwidth(X, WIDE_GRID, n_folds=4, random_state=5)
+    exact = cross_validate_bandwidth(X, WIDE_GRID, n_folds=4, random_state=5)
+    folds = assign_folds(len(X), 4, random_state=5)
+    expected = brute_force_fold_log_likelihood(X, WIDE_GRID, "gaussian", folds)
+    assert_same_choice_and_score(fast, exact, expected)
+    if pilot_best == "widest":
+        assert fast.exact is None
+    else:
+        assert fast.exact is not None
+        assert not fast.exact.all()
+
+
+def test_fast_search_reports_progress_once_per_fold() -> None:
+    calls: list[tuple[int, int]] = []
+    search_bandwidth(
+        mnist_like(18)[0],
+        WIDE_GRID,
+        n_folds=3,
+        random_state=0,
+        callback=lambda i, n: calls.append((i, n)),
+    )
+    assert calls == [(0, 3), (1, 3), (2, 3)]
 
 
 # --- folds ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The worker is a ``celery -A worker worker`` subprocess pointed at pytest-django's
 test database (``test_<name>``) and at a dedicated Redis database (15 unless
-TEST_REDIS_URL says otherwise), which is flushed before and after the session.
+TEST_REDIS_URL says otherwise) with the cache on another one (TEST_CACHE_URL, or
+CACHE_URL), both flushed before and after the session.
 Tests use ``live_server`` with ``transactional_db``, so rows are committed and the
 worker sees them, and jobs reach it through the real broker. The plumbing lives in
 integration_support.py, shared with tests/browser.
@@ -18,6 +19,7 @@ import pytest
 
 from tests.integration.integration_support import (
     Api,
+    RedisDatabases,
     WorkerProcess,
     flushed_redis,
     flushed_test_redis,
@@ -32,9 +34,9 @@ from tests.integration.integration_support import (
 
 
 @pytest.fixture(scope="session")
-def integration_redis_url() -> Iterator[str]:
-    with flushed_test_redis("integration") as url:
-        yield url
+def integration_redis() -> Iterator[RedisDatabases]:
+    with flushed_test_redis("integration") as databases:
+        yield databases
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +47,13 @@ def worker_database_url(django_db_setup: None) -> str:
 @pytest.fixture(scope="session")
 def process_env(
     worker_database_url: str,
-    integration_redis_url: str,
+    integration_redis: RedisDatabases,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of every subprocess: the test database and Redis."""
     return process_environment(
         database_url=worker_database_url,
-        redis_url=integration_redis_url,
+        redis=integration_redis,
         data_dir=tmp_path_factory.mktemp("worker-data"),
         # Short enough that a crashed worker's job is taken over within seconds.
         JOB_HEARTBEAT_SECONDS="1",
@@ -96,9 +98,9 @@ def start_beat(
 
 
 @pytest.fixture(scope="session")
-def _web_uses_test_redis(integration_redis_url: str) -> Iterator[None]:
-    """Point this process's producer and cache at the test Redis database."""
-    with producer_and_cache_on(integration_redis_url, key_prefix="studio-test"):
+def _web_uses_test_redis(integration_redis: RedisDatabases) -> Iterator[None]:
+    """Point this process's producer and cache at the test Redis databases."""
+    with producer_and_cache_on(integration_redis, key_prefix="studio-test"):
         yield
 
 
@@ -115,14 +117,18 @@ def api(
 
 @pytest.fixture
 def private_broker(
-    integration_redis_url: str, live_server: Any, transactional_db: None
-) -> Iterator[str]:
-    """A Redis database of this test's own (flushed), for workers it starts itself:
-    the session's ``celery_worker`` listens on the shared one and would take their
-    jobs. The live server's producer and cache use it too while the test runs."""
-    url = second_redis_url(integration_redis_url)
+    integration_redis: RedisDatabases, live_server: Any, transactional_db: None
+) -> Iterator[RedisDatabases]:
+    """A Redis broker database of this test's own (flushed), for workers it starts
+    itself: the session's ``celery_worker`` listens on the shared one and would take
+    their jobs. The live server's producer uses it too while the test runs (the
+    cache stays the session's)."""
+    databases = RedisDatabases(
+        broker_url=second_redis_url(integration_redis.broker_url),
+        cache_url=integration_redis.cache_url,
+    )
     with (
-        flushed_redis(url, "private-broker"),
-        producer_and_cache_on(url, key_prefix="studio-private"),
+        flushed_redis(databases.broker_url, "private-broker"),
+        producer_and_cache_on(databases, key_prefix="studio-private"),
     ):
-        yield url
+        yield databases

@@ -24,6 +24,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
+from bench.load import free_port
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +51,19 @@ def wait_for(
                 f"timed out after {timeout} s waiting for {what}{tail}"
             )
         time.sleep(interval)
+
+
+# The biggest training the digits data set allows (about a second); tests that
+# catch a training mid-run use it.
+BIG_TRAINING_SETTINGS = {
+    "dataset": "digits",
+    "n_components": 64,
+    "bandwidth": "cv",
+    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
+    "cv_folds": 10,
+    "n_train": 1437,
+    "class_conditional": False,
+}
 
 
 @dataclass
@@ -85,6 +100,36 @@ class WorkerProcess:
         for pid in children:
             os.kill(pid, signum)
         return children
+
+
+def catch_running(
+    submit: Callable[[], str], worker: WorkerProcess, signum: int
+) -> tuple[str, list[int]]:
+    """Queue a job (``submit`` returns its id) and send ``signum`` to the worker's
+    pool once it is running.
+
+    Returns the job id and the signalled pids. A job can finish between being seen
+    running and the signal; then the attempt is repeated with a new job.
+    """
+    from webapp.jobs.models import Job
+
+    for _ in range(3):
+        job_id = submit()
+        started = Job.objects.filter(pk=job_id).exclude(state=Job.State.QUEUED)
+        wait_for(
+            started.exists,
+            timeout=60,
+            interval=0.005,
+            what=f"job {job_id} to start",
+            log=worker,
+        )
+        pids = worker.signal_children(signum)
+        assert pids, worker.tail()
+        if Job.objects.get(pk=job_id).state == Job.State.RUNNING:
+            return job_id, pids
+        if signum == signal.SIGSTOP:
+            worker.signal_children(signal.SIGCONT)
+    raise AssertionError("the job finished before it could be caught")
 
 
 @dataclass
@@ -125,18 +170,8 @@ class Api:
 PASSWORD = "integration-password-73"
 FINISHED = ("succeeded", "failed", "cancelled")
 
-# The biggest training the digits data set allows (about a second); tests catch it
-# mid-run to cancel it or kill its worker.
-BIG_TRAINING = {
-    "name": "big",
-    "dataset": "digits",
-    "n_components": 64,
-    "bandwidth": "cv",
-    "bandwidth_grid": {"start": 0.05, "stop": 20.0, "num": 50},
-    "cv_folds": 10,
-    "n_train": 1437,
-    "class_conditional": False,
-}
+# Tests catch it mid-run to cancel it or kill its worker.
+BIG_TRAINING = {"name": "big", **BIG_TRAINING_SETTINGS}
 
 
 def sign_up(api: Api, username: str) -> Api:
@@ -167,12 +202,21 @@ def wait_finished(api: Api, job_id: str, *workers: WorkerProcess) -> dict[str, A
 # --- Redis and PostgreSQL for the subprocesses --------------------------------------
 
 
-@contextmanager
-def flushed_test_redis(who: str) -> Iterator[str]:
-    """The URL of the test Redis database, flushed before and after.
+@dataclass(frozen=True)
+class RedisDatabases:
+    """A broker database and a cache database (apart, as in production)."""
 
-    TEST_REDIS_URL, or database 15 of the configured REDIS_URL's server; skips the
-    ``who`` tests when it does not answer.
+    broker_url: str
+    cache_url: str
+
+
+@contextmanager
+def flushed_test_redis(who: str) -> Iterator[RedisDatabases]:
+    """The test Redis databases, flushed before and after.
+
+    The broker: TEST_REDIS_URL, or database 15 of the configured REDIS_URL's
+    server; the cache: TEST_CACHE_URL, or the configured CACHE_URL. Skips the
+    ``who`` tests when Redis does not answer.
     """
     from django.conf import settings
 
@@ -180,8 +224,17 @@ def flushed_test_redis(who: str) -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL") or urlunsplit(
         configured._replace(path="/15")
     )
-    with flushed_redis(url, who) as flushed:
-        yield flushed
+    databases = RedisDatabases(
+        broker_url=url, cache_url=os.environ.get("TEST_CACHE_URL") or settings.CACHE_URL
+    )
+    taken = {url, second_redis_url(url)}
+    if databases.cache_url in taken:
+        raise pytest.UsageError(
+            f"The tests' cache {databases.cache_url} is one of their brokers "
+            f"{sorted(taken)}: set TEST_CACHE_URL to another Redis database."
+        )
+    with flushed_redis(url, who), flushed_redis(databases.cache_url, who):
+        yield databases
 
 
 def second_redis_url(first: str) -> str:
@@ -236,14 +289,15 @@ def subprocess_database_url(who: str) -> str:
 
 
 def process_environment(
-    *, database_url: str, redis_url: str, data_dir: Path, **extra: str
+    *, database_url: str, redis: RedisDatabases, data_dir: Path, **extra: str
 ) -> dict[str, str]:
     """The environment of a worker or beat subprocess on the test database and Redis."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis.broker_url,
+        "CACHE_URL": redis.cache_url,
         "DATA_DIR": str(data_dir),
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -253,6 +307,75 @@ def process_environment(
         "EVALUATION_PREPARE_DATASETS": "digits",
         **extra,
     }
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port, for tests that stop or empty it.
+
+    No persistence: a restart comes back empty, as a Redis without its append-only
+    file does.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        import shutil
+
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.skip("these tests need redis-server on PATH")
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    @property
+    def databases(self) -> RedisDatabases:
+        """Broker on database 0, cache on 1: the production defaults."""
+        return RedisDatabases(broker_url=self.url(0), cache_url=self.url(1))
+
+    def client(self, database: int = 0) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url(database), socket_connect_timeout=2)
+
+    def start(self) -> None:
+        log = (self.directory / "redis.log").open("ab")
+        argv = [
+            self.executable,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for(self._answers, timeout=20, what="redis-server to start")
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
 
 
 # --- Celery subprocesses --------------------------------------------------------------
@@ -294,11 +417,11 @@ def running_worker(
     *,
     hostname: str,
     concurrency: int = 1,
-    queues: str = "training,generation",
+    queues: str = "training,generation,maintenance",
     cwd: Path = REPO,
 ) -> Iterator[WorkerProcess]:
-    """One worker, by default for both queues and one job at a time (so a second
-    job waits).
+    """One worker, by default for both job queues and the sweeper's and one job at
+    a time (so a second job waits).
 
     Ready when the block starts, stopped when it ends.
     """
@@ -360,20 +483,20 @@ def connect_producer(app: Any, url: str) -> None:
 
 
 @contextmanager
-def producer_and_cache_on(redis_url: str, *, key_prefix: str) -> Iterator[None]:
-    """This process's Celery producer and Django cache on ``redis_url``, restored
+def producer_and_cache_on(redis: RedisDatabases, *, key_prefix: str) -> Iterator[None]:
+    """This process's Celery producer and Django cache on ``redis``, restored
     (with no pooled connection left) when the block ends."""
     from django.test import override_settings
 
     from webapp.jobs.dispatch import app
 
     previous = app.conf.broker_url
-    connect_producer(app, redis_url)
+    connect_producer(app, redis.broker_url)
     caches = override_settings(
         CACHES={
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
+                "LOCATION": redis.cache_url,
                 "KEY_PREFIX": key_prefix,
             }
         }

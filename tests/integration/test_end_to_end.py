@@ -19,6 +19,7 @@ from tests.integration.integration_support import (
     PASSWORD,
     Api,
     WorkerProcess,
+    catch_running,
     sign_up,
     wait_finished,
     wait_for,
@@ -173,34 +174,17 @@ def test_sign_up_train_generate_and_fetch_the_gallery(
     assert bob.get("/stats")[0] == 503
 
 
-def catch_running(
+def catch_big_training(
     api: Api, worker: WorkerProcess, signum: int
 ) -> tuple[str, list[int]]:
-    """Queue a big training and send ``signum`` to the pool once it is running.
+    """Queue a big training and send ``signum`` to the pool once it is running."""
 
-    Returns the job id and the signalled pids. A job can finish between being seen
-    running and the signal; then the attempt is repeated with a new job.
-    """
-    from webapp.jobs.models import Job
-
-    for _ in range(3):
+    def submit() -> str:
         status, job = api.post("/api/v1/training-runs", BIG_TRAINING)
         assert status == 202, job
-        started = Job.objects.filter(pk=job["id"]).exclude(state=Job.State.QUEUED)
-        wait_for(
-            started.exists,
-            timeout=60,
-            interval=0.005,
-            what="the big training to start",
-            log=worker,
-        )
-        pids = worker.signal_children(signum)
-        assert pids, worker.tail()
-        if Job.objects.get(pk=job["id"]).state == Job.State.RUNNING:
-            return job["id"], pids
-        if signum == signal.SIGSTOP:
-            worker.signal_children(signal.SIGCONT)
-    raise AssertionError("the big training finished before it could be caught")
+        return str(job["id"])
+
+    return catch_running(submit, worker, signum)
 
 
 def test_a_per_class_model_trains_generates_and_its_figures_follow_the_images(
@@ -248,7 +232,7 @@ def test_cancel_a_queued_and_a_running_job(
     from webapp.jobs.models import Job, ModelVersion
 
     carol = sign_up(api(), "carol")
-    running_id, _ = catch_running(carol, celery_worker, signal.SIGSTOP)
+    running_id, _ = catch_big_training(carol, celery_worker, signal.SIGSTOP)
     try:
         # The only worker process is busy (paused mid-training): this one waits.
         status, queued = carol.post("/api/v1/training-runs", SMALL_TRAINING)
@@ -292,7 +276,7 @@ def test_a_job_whose_worker_process_dies_is_taken_over(
     from webapp.jobs.models import ModelVersion
 
     dave = sign_up(api(), "dave")
-    job_id, _ = catch_running(dave, celery_worker, signal.SIGKILL)
+    job_id, _ = catch_big_training(dave, celery_worker, signal.SIGKILL)
 
     # Celery requeues the message of the killed process; the redelivery finds the
     # heartbeat still fresh, looks again once it is stale, and takes the job over.

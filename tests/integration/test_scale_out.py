@@ -18,6 +18,7 @@ import pytest
 from tests.integration.integration_support import (
     BIG_TRAINING,
     Api,
+    RedisDatabases,
     WorkerProcess,
     running_worker,
     sign_up,
@@ -62,7 +63,7 @@ class Host:
 
 @pytest.fixture
 def hosts(
-    private_broker: str, process_env: dict[str, str], tmp_path: Path
+    private_broker: RedisDatabases, process_env: dict[str, str], tmp_path: Path
 ) -> tuple[Host, Host]:
     made = []
     for name in ("host-a", "host-b"):
@@ -72,7 +73,7 @@ def hosts(
         # on this test's own broker; beat sweeps every second.
         env = {
             **process_env,
-            "REDIS_URL": private_broker,
+            "REDIS_URL": private_broker.broker_url,
             "DATA_DIR": str(root / "data"),
             "JOB_SWEEP_INTERVAL_SECONDS": "1",
         }

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.integration_support import Api, WorkerProcess, wait_for
-from tests.integration.test_end_to_end import sign_up
+from tests.integration.integration_support import (
+    Api,
+    WorkerProcess,
+    sign_up,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

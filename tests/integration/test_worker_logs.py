@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.integration_support import (
     Api,
+    RedisDatabases,
     WorkerProcess,
     running_worker,
     sign_up,
@@ -41,7 +42,10 @@ def json_events(worker: WorkerProcess) -> list[dict[str, Any]]:
 
 
 def test_json_events_name_the_job_user_and_task_and_a_failure_keeps_its_lines(
-    live_server: Any, private_broker: str, process_env: dict[str, str], tmp_path: Path
+    live_server: Any,
+    private_broker: RedisDatabases,
+    process_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     from django.contrib.auth.models import User
 
@@ -51,7 +55,7 @@ def test_json_events_name_the_job_user_and_task_and_a_failure_keeps_its_lines(
     # with), on this test's own broker.
     env = {
         **process_env,
-        "REDIS_URL": private_broker,
+        "REDIS_URL": private_broker.broker_url,
         "DATA_DIR": str(tmp_path / "data"),
         "LOG_FORMAT": "json",
     }

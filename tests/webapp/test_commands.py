@@ -73,5 +73,6 @@ def test_sweep_jobs_reports_what_it_did(
     queued = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING)
     output = run("sweep_jobs", "--redispatch-queued")
     assert "0 requeued, 1 failed, 0 cancelled" in output
+    assert "Lost queued jobs sent again: 0" in output
     assert "sent to the broker again: 1" in output
     assert dispatched.job_ids == [queued.pk]

@@ -67,12 +67,21 @@ def load_settings(
     env: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """Import the settings module in a fresh interpreter with only ``env`` set."""
-    script = (
-        "import json, webapp.settings as s\n"
+    return run_with_settings(
         "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'],"
         " 'name': str(s.DATABASES['default']['NAME']), 'hosts': s.ALLOWED_HOSTS,"
-        " 'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['LOCATION']}))\n"
+        " 'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['LOCATION']}))",
+        env,
+        tmp_path,
     )
+
+
+def run_with_settings(
+    script: str, env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` after ``import json, webapp.settings as s`` in a fresh
+    interpreter with only ``env`` set."""
+    script = "import json, webapp.settings as s\n" + script + "\n"
     base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-c", script],
@@ -91,7 +100,8 @@ def test_zero_configuration_runs_on_sqlite_in_the_data_dir(tmp_path: Path) -> No
     assert loaded["debug"] is True
     assert loaded["db"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(tmp_path / "studio.sqlite3")
-    assert loaded["broker"] == loaded["cache"] == "redis://127.0.0.1:6379/0"
+    assert loaded["broker"] == "redis://127.0.0.1:6379/0"
+    assert loaded["cache"] == "redis://127.0.0.1:6379/1"
 
 
 def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
@@ -108,7 +118,33 @@ def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
         "django.db.backends.postgresql",
         "studio",
     )
-    assert loaded["broker"] == loaded["cache"] == "redis://cache.example:6379/2"
+    assert loaded["broker"] == "redis://cache.example:6379/2"
+    assert loaded["cache"] == "redis://cache.example:6379/3"
+
+
+@pytest.mark.parametrize(
+    ("broker", "cache"),
+    [
+        ("redis://:pw@redis:6379", "redis://:pw@redis:6379/1"),
+        ("rediss://redis.example:6380/15", "rediss://redis.example:6380/14"),
+    ],
+)
+def test_the_cache_defaults_to_another_database_of_the_broker(
+    broker: str, cache: str
+) -> None:
+    assert project_settings.other_redis_database(broker) == cache
+
+
+def test_cache_and_broker_apart_or_refused(tmp_path: Path) -> None:
+    url = "redis://cache.example:6379/4"
+    result = load_settings(
+        {"REDIS_URL": url, "CACHE_URL": "redis://c:6379/9"}, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cache"] == "redis://c:6379/9"
+    result = load_settings({"REDIS_URL": url, "CACHE_URL": url}, tmp_path)
+    assert result.returncode != 0
+    assert "CACHE_URL must name another Redis database" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -151,6 +187,40 @@ def test_broker_visibility_timeout_outlasts_every_hard_time_limit() -> None:
     assert project_settings.TRAINING_HARD_TIME_LIMIT > (
         project_settings.TRAINING_SOFT_TIME_LIMIT
     )
+
+
+def read_settings(
+    names: list[str], env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Print the named settings as JSON from a fresh interpreter with only ``env``."""
+    return run_with_settings(
+        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))",
+        env,
+        tmp_path,
+    )
+
+
+def test_the_visibility_timeout_comes_from_the_environment_above_the_limits(
+    tmp_path: Path,
+) -> None:
+    names = ["CELERY_VISIBILITY_TIMEOUT"]
+    given = read_settings(names, {"CELERY_VISIBILITY_TIMEOUT": "9000"}, tmp_path)
+    assert json.loads(given.stdout) == {"CELERY_VISIBILITY_TIMEOUT": 9000}
+    # Below the training's hard limit (3720 s by default).
+    refused = read_settings(names, {"CELERY_VISIBILITY_TIMEOUT": "3600"}, tmp_path)
+    assert refused.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must be above" in refused.stderr
+
+
+def test_by_default_a_killed_workers_job_is_swept_back_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    names = ["JOB_STALE_AFTER_SECONDS", "JOB_SWEEP_INTERVAL_SECONDS"]
+    loaded = json.loads(
+        read_settings([*names, "CELERY_TASK_ROUTES"], {}, tmp_path).stdout
+    )
+    assert sum(loaded[name] for name in names) <= 60
+    assert loaded["CELERY_TASK_ROUTES"]["jobs.sweep"] == {"queue": "maintenance"}
 
 
 PRODUCTION = {

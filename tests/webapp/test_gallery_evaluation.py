@@ -119,3 +119,25 @@ def test_a_gallery_whose_model_version_was_deleted_fails_its_evaluation(
 
 def test_preparing_skips_a_data_set_it_cannot_load() -> None:
     assert evaluation.prepare_evaluation(["digits", "no-such-data-set"]) == ["digits"]
+
+
+def test_a_broker_down_leaves_the_job_succeeded_and_the_figures_pending(
+    owner: User,
+    make_model_version: Any,
+    settings: SettingsWrapper,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.GALLERY_EVALUATION = True
+
+    def broker_down(gallery_id: int, *, task_id: str) -> None:
+        raise ConnectionError("redis is gone")
+
+    monkeypatch.setattr(dispatch, "evaluate_gallery", broker_down)
+    job = generation_job(owner, make_model_version(owner))
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.run_generation_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    gallery = Gallery.objects.get(job=job)
+    assert (gallery.evaluation_state, gallery.images.count()) == (State.PENDING, 4)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models.functions import Now
 
 from tests.webapp.job_rows import generation_job, training_job
 from webapp.jobs import runner, services
@@ -48,12 +50,15 @@ def test_create_generation_job_records_a_seed_when_none_is_given(
     assert 0 <= job.params["seed"] <= services.MAX_SEED
 
 
-def test_unreachable_broker_marks_the_job_failed(
+def test_unreachable_broker_leaves_the_job_queued_for_the_sweeper(
     owner: User,
+    dispatched: Any,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from webapp.jobs import dispatch
+    from webapp.jobs import dispatch, maintenance
+
+    real_train = dispatch.train
 
     def refuse(job_id: Any, *, task_id: str) -> None:
         raise ConnectionError("connection refused")
@@ -62,8 +67,16 @@ def test_unreachable_broker_marks_the_job_failed(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.create_training_job(owner, training_settings={}, name="run")
     job.refresh_from_db()
-    assert job.state == Job.State.FAILED
-    assert "queue is unavailable" in job.error
+    # What the submission answered (queued) is the truth: the job will run.
+    assert (job.state, job.error, job.finished_at) == (Job.State.QUEUED, "", None)
+
+    # The broker is back: past the grace period, the sweeper sends it.
+    monkeypatch.setattr(dispatch, "train", real_train)
+    monkeypatch.setattr(dispatch, "waiting_task_ids", lambda delivered_within: set())
+    Job.objects.filter(pk=job.pk).update(dispatched_at=Now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.redispatch_lost_jobs() == 1
+    assert dispatched.calls == [("training", job.pk, job.celery_task_id)]
 
 
 # --- Cancelling and queue position ----------------------------------------------------

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models.functions import Now
 from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from tests.webapp.job_rows import stale_time, training_job
-from webapp.jobs import maintenance, runner, services
+from webapp.jobs import dispatch, maintenance, runner, services
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +75,49 @@ def test_redispatch_queued_jobs_sends_each_queued_job_again(
     with django_capture_on_commit_callbacks(execute=True):
         assert maintenance.redispatch_queued_jobs() == 1
     assert dispatched.job_ids == [queued.pk]
+
+
+def overdue_job(owner: User) -> Job:
+    """A queued job last sent to the broker an hour ago (by the database's clock)."""
+    job = training_job(owner, celery_task_id=str(uuid.uuid4()))
+    Job.objects.filter(pk=job.pk).update(dispatched_at=Now() - timedelta(hours=1))
+    return job
+
+
+def test_lost_queued_jobs_are_sent_again_with_their_task_id(
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    waiting, lost = overdue_job(owner), overdue_job(owner)
+    just_sent = training_job(owner, celery_task_id=str(uuid.uuid4()))
+    running = overdue_job(owner)
+    Job.objects.filter(pk=running.pk).update(state=Job.State.RUNNING)
+    # Only the waiting job's message is still in the broker.
+    monkeypatch.setattr(
+        dispatch,
+        "waiting_task_ids",
+        lambda delivered_within: {waiting.celery_task_id, just_sent.celery_task_id},
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.sweep_jobs().redispatched == 1
+    assert dispatched.calls == [("training", lost.pk, lost.celery_task_id)]
+    lost.refresh_from_db()
+    assert lost.state == Job.State.QUEUED
+
+    # Sent once per grace period at most, even when the broker cannot tell.
+    def broker_down(delivered_within: float) -> set[str]:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(dispatch, "waiting_task_ids", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.redispatch_lost_jobs() == 1
+    assert dispatched.job_ids == [lost.pk, waiting.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.redispatch_lost_jobs() == 0
+    assert len(dispatched.calls) == 2
 
 
 # --- Demo seeding ---------------------------------------------------------------------

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import F
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
+from webapp.querysets import update_returning
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,26 @@ def test_galleries_and_images_for_an_owner(
     assert [image.gallery_id for image in GeneratedImage.objects.for_owner(owner)] == [
         mine.pk
     ]
+
+
+def test_update_returning_gives_the_new_values_of_the_rows_it_changed(
+    owner: User,
+) -> None:
+    first = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=1)
+    second = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=4)
+    untouched = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, attempts=7)
+
+    returned = update_returning(
+        Job.objects.filter(kind=Job.Kind.TRAINING),
+        "attempts",
+        attempts=F("attempts") + 1,
+        phase="bumped",
+    )
+
+    assert sorted(returned) == [2, 5]
+    assert update_returning(Job.objects.none(), "attempts", phase="x") == []
+    for job, attempts, phase in ((first, 2, "bumped"), (second, 5, "bumped")):
+        job.refresh_from_db()
+        assert (job.attempts, job.phase) == (attempts, phase)
+    untouched.refresh_from_db()
+    assert (untouched.attempts, untouched.phase) == (7, "")

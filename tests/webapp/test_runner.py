@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
@@ -114,6 +117,29 @@ def test_duplicate_delivery_of_a_live_job_is_ignored(owner: User) -> None:
     assert not ModelVersion.objects.exists()
 
 
+@pytest.mark.parametrize("skew", [timedelta(hours=1), -timedelta(hours=1)])
+def test_staleness_is_judged_by_the_database_clock(
+    owner: User, monkeypatch: pytest.MonkeyPatch, skew: timedelta
+) -> None:
+    from webapp.jobs import maintenance
+
+    fresh = training_job(owner, state=Job.State.RUNNING, attempts=1)
+    stale = training_job(owner, state=Job.State.RUNNING, attempts=1)
+    Job.objects.filter(pk=fresh.pk).update(heartbeat_at=Now())
+    Job.objects.filter(pk=stale.pk).update(heartbeat_at=Now() - timedelta(hours=2))
+    # This server's clock is an hour off the database's: it decides nothing.
+    skewed = timezone.now() + skew
+    monkeypatch.setattr(timezone, "now", lambda: skewed)
+
+    assert runner.run_training_job(fresh.pk) is runner.RunOutcome.BUSY
+    with transaction.atomic():
+        assert maintenance.sweep_stale_jobs().requeued == 1
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert (fresh.state, fresh.attempts) == (Job.State.RUNNING, 1)
+    assert stale.state == Job.State.QUEUED
+
+
 @pytest.mark.parametrize(
     "state", [Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]
 )
@@ -180,6 +206,67 @@ def test_superseded_attempt_stores_nothing(
     job.refresh_from_db()
     assert (job.state, job.attempts) == (Job.State.RUNNING, 2)
     assert not ModelVersion.objects.exists()
+
+
+def test_a_stopping_worker_hands_its_training_back_without_using_an_attempt(
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    job = training_job(owner, celery_task_id="task-1")
+    real_train = runner.train_model
+
+    def stop_midway(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        # The worker got SIGTERM while this training ran; then it reports progress.
+        assert runner.hand_back_trainings([(str(job.pk), "task-1")]) == 1
+        return real_train(settings, data_dir=data_dir, callback=callback)
+
+    monkeypatch.setattr(runner, "train_model", stop_midway)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.phase) == (Job.State.QUEUED, 0, "requeued")
+    assert not job.requeue_requested
+    assert not ModelVersion.objects.exists()
+    # Sent again under its own task id; the next delivery runs it as attempt 1.
+    assert dispatched.calls == [("training", job.pk, "task-1")]
+    monkeypatch.setattr(runner, "train_model", real_train)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 1)
+
+
+def test_a_hand_back_asked_of_a_dead_run_does_not_stop_the_next_one(
+    owner: User,
+) -> None:
+    # Its worker was asked to stop, then killed before the next report; swept.
+    job = training_job(owner, attempts=1, requeue_requested=True)
+    assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.SUCCEEDED, 2)
+    assert not job.requeue_requested
+
+
+def test_only_the_running_trainings_of_the_stopping_worker_are_handed_back(
+    owner: User, make_model_version: Any
+) -> None:
+    running = training_job(
+        owner, state=Job.State.RUNNING, attempts=1, celery_task_id="mine"
+    )
+    taken_over = training_job(
+        owner, state=Job.State.RUNNING, attempts=2, celery_task_id="another"
+    )
+    generation = generation_job(owner, make_model_version(owner))
+    Job.objects.filter(pk=generation.pk).update(
+        state=Job.State.RUNNING, celery_task_id="gen"
+    )
+    asked = runner.hand_back_trainings(
+        [(str(running.pk), "mine"), (str(taken_over.pk), "old"), (generation.pk, "gen")]
+    )
+    assert asked == 1
+    assert list(Job.objects.filter(requeue_requested=True)) == [running]
 
 
 def test_jobs_at_the_attempt_limit_are_not_taken_over(

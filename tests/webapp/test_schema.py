@@ -23,6 +23,7 @@ def test_schema_generates_without_warnings() -> None:
         "/api/v1/galleries/{id}/grid.png",
         "/api/v1/images/{id}.png",
         "/api/v1/galleries/{id}/share",
+        "/api/v1/galleries/{id}/walk.gif",
         "/api/v1/model-versions/{id}/share",
         "/api/v1/share-links",
         "/api/v1/share-links/{id}",
@@ -79,3 +80,30 @@ def test_schema_and_docs_hold_no_data(
         text = page.content.decode()
         for secret in secrets:
             assert secret not in text
+
+
+def test_the_schema_is_built_once_per_process(
+    anonymous_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    from webapp.schema import SchemaView
+
+    monkeypatch.setattr(SchemaView, "_built", {})
+    monkeypatch.setattr(SchemaView, "_rendered", {})
+    builds = []
+    original = SchemaGenerator.get_schema
+
+    def counted(self: SchemaGenerator, *args: Any, **kwargs: Any) -> Any:
+        builds.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    first = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    second = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    yaml = anonymous_client.get("/api/schema/")
+    assert first.json() == second.json()
+    assert first["Content-Type"] == "application/json"
+    assert yaml.content.startswith(b"openapi: 3")
+    assert yaml["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert len(builds) == 1

@@ -193,3 +193,35 @@ def test_client_ip_trusts_only_our_own_proxies(
 ) -> None:
     settings.TRUSTED_PROXY_COUNT = proxies
     assert client_ip(_Request("10.0.0.9", forwarded)) == expected  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def unreachable_cache(settings: SettingsWrapper) -> None:
+    """The cache on a port where no Redis answers."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+
+def test_with_the_cache_unreachable_logging_in_still_works(
+    unreachable_cache: None, one_per_minute: None, owner: User
+) -> None:
+    from tests.conftest import PASSWORD
+
+    api = APIClient()
+    for _ in range(2):  # past the rate, too: nothing counts without the cache
+        response = api.post(
+            "/api/v1/auth/token", {"username": "owner", "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.content
+    assert response.json()["token"]
+
+    client = Client()
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "owner", "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    assert client.get("/dashboard/").status_code == 200
+    assert client.get("/account/token/").status_code == 200

@@ -268,3 +268,16 @@ def test_running_a_walk_again_walks_the_same_way(
     job.save()
     again = services.rerun_job(job)
     assert again.params == job.params
+
+
+def test_galleries_filter_by_mode(
+    api_client: APIClient, model_version: ModelVersion, dispatched: Any
+) -> None:
+    walked = run(walk(api_client, n_images=3).json()["id"])
+    sampled = run(api_client.post(URL, {"n_images": 2}, format="json").json()["id"])
+    for mode, expected in (("walk", [walked.pk]), ("samples", [sampled.pk])):
+        data = api_client.get(f"/api/v1/galleries/?mode={mode}").json()
+        assert [item["id"] for item in data["results"]] == expected
+    response = api_client.get("/api/v1/galleries/?mode=spiral")
+    assert response.status_code == 400
+    assert "mode" in response.json()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -45,7 +46,7 @@ def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
     [
         (train_model_task, "jobs.train", "training"),
         (generate_images_task, "jobs.generate", "generation"),
-        (sweep_jobs_task, "jobs.sweep", "generation"),
+        (sweep_jobs_task, "jobs.sweep", "maintenance"),
         (evaluate_gallery_task, "gallery.evaluate", "generation"),
         (prepare_evaluation_task, "gallery.prepare_evaluation", "generation"),
     ],
@@ -160,7 +161,12 @@ def test_a_busy_job_is_looked_at_once_more(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.mark.django_db
 def test_sweep_task_runs_the_sweeper() -> None:
-    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 0, "cancelled": 0}
+    assert sweep_jobs_task.apply().get() == {
+        "requeued": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "redispatched": 0,
+    }
 
 
 @pytest.mark.django_db
@@ -173,7 +179,45 @@ def test_sweep_task_reports_every_count(owner: User, make_job: Any) -> None:
             heartbeat_at=timezone.now() - timedelta(hours=1),
             cancel_requested=cancel_requested,
         )
-    assert sweep_jobs_task.apply().get() == {"requeued": 0, "failed": 1, "cancelled": 2}
+    assert sweep_jobs_task.apply().get() == {
+        "requeued": 0,
+        "failed": 1,
+        "cancelled": 2,
+        "redispatched": 0,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("task", [train_model_task, generate_images_task])
+def test_a_job_killed_at_its_hard_time_limit_fails_at_once(
+    owner: User, make_job: Any, task: Any
+) -> None:
+    job = make_job(owner, state=Job.State.RUNNING, attempts=1, celery_task_id="task-1")
+    other = make_job(
+        owner, state=Job.State.RUNNING, attempts=1, celery_task_id="task-2"
+    )
+    # What the worker's main process calls once the hard limit killed the task.
+    task.on_failure(TimeLimitExceeded(9), "task-1", (str(job.pk),), {}, None)
+    task.on_failure(ValueError("not a timeout"), "task-2", (str(other.pk),), {}, None)
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.FAILED, 1)
+    assert f"hard time limit ({task.time_limit} s)" in job.error
+    assert "not retried" in job.error
+    assert job.finished_at is not None
+    other.refresh_from_db()
+    assert other.state == Job.State.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_hard_time_limit_of_an_older_delivery_leaves_the_job_alone(
+    owner: User, make_job: Any
+) -> None:
+    # The sweeper requeued the job under a new task id, and another worker runs it.
+    job = make_job(owner, state=Job.State.RUNNING, attempts=2, celery_task_id="new")
+    assert not runner.fail_at_hard_time_limit(str(job.pk), "old", 60)
+    job.refresh_from_db()
+    assert job.state == Job.State.RUNNING
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ a worker never looks for a row that is not there yet.
 
 from __future__ import annotations
 
+import json
+import time
 from uuid import UUID
 
 import redis
@@ -37,6 +39,35 @@ def generate(job_id: UUID, *, task_id: str) -> None:
 def evaluate_gallery(gallery_id: int | str, *, task_id: str) -> None:
     """Queue the quality figures of a stored gallery on the ``generation`` queue."""
     app.send_task(EVALUATE_GALLERY, args=[str(gallery_id)], task_id=task_id)
+
+
+def waiting_task_ids(*, delivered_within: float) -> set[str]:
+    """Ids of the job tasks whose messages the broker holds.
+
+    Those waiting in the training or generation queue, and those delivered to a
+    worker less than ``delivered_within`` seconds ago and not acknowledged yet (a
+    delivery older than that, of a job still queued, belongs to a worker that
+    died). Reads the Redis transport's keys: the queue lists (no priorities are
+    used, so each queue is one list) and its ``unacked`` hash and index.
+    """
+    queues = sorted(
+        {app.amqp.router.route({}, name)["queue"].name for name in (TRAIN, GENERATE)}
+    )
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        client = channel.client
+        with client.pipeline() as pipe:
+            for queue in queues:
+                pipe.lrange(queue, 0, -1)
+            pipe.zrangebyscore(
+                channel.unacked_index_key, time.time() - delivered_within, "+inf"
+            )
+            *waiting, recent = pipe.execute()
+        delivered = client.hmget(channel.unacked_key, recent) if recent else []
+    messages = [json.loads(raw) for raw in (m for queue in waiting for m in queue)]
+    # An unacknowledged entry is [message, exchange, routing key].
+    messages += [json.loads(raw)[0] for raw in delivered if raw is not None]
+    return {str(message["headers"]["id"]) for message in messages}
 
 
 def queue_lengths(queues: tuple[str, ...], *, timeout: float) -> dict[str, int]:

@@ -1,18 +1,20 @@
-"""Maintenance: sweeping stale jobs, re-dispatching queued ones, the demo model."""
+"""Maintenance: sweeping stale and lost jobs, re-dispatching queued ones, the demo
+model."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs import dispatch
+from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale
 from webapp.jobs.services import (
     create_training_job,
     dispatch_on_commit,
@@ -32,6 +34,13 @@ class SweepResult:
     requeued: int
     failed: int
     cancelled: int
+    #: Queued jobs sent to the broker again (their message was lost).
+    redispatched: int = 0
+
+
+def sweep_jobs() -> SweepResult:
+    """The periodic sweep: stale running jobs, then lost queued ones."""
+    return replace(sweep_stale_jobs(), redispatched=redispatch_lost_jobs())
 
 
 def sweep_stale_jobs() -> SweepResult:
@@ -41,23 +50,14 @@ def sweep_stale_jobs() -> SweepResult:
     become failed; the rest go back to the queue (their attempts count stays, so a
     job that keeps killing its worker ends after JOB_MAX_ATTEMPTS).
     """
-    now = timezone.now()
-    stale = Job.objects.filter(
-        state=Job.State.RUNNING,
-        heartbeat_at__lt=now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS),
-    )
+    stale = Job.objects.filter(heartbeat_is_stale(), state=Job.State.RUNNING)
     cancelled = stale.filter(cancel_requested=True).update(
-        state=Job.State.CANCELLED, finished_at=now
+        state=Job.State.CANCELLED, finished_at=Now()
     )
     failed = stale.filter(
         cancel_requested=False, attempts__gte=settings.JOB_MAX_ATTEMPTS
-    ).update(
-        state=Job.State.FAILED,
-        finished_at=now,
-        error=(
-            f"The worker stopped responding {settings.JOB_MAX_ATTEMPTS} times; "
-            "giving up."
-        ),
+    ).fail(
+        f"The worker stopped responding {settings.JOB_MAX_ATTEMPTS} times; giving up."
     )
     requeued = 0
     for job in stale.filter(cancel_requested=False).only("pk", "kind"):
@@ -69,6 +69,7 @@ def sweep_stale_jobs() -> SweepResult:
                 phase="requeued",
                 progress=0.0,
                 celery_task_id=task_id,
+                dispatched_at=Now(),
             ):
                 job.celery_task_id = task_id
                 dispatch_on_commit(job)
@@ -81,6 +82,40 @@ def sweep_stale_jobs() -> SweepResult:
             cancelled,
         )
     return SweepResult(requeued=requeued, failed=failed, cancelled=cancelled)
+
+
+def redispatch_lost_jobs() -> int:
+    """Send again the queued jobs whose message the broker lost; returns how many.
+
+    Only jobs sent JOB_QUEUED_GRACE_SECONDS ago or earlier, and not those whose
+    message is still in the broker (waiting behind others), so a long queue is not
+    sent twice. If the broker cannot be inspected, each such job is sent again at
+    most once per grace period. The task id stays the same: if the original message
+    turns up after all, whichever delivery comes second finds the job claimed.
+    """
+    grace = settings.JOB_QUEUED_GRACE_SECONDS
+    overdue = Job.objects.filter(
+        state=Job.State.QUEUED, dispatched_at__lt=Now() - timedelta(seconds=grace)
+    )
+    jobs = list(overdue.only("pk", "kind", "celery_task_id"))
+    if not jobs:
+        return 0
+    try:
+        waiting = dispatch.waiting_task_ids(delivered_within=grace)
+    except Exception:
+        logger.warning("Could not inspect the broker's queues", exc_info=True)
+        waiting = set()
+    count = 0
+    for job in jobs:
+        # Conditional: another sweep (or a cancel) may have got there first.
+        if job.celery_task_id not in waiting and overdue.filter(pk=job.pk).update(
+            dispatched_at=Now()
+        ):
+            dispatch_on_commit(job)
+            count += 1
+    if count:
+        logger.warning("Sent %s queued jobs whose message was lost again", count)
+    return count
 
 
 def redispatch_queued_jobs() -> int:

@@ -7,7 +7,9 @@ Running a job follows one protocol for both kinds:
    or it has ended: log and return. The new ``attempts`` value is this run's
    fencing token; every later write is conditional on it.
 2. Work, writing progress, phase and heartbeat to the row (throttled), and stop
-   with ``_Cancelled`` at the first report after a cancel request.
+   with ``_Cancelled`` at the first report after a cancel request, or with
+   ``_HandedBack`` after a stopping worker asked for its training back (the job
+   is queued again with its attempt given back, and sent once this run is over).
 3. Create the result (model version or gallery) and mark the job succeeded in one
    transaction that re-checks the token under a row lock, so a redelivery can
    never add a second result.
@@ -21,9 +23,8 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from uuid import UUID
 
 import numpy as np
@@ -31,7 +32,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from generator.files import file_sha256
 from generator.io import save_model
@@ -41,8 +42,10 @@ from generator.training import model_metadata, train_model
 from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import dispatch, serving, signals
-from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
+from webapp.jobs.services import dispatch_on_commit
 from webapp.jobs.walks import walk_frames
+from webapp.querysets import update_returning
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ class RunOutcome(enum.Enum):
 
 class _Cancelled(Exception):
     """Raised from progress reports once the job's cancellation was requested."""
+
+
+class _HandedBack(Exception):
+    """Raised from progress reports once the worker asked to requeue the job."""
 
 
 class _LostClaim(Exception):
@@ -92,6 +99,12 @@ def _run_claimed(
             raise
         finally:
             signals.announce_job_ended(job_id)
+        if run.handed_back:
+            # Sent only now that the heartbeat thread has stopped: the next claim
+            # takes this run's attempt number again.
+            job = Job.objects.filter(pk=job_id).first()
+            if job is not None:
+                dispatch_on_commit(job)
     return RunOutcome.RAN
 
 
@@ -200,13 +213,47 @@ def _generate(run: _Run) -> None:
         if evaluate:
             # The images are the user's result; the quality figures follow from
             # their own task, so the job never waits for the classifier.
-            transaction.on_commit(
-                functools.partial(
-                    dispatch.evaluate_gallery,
-                    gallery.pk,
-                    task_id=f"gallery-{gallery.pk}-evaluate",
-                )
-            )
+            transaction.on_commit(functools.partial(_queue_evaluation, gallery.pk))
+
+
+def fail_at_hard_time_limit(job_id: str | UUID, task_id: str, limit: int) -> bool:
+    """The hard time limit killed the process running this delivery: fail the job
+    now (it is not retried, it would only take as long again); False if it had
+    already ended or moved on."""
+    failed = Job.objects.filter(
+        pk=job_id, celery_task_id=task_id, state=Job.State.RUNNING
+    ).fail(
+        f"The job ran longer than its hard time limit ({limit} s) and was "
+        "stopped. It is not retried: it would take as long again."
+    )
+    if failed:
+        logger.error("Job %s killed at its hard time limit (%s s)", job_id, limit)
+    return bool(failed)
+
+
+def hand_back_trainings(running: Iterable[tuple[str, str]]) -> int:
+    """Ask the running trainings (job id, task id) of a stopping worker to go back
+    to the queue at their next progress report; returns how many were asked."""
+    asked = 0
+    for job_id, task_id in running:
+        asked += Job.objects.filter(
+            pk=job_id,
+            celery_task_id=task_id,
+            kind=Job.Kind.TRAINING,
+            state=Job.State.RUNNING,
+        ).update(requeue_requested=True)
+    if asked:
+        logger.warning("Worker stopping: %s running trainings handed back", asked)
+    return asked
+
+
+def _queue_evaluation(gallery_id: int) -> None:
+    try:
+        dispatch.evaluate_gallery(gallery_id, task_id=f"gallery-{gallery_id}-evaluate")
+    except Exception:
+        # The broker is down: the job has its images and has succeeded, so this
+        # must not fail it; the gallery keeps saying its figures are pending.
+        logger.warning("Could not queue the evaluation of gallery %s", gallery_id)
 
 
 def takeover_delay() -> int:
@@ -216,35 +263,37 @@ def takeover_delay() -> int:
 
 def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
     """The attempt number that now owns the job, or why there is none."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    claimable = Q(state=Job.State.QUEUED) | Q(
-        state=Job.State.RUNNING,
-        heartbeat_at__lt=stale_before,
-        cancel_requested=False,
+    claimable = Q(state=Job.State.QUEUED) | (
+        Q(state=Job.State.RUNNING, cancel_requested=False) & heartbeat_is_stale()
     )
-    claimed = Job.objects.filter(
-        claimable,
-        pk=job_id,
-        kind=kind,
-        attempts__lt=settings.JOB_MAX_ATTEMPTS,
-    ).update(
+    # The new attempt number comes back from the UPDATE itself: read afterwards, it
+    # could already be a later claim's.
+    claimed = update_returning(
+        Job.objects.filter(
+            claimable,
+            pk=job_id,
+            kind=kind,
+            attempts__lt=settings.JOB_MAX_ATTEMPTS,
+        ),
+        "attempts",
         state=Job.State.RUNNING,
         attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
+        started_at=Now(),
+        heartbeat_at=Now(),
         phase="starting",
         progress=0.0,
         error="",
+        # Asked of an earlier run (whose worker then died before handing it back).
+        requeue_requested=False,
     )
+    if claimed:
+        logger.info("Job %s claimed (attempt %s)", job_id, claimed[0])
+        return int(claimed[0])
     row = (
         Job.objects.filter(pk=job_id)
         .values("state", "attempts", "kind", "cancel_requested")
         .first()
     )
-    if claimed and row is not None:
-        logger.info("Job %s claimed (attempt %s)", job_id, row["attempts"])
-        return int(row["attempts"])
     # A duplicate delivery (the broker may deliver twice), a job cancelled while
     # queued, or a crashed worker's job that is not stale yet.
     logger.info("Job %s not claimed: %s", job_id, row or "no such job")
@@ -267,6 +316,7 @@ class _Run:
         self.attempt = attempt
         self._last_phase = ""
         self._last_write = float("-inf")
+        self.handed_back = False
 
     def _mine(self) -> QuerySet[Job]:
         return Job.objects.filter(
@@ -285,8 +335,8 @@ class _Run:
         progress = min(max(float(fraction), 0.0), 0.99)
         written = (
             self._mine()
-            .filter(cancel_requested=False)
-            .update(phase=phase, progress=progress, heartbeat_at=timezone.now())
+            .filter(cancel_requested=False, requeue_requested=False)
+            .update(phase=phase, progress=progress, heartbeat_at=Now())
         )
         if not written:
             self._stop()
@@ -297,7 +347,7 @@ class _Run:
     def _stop(self) -> None:
         row = (
             Job.objects.filter(pk=self.job_id)
-            .values("state", "attempts", "cancel_requested")
+            .values("state", "attempts", "cancel_requested", "requeue_requested")
             .first()
         )
         if row is None:
@@ -306,6 +356,12 @@ class _Run:
             row["cancel_requested"] or row["state"] == Job.State.CANCELLED
         ):
             raise _Cancelled
+        if (
+            row["attempts"] == self.attempt
+            and row["state"] == Job.State.RUNNING
+            and row["requeue_requested"]
+        ):
+            raise _HandedBack
         raise _LostClaim(f"the job is now {row['state']}, attempt {row['attempts']}")
 
     def lock(self) -> Job:
@@ -323,17 +379,16 @@ class _Run:
         return job
 
     def succeed(self) -> None:
-        now = timezone.now()
         self._mine().update(
             state=Job.State.SUCCEEDED,
             progress=1.0,
             phase="done",
-            finished_at=now,
-            heartbeat_at=now,
+            finished_at=Now(),
+            heartbeat_at=Now(),
         )
 
     def _end(self, state: str, error: str = "") -> None:
-        self._mine().update(state=state, error=error, finished_at=timezone.now())
+        self._mine().update(state=state, error=error, finished_at=Now())
 
     @contextmanager
     def outcome(self, what: str) -> Iterator[None]:
@@ -343,6 +398,23 @@ class _Run:
         except _Cancelled:
             logger.info("Job %s cancelled (attempt %s)", self.job_id, self.attempt)
             self._end(Job.State.CANCELLED)
+        except _HandedBack:
+            logger.info(
+                "Job %s handed back to the queue (worker stopping)", self.job_id
+            )
+            # The attempt is given back: a stop is no fault of the job's.
+            self.handed_back = bool(
+                self._mine().update(
+                    state=Job.State.QUEUED,
+                    attempts=F("attempts") - 1,
+                    requeue_requested=False,
+                    phase="requeued",
+                    progress=0.0,
+                    started_at=None,
+                    heartbeat_at=None,
+                    dispatched_at=Now(),
+                )
+            )
         except _LostClaim as lost:
             logger.warning(
                 "Job %s attempt %s abandoned: %s", self.job_id, self.attempt, lost
@@ -388,7 +460,7 @@ def _heartbeat(job_id: str | UUID, attempt: int) -> Iterator[None]:
                 try:
                     Job.objects.filter(
                         pk=job_id, state=Job.State.RUNNING, attempts=attempt
-                    ).update(heartbeat_at=timezone.now())
+                    ).update(heartbeat_at=Now())
                 except DatabaseError:
                     logger.warning("Heartbeat of job %s failed", job_id, exc_info=True)
         finally:

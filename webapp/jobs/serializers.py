@@ -28,6 +28,10 @@ class JobLinksSerializer(serializers.Serializer[Job]):
     )
 
 
+# What Job.objects.with_results() adds to each job.
+_ANNOTATIONS = ("result_model_version_id", "result_gallery_id", "queue_position")
+
+
 class JobSerializer(serializers.ModelSerializer[Job]):
     url = serializers.HyperlinkedIdentityField(view_name="api:job-detail")
     queue_position = serializers.SerializerMethodField()
@@ -74,15 +78,23 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     def to_representation(self, job: Job) -> dict[str, Any]:
         if not hasattr(job, "result_model_version_id"):
             # Not read through Job.objects.with_results() (a job just created).
-            job.result_model_version_id, job.result_gallery_id = (  # type: ignore[attr-defined]
+            (
+                job.result_model_version_id,  # type: ignore[attr-defined]
+                job.result_gallery_id,  # type: ignore[attr-defined]
+                job.queue_position,  # type: ignore[attr-defined]
+            ) = (
                 Job.objects.filter(pk=job.pk)
-                .values_list("model_version__id", "gallery__id")
+                .with_results()
+                .values_list(*_ANNOTATIONS)
                 .first()
-            ) or (None, None)
+            ) or (None, None, services.queue_position(job))
         return super().to_representation(job)
 
     def get_queue_position(self, job: Job) -> int | None:
-        return services.queue_position(job)
+        if job.state != Job.State.QUEUED:  # refreshed since it was read
+            return None
+        position: int | None = job.queue_position  # type: ignore[attr-defined]
+        return position
 
 
 class NameSerializer(serializers.Serializer[Any]):

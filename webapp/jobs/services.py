@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from generator.search import widened_grid
@@ -188,12 +187,10 @@ def dispatch_on_commit(job: Job) -> None:
             else:
                 dispatch.generate(job_id, task_id=task_id)
         except Exception:
-            # The broker is down: a job nobody will ever run must not look queued.
-            logger.exception("Could not queue job %s", job_id)
-            Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
-                state=Job.State.FAILED,
-                error="The job queue is unavailable; please try again later.",
-                finished_at=timezone.now(),
+            # The broker is down. The job stays queued, truly: once the broker is
+            # back, the sweeper sends it (maintenance.redispatch_lost_jobs).
+            logger.warning(
+                "Could not send job %s to the broker; the sweeper will", job_id
             )
 
     transaction.on_commit(send)
@@ -268,11 +265,4 @@ def queue_position(job: Job) -> int | None:
     """1 for the next job of its kind to start, 2 after that...; None unless queued."""
     if job.state != Job.State.QUEUED:
         return None
-    # Only what is ahead in the same queue: the position says nothing about the
-    # jobs behind it, the other queue or anyone's running jobs.
-    ahead = Job.objects.filter(
-        Q(created_at__lt=job.created_at) | Q(created_at=job.created_at, pk__lt=job.pk),
-        kind=job.kind,
-        state=Job.State.QUEUED,
-    ).count()
-    return ahead + 1
+    return Job.objects.queued_ahead_of(job.kind, job.created_at, job.pk).count() + 1

@@ -145,7 +145,7 @@ def wait_until_healthy(compose: Compose, services: Sequence[str]) -> None:
 
 
 def check_start_order(since: float) -> None:
-    """Check from the engine's events that web, worker and beat started only after
+    """Check from the engine's events that the app services started only after
     db and redis were healthy."""
     lines = docker(
         "events",

@@ -10,8 +10,9 @@ from webapp.jobs import maintenance
 
 class Command(BaseCommand):
     help = (
-        "Requeue, fail or cancel running jobs whose heartbeat went stale "
-        "(what the beat schedule runs every minute)."
+        "Requeue, fail or cancel running jobs whose heartbeat went stale, and "
+        "send queued jobs whose message the broker lost again (what the beat "
+        "schedule runs every JOB_SWEEP_INTERVAL_SECONDS)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -23,10 +24,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = maintenance.sweep_stale_jobs()
+        result = maintenance.sweep_jobs()
         self.stdout.write(
             f"Stale jobs: {result.requeued} requeued, {result.failed} failed, "
-            f"{result.cancelled} cancelled."
+            f"{result.cancelled} cancelled. Lost queued jobs sent again: "
+            f"{result.redispatched}."
         )
         if options["redispatch_queued"]:
             count = maintenance.redispatch_queued_jobs()

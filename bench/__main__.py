@@ -1,0 +1,150 @@
+"""The benchmark suite: every figure of BENCHMARKS.md beside its floor, in one run.
+
+    python -m bench [--quick] [--only training growth polling generation pages]
+
+Sections (each module also runs alone, ``python -m bench.<module> --help``):
+
+- training: ``train_model`` with the notebook's settings (median of ``--repeats``)
+  beside the old scikit-learn pipeline run in the same process (``--quick``
+  estimates it from 2,500 and 5,000 images instead of running it on 10,000);
+- growth: training time, CPU time and peak RSS against the training images
+  (digits, 10k, 20k, 40k, 60k) and the grid size (10, 20, 50), with the exact
+  search of every bandwidth beside it up to 20k (bench/growth.py);
+- polling: the job poll, /healthz and /api/schema/ under gunicorn beside a
+  constant DRF view, with wrk, and a web worker's peak RSS (bench/polling.py);
+- generation: 16-image jobs one at a time beside a Celery ping, then from 10
+  clients, and the generation worker's peak RSS (bench/generation.py);
+- pages: the job page and a 256-image gallery in Chromium (bench/pages.py).
+
+polling, generation and pages need DATABASE_URL and REDIS_URL (a PostgreSQL
+database and a Redis database the run may fill); ``make bench`` sets them.
+About 7 minutes on an idle 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from bench import generation, growth, pages, polling
+from bench.load import require_services
+from bench.train import notebook_baseline
+
+SECTIONS = ("training", "growth", "polling", "generation", "pages")
+NEEDS_SERVICES = ("polling", "generation", "pages")
+
+
+def training(quick: bool, repeats: int) -> None:
+    from generator.datasets import load_dataset
+    from generator.settings import PRESETS
+    from generator.training import train_model
+
+    settings = PRESETS["notebook"]
+    load_dataset(settings.dataset)  # cached outside the timings
+    baseline = notebook_baseline(
+        settings.n_train, None, settings.seed, quick=quick, report=_indented
+    )
+    runs, cpu_runs = [], []
+    for _ in range(repeats):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = train_model(settings)
+        runs.append(time.perf_counter() - started)
+        cpu_runs.append(time.process_time() - cpu_started)
+    median = statistics.median(runs)
+    seconds = result.metrics["seconds"]
+    _indented(
+        f"ours: median {median:.2f} s over {repeats} runs (min {min(runs):.2f}, "
+        f"max {max(runs):.2f}), {statistics.median(cpu_runs):.2f} CPU s; search "
+        f"{seconds['search']:.2f} s of the last; bandwidth "
+        f"{result.metrics['bandwidth']:.4g}, "
+        f"{sum(result.metrics['cv']['exact'])} of "
+        f"{len(result.metrics['cv']['exact'])} "
+        "bandwidths computed"
+    )
+    _indented(
+        f"=> {baseline / median:.0f}x the old pipeline"
+        + (" (estimated)" if quick else " (measured in this run)")
+    )
+
+
+def growth_curves() -> None:
+    by_size, by_grid = growth.curves(
+        [growth.DIGITS, 10_000, 20_000, 40_000, 60_000], [10, 20, 50], before=True
+    )
+    for run in (*by_size, *by_grid):
+        _indented(run.line())
+
+
+def polling_figures() -> None:
+    token, job_id = polling.prepare_job()
+    with polling.web_server() as (base_url, master_pid):
+        results = polling.measure(base_url, token, job_id, connections=20, seconds=10)
+        peak = polling.children_peak_rss_mb(master_pid)
+    for result in results:
+        _indented(result.line())
+    floor, health, poll, _ = results
+    rate = poll.requests_per_second
+    _indented(
+        f"=> the job poll: {rate / floor.requests_per_second:.2f} x the constant "
+        f"DRF view, {rate / health.requests_per_second:.2f} x /healthz"
+    )
+    _indented(f"peak RSS of a web worker after the polling: {peak:.0f} MB")
+
+
+def generation_figures() -> None:
+    job, floor, peak = generation.latency(200, 16)
+    _indented(job.line())
+    _indented(floor.line())
+    ratio = statistics.median(job.seconds) / statistics.median(floor.seconds)
+    _indented(f"=> p50 {ratio:.1f} x the Celery ping's")
+    _indented(f"peak RSS of the generation worker process: {peak:.0f} MB")
+    _indented(generation.throughput(200, 16, 10, 2))
+
+
+def page_figures() -> None:
+    for result in pages.measure(5):
+        _indented(result.line())
+
+
+def _indented(line: str) -> None:
+    print("  " + line, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="estimate the baseline")
+    parser.add_argument("--repeats", type=int, default=3, help="training runs")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
+    args = parser.parse_args(argv)
+    if set(args.only) & set(NEEDS_SERVICES):
+        require_services(parser)
+    os.environ.update(generation.BENCH_ENV)
+    sections: dict[str, Callable[[], None]] = {
+        "training": lambda: training(args.quick, args.repeats),
+        "growth": growth_curves,
+        "polling": polling_figures,
+        "generation": generation_figures,
+        "pages": page_figures,
+    }
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line),
+            "unknown CPU",
+        )
+    print(f"machine: {os.cpu_count()} CPUs, {model}; load {os.getloadavg()[0]:.1f}")
+    started = time.perf_counter()
+    for name in args.only:
+        section_started = time.perf_counter()
+        print(f"{name}:", flush=True)
+        sections[name]()
+        _indented(f"({time.perf_counter() - section_started:.0f} s)")
+    print(f"suite: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Generation jobs through the REST API: latency one at a time, then throughput.
+
+Against gunicorn (2 workers, bench settings) and Celery worker processes on
+DATABASE_URL and REDIS_URL (PostgreSQL and a Redis database this may fill):
+
+1. ``--jobs`` (200) jobs of ``--images`` (16) images, one after the other, with one
+   generation worker: submit (``POST /api/v1/generations``) -> ``succeeded``, polled
+   without pause; p50 and p99. Beside it, the floor: a Celery round trip to the
+   same worker that does nothing (``app.control.ping``), as often.
+2. The same number of jobs from ``--clients`` (10) concurrent clients, with
+   ``--throughput-workers`` (2) worker processes: jobs/s from the first submission
+   to the last success, and that none was lost or duplicated.
+
+    python -m bench.generation [--jobs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench.load import (
+    REPO,
+    call,
+    free_port,
+    prepare,
+    require_services,
+    running,
+    wait_until_up,
+)
+from bench.polling import SERVER_ENV, children_peak_rss_mb, gunicorn_command
+
+BENCH_ENV = {
+    **SERVER_ENV,
+    # The point is the path's own cost: keep the per-user limits out of its way.
+    "WRITE_THROTTLE_RATE": "1000000/minute",
+    "MAX_ACTIVE_GENERATION_JOBS": "1000",
+    "GALLERY_EVALUATION": "0",
+}
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+@dataclass(frozen=True)
+class Latencies:
+    name: str
+    seconds: list[float]
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<44} p50 {statistics.median(self.seconds) * 1000:7.1f} ms"
+            f"  p99 {percentile(self.seconds, 0.99) * 1000:7.1f} ms"
+            f"  ({len(self.seconds)} runs)"
+        )
+
+
+def worker_command(concurrency: int, name: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker", "worker",
+        "-Q", "training,generation", "--loglevel=WARNING", "--without-gossip",
+        "--without-mingle", f"--concurrency={concurrency}", f"--hostname={name}",
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    worker_name: str
+    worker_pid: int
+
+
+@contextmanager
+def stack(worker_concurrency: int) -> Iterator[Stack]:
+    """gunicorn and one Celery worker (``worker_concurrency`` processes)."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    name = f"bench-{port}@localhost"
+    env = {**os.environ, **BENCH_ENV}
+    commands = [gunicorn_command(port, 2), worker_command(worker_concurrency, name)]
+    with running(commands, env) as (_, worker):
+        wait_until_up(base_url, timeout=60)
+        yield Stack(base_url, name, worker.pid)
+
+
+def one_job(
+    base_url: str, token: str, body: dict[str, object]
+) -> tuple[float, str, str]:
+    """Submit and poll without pause until finished: (seconds, final state, id)."""
+    started = time.perf_counter()
+    answer = call(base_url, "POST", "/api/v1/generations", token=token, body=body)
+    if answer.status != 202:
+        raise RuntimeError(f"submission refused: {answer.status} {answer.body}")
+    path = f"/api/v1/jobs/{answer.body['id']}"
+    while True:
+        state = call(base_url, "GET", path, token=token).body["state"]
+        if state in ("succeeded", "failed", "cancelled"):
+            return time.perf_counter() - started, state, answer.body["id"]
+        if time.perf_counter() - started > 60:
+            raise TimeoutError(f"{path} still {state} after 60 s")
+
+
+def ping_round_trips(worker_name: str, count: int) -> list[float]:
+    """A Celery round trip to the worker that does nothing, ``count`` times."""
+    from worker.celery_app import app
+
+    seconds = []
+    for _ in range(count):
+        started = time.perf_counter()
+        if not app.control.ping(destination=[worker_name], timeout=5.0):
+            raise RuntimeError(f"{worker_name} did not answer a ping")
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def wait_for_model(public_model: object, timeout: float = 300.0) -> int:
+    deadline = time.monotonic() + timeout
+    while (model_id := public_model()) is None:  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo model was not trained in time")
+        time.sleep(0.2)
+    return int(model_id)
+
+
+def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
+    """Jobs one at a time with one worker process, the ping floor, and the peak
+    RSS of the worker process (MB)."""
+    tokens, public_model = prepare(1)
+    with stack(1) as running_stack:
+        base_url = running_stack.base_url
+        body = {"model_version": wait_for_model(public_model), "n_images": images}
+        for seed in range(3):  # warm up: the worker loads the model once
+            one_job(base_url, tokens[0], {**body, "seed": seed})
+        results = [
+            one_job(base_url, tokens[0], {**body, "seed": seed}) for seed in range(jobs)
+        ]
+        if any(state != "succeeded" for _, state, _ in results):
+            raise RuntimeError("a generation job did not succeed")
+        floor = ping_round_trips(running_stack.worker_name, jobs)
+        peak = children_peak_rss_mb(running_stack.worker_pid)
+    return (
+        Latencies(f"{images}-image job, submit -> succeeded", [r[0] for r in results]),
+        Latencies("no-op Celery round trip (control ping)", floor),
+        peak,
+    )
+
+
+def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
+    """``jobs`` jobs from ``clients`` clients; a line with jobs/s and the tally."""
+    tokens, public_model = prepare(clients)
+    with stack(workers) as running_stack:
+        base_url = running_stack.base_url
+        body = {"model_version": wait_for_model(public_model), "n_images": images}
+        one_job(base_url, tokens[0], {**body, "seed": 0})  # warm up
+
+        def client(index: int) -> list[tuple[float, str, str]]:
+            return [
+                one_job(base_url, tokens[index], {**body, "seed": seed})
+                for seed in range(index, jobs, clients)
+            ]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = [r for rs in pool.map(client, range(clients)) for r in rs]
+        elapsed = time.perf_counter() - started
+    succeeded = sum(state == "succeeded" for _, state, _ in results)
+    distinct = len({job_id for _, _, job_id in results})
+    return (
+        f"{jobs} jobs from {clients} clients, {workers} worker processes: "
+        f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded "
+        f"({distinct} distinct jobs); p50 "
+        f"{statistics.median(r[0] for r in results) * 1000:.0f} ms per job"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--throughput-workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    require_services(parser)
+    os.environ.update(BENCH_ENV)
+    job, floor, peak = latency(args.jobs, args.images)
+    print(job.line())
+    print(floor.line())
+    print(f"peak RSS of the generation worker process: {peak:.0f} MB")
+    print(throughput(args.jobs, args.images, args.clients, args.throughput_workers))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())

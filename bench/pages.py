@@ -1,0 +1,164 @@
+"""Pages in headless Chromium: bytes transferred and load time.
+
+The job page of a finished 256-image generation job and the page of its gallery,
+each loaded ``--repeats`` times (5) in a fresh browser context (nothing cached)
+and once more reloaded (the browser's cache warm), logged in as its owner,
+against gunicorn and a Celery worker (bench.generation's stack) on DATABASE_URL and
+REDIS_URL. Load time is the navigation's ``loadEventEnd`` (images included);
+bytes are the transfer sizes of the document and every resource.
+
+    python -m bench.pages [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.generation import BENCH_ENV, one_job, stack, wait_for_model
+from bench.load import REPO, call, prepare, require_services
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "bench-" + uuid.uuid4().hex
+MEASURE = """() => {
+  const [navigation] = performance.getEntriesByType("navigation");
+  const resources = performance.getEntriesByType("resource");
+  return {
+    milliseconds: navigation.loadEventEnd - navigation.startTime,
+    bytes: [navigation, ...resources].reduce((sum, e) => sum + e.transferSize, 0),
+    resources: resources.length,
+  };
+}"""
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    name: str
+    cold_ms: list[float]
+    warm_ms: float
+    cold_bytes: int
+    warm_bytes: int
+    resources: int
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<26} cold: median {statistics.median(self.cold_ms):6.0f} ms "
+            f"(min {min(self.cold_ms):.0f}, max {max(self.cold_ms):.0f}), "
+            f"{self.cold_bytes / 1024:6.0f} KiB in {self.resources + 1} requests; "
+            f"reloaded: {self.warm_ms:5.0f} ms, {self.warm_bytes / 1024:5.0f} KiB"
+        )
+
+
+def owner_with_password(token: str) -> tuple[str, str]:
+    """Give the token's user a password: its username and its new token (a new
+    password revokes the old one)."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user = User.objects.get(auth_token__key=token)
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user.username, Token.objects.get_or_create(user=user)[0].key
+
+
+def log_in(browser: Any, base_url: str, username: str) -> Any:
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    cookies = context.cookies()
+    context.close()
+    return cookies
+
+
+def load(browser: Any, base_url: str, cookies: Any, path: str) -> tuple[dict, dict]:
+    """A cold load in a fresh context, then a reload: the two measurements."""
+    context = browser.new_context(base_url=base_url)
+    context.add_cookies(cookies)
+    try:
+        page = context.new_page()
+        page.goto(path, wait_until="load")
+        cold = page.evaluate(MEASURE)
+        page.reload(wait_until="load")
+        warm = page.evaluate(MEASURE)
+        return cold, warm
+    finally:
+        context.close()
+
+
+def measure(repeats: int) -> list[PageLoad]:
+    from playwright.sync_api import sync_playwright
+
+    os.environ.update(BENCH_ENV)
+    tokens, public_model = prepare(1)
+    username, token = owner_with_password(tokens[0])
+    with stack(1) as running_stack:
+        base_url = running_stack.base_url
+        body = {"model_version": wait_for_model(public_model), "n_images": 256}
+        _, _, job_id = one_job(base_url, token, body)
+        gallery = call(base_url, "GET", f"/api/v1/jobs/{job_id}", token=token)
+        # After every ORM call: Django refuses them beside Playwright's event loop.
+        with sync_playwright() as playwright:
+            results = _load_pages(
+                playwright, base_url, username, job_id, gallery, repeats
+            )
+    return results
+
+
+def _load_pages(
+    playwright: Any,
+    base_url: str,
+    username: str,
+    job_id: str,
+    gallery: Any,
+    repeats: int,
+) -> list[PageLoad]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+    cookies = log_in(browser, base_url, username)
+    results = []
+    pages = (
+        ("job page", f"/jobs/{job_id}/"),
+        ("256-image gallery page", f"/galleries/{gallery.body['gallery']}/"),
+    )
+    for name, path in pages:
+        runs = [load(browser, base_url, cookies, path) for _ in range(repeats)]
+        cold, warm = runs[-1]
+        results.append(
+            PageLoad(
+                name=name,
+                cold_ms=[run[0]["milliseconds"] for run in runs],
+                warm_ms=warm["milliseconds"],
+                cold_bytes=cold["bytes"],
+                warm_bytes=warm["bytes"],
+                resources=cold["resources"],
+            )
+        )
+    browser.close()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    require_services(parser)
+    for result in measure(args.repeats):
+        print(result.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())
