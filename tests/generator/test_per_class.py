@@ -16,7 +16,8 @@ from generator.pca import PCA
 from generator.search import cross_validate_bandwidth
 
 SHAPE = (8, 8)
-GRID = (0.1, 2.0, 8)
+# Wide enough that the search leaves its widest bandwidths out (``exact``).
+GRID = (0.1, 20.0, 10)
 
 
 def per_class_model(**overrides: object) -> ImageGenerator:
@@ -147,6 +148,11 @@ def test_save_and_load_round_trip(model: ImageGenerator, digits: Dataset) -> Non
         assert np.array_equal(
             mine_cv.fold_log_likelihood, theirs_cv.fold_log_likelihood
         )
+        if theirs_cv.exact is None:
+            assert mine_cv.exact is None
+        else:
+            assert mine_cv.exact is not None
+            assert np.array_equal(mine_cv.exact, theirs_cv.exact)
 
 
 def test_a_file_missing_the_per_class_component_counts_is_refused(
