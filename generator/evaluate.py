@@ -153,7 +153,7 @@ def evaluate_model(
     random_state: int | np.random.Generator | None = 0,
     data_dir: str | os.PathLike[str] | None = None,
     classifier: DigitClassifier | None = None,
-    temperature: float = 1.0,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """Sample a fitted model and score the samples with ``evaluate_images``.
 
@@ -170,8 +170,8 @@ def evaluate_model(
         Classifier cache directory (see ``load_classifier``).
     classifier : DigitClassifier or None
         ``None`` loads (or fits) the data set's classifier.
-    temperature : float
-        Passed to ``model.sample``.
+    temperature : float or None
+        Passed to ``model.sample`` (None: the model's own).
 
     Returns
     -------
@@ -204,7 +204,9 @@ def evaluate_model(
         images, dataset=dataset, classifier=classifier, pixel_max=SAMPLE_PIXEL_MAX
     )
     metrics["classifier_test_accuracy"] = classifier.test_accuracy_
-    metrics["temperature"] = float(temperature)
+    metrics["temperature"] = float(
+        model.temperature if temperature is None else temperature
+    )
     model_classes = _conditional_classes(model)
     if model_classes is not None:
         per_digit = max(1, n_samples // len(model_classes))

@@ -26,6 +26,22 @@ entry                       dtype    shape
                                      bandwidths out: which ones it computed
 ==========================  =======  ================================
 
+Format version 2 is written for per-class models (``pca_scope="per_class"``,
+``C`` classes, class ``c`` keeping ``k_c`` components, ``K = max k_c``); shared
+models are still written as version 1, so older software reads them:
+
+==========================  =======  ================================
+``pca_components``          float64  (sum k_c, D), class by class
+``pca_mean``                float64  (C, D)
+``pca_explained_variance``  float64  (sum k_c,)
+``pca_component_counts``    int64    (C,) the k_c
+``kde_points``              float64  (N, K), class c's rows in its first
+                                     k_c columns, zeros after
+``cv_fold_log_likelihood``  float64  (C, folds, g), one search per class
+``cv_exact``                bool     (C, g), when any class's search left
+                                     bandwidths out
+==========================  =======  ================================
+
 The metadata's ``model`` object (hyperparameters and fitted scalars) is read and
 written by `generator.model_description`.
 """
@@ -61,7 +77,9 @@ __all__ = [
     "save_model",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: What shared-scope models are written as: their layout has not changed.
+_SHARED_FORMAT_VERSION = 1
 #: The largest entry `load_model` reads: the KDE's points of the largest training
 #: run allowed (`generator.settings.MAX_TRAINING_CELLS` float64 values).
 MAX_ARRAY_BYTES = 8 * MAX_TRAINING_CELLS
@@ -83,6 +101,7 @@ _REQUIRED = {
 _OPTIONAL = {
     "cv_bandwidths": np.float64,
     "cv_fold_log_likelihood": np.float64,
+    "pca_component_counts": np.int64,
 }
 # Optional within a search's entries: absent, every bandwidth was computed.
 _SEARCH_OPTIONAL = {"cv_exact": np.bool_}
@@ -131,7 +150,9 @@ def save_model(
     if clashing:
         raise ValueError(f"metadata key {clashing[0]!r} is reserved by the file format")
     document: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION
+        if model.is_per_class
+        else _SHARED_FORMAT_VERSION,
         "library_versions": _library_versions(),
         "model": describe_model(model),
         **metadata,
@@ -211,8 +232,14 @@ def _library_versions() -> dict[str, str]:
 
 
 def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
-    pca = model.pca_
+    pcas = model.pcas_
     points = [np.asarray(kde.X_, dtype=np.float64) for kde in model.kdes_]
+    width = max(block.shape[1] for block in points)
+    padded = np.zeros((sum(len(block) for block in points), width), dtype=np.float64)
+    row = 0
+    for block in points:
+        padded[row : row + len(block), : block.shape[1]] = block
+        row += len(block)
     if model.classes_ is None:
         classes = np.zeros(0, dtype=np.int64)
         priors = np.zeros(0, dtype=np.float64)
@@ -220,24 +247,50 @@ def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
         assert model.class_priors_ is not None
         classes = np.asarray(model.classes_, dtype=np.int64)
         priors = np.asarray(model.class_priors_, dtype=np.float64)
+    means = np.stack([np.asarray(pca.mean_, dtype=np.float64) for pca in pcas])
     arrays: dict[str, NDArray[Any]] = {
-        "pca_components": np.asarray(pca.components_, dtype=np.float64),
-        "pca_mean": np.asarray(pca.mean_, dtype=np.float64),
-        "pca_explained_variance": np.asarray(pca.explained_variance_, np.float64),
-        "kde_points": np.concatenate(points, axis=0),
+        "pca_components": np.concatenate(
+            [np.asarray(pca.components_, dtype=np.float64) for pca in pcas]
+        ),
+        "pca_mean": means if model.is_per_class else means[0],
+        "pca_explained_variance": np.concatenate(
+            [np.asarray(pca.explained_variance_, np.float64) for pca in pcas]
+        ),
+        "kde_points": padded,
         "kde_counts": np.array([len(block) for block in points], dtype=np.int64),
         "kde_bandwidths": np.asarray(model.kde_bandwidths_, dtype=np.float64),
         "classes": classes,
         "class_priors": priors,
     }
-    cv = model.cv_result_
-    if cv is not None:
-        arrays["cv_bandwidths"] = np.asarray(cv.bandwidths, dtype=np.float64)
-        arrays["cv_fold_log_likelihood"] = np.asarray(
-            cv.fold_log_likelihood, dtype=np.float64
+    if model.is_per_class:
+        arrays["pca_component_counts"] = np.array(
+            [pca.n_components_ for pca in pcas], dtype=np.int64
         )
-        if cv.exact is not None:
-            arrays["cv_exact"] = np.asarray(cv.exact, dtype=np.bool_)
+    searches = (
+        model.class_cv_results_
+        if model.is_per_class
+        else None
+        if model.cv_result_ is None
+        else [model.cv_result_]
+    )
+    if searches:
+        arrays["cv_bandwidths"] = np.asarray(searches[0].bandwidths, dtype=np.float64)
+        folds = [
+            np.asarray(search.fold_log_likelihood, dtype=np.float64)
+            for search in searches
+        ]
+        arrays["cv_fold_log_likelihood"] = (
+            np.stack(folds) if model.is_per_class else folds[0]
+        )
+        exacts = [search.exact for search in searches]
+        if any(exact is not None for exact in exacts):
+            flags = [
+                np.ones(len(search.bandwidths), dtype=np.bool_)
+                if exact is None
+                else np.asarray(exact, dtype=np.bool_)
+                for search, exact in zip(searches, exacts, strict=True)
+            ]
+            arrays["cv_exact"] = np.stack(flags) if model.is_per_class else flags[0]
     return arrays
 
 
@@ -380,13 +433,13 @@ def _check_names(names: set[str]) -> None:
     unexpected = sorted(names - set(_REQUIRED) - set(_OPTIONAL) - set(_SEARCH_OPTIONAL))
     if unexpected:
         raise ModelFileError(f"model file has an unexpected entry {unexpected[0]!r}")
-    present_optional = names & set(_OPTIONAL)
-    if present_optional and present_optional != set(_OPTIONAL):
+    search = {"cv_bandwidths", "cv_fold_log_likelihood"}
+    if len(names & search) == 1:
         raise ModelFileError(
             "model file must hold both cv_bandwidths and cv_fold_log_likelihood, "
             "or neither"
         )
-    if names & set(_SEARCH_OPTIONAL) and not present_optional:
+    if names & set(_SEARCH_OPTIONAL) and not names & search:
         raise ModelFileError("model file has cv_exact but no search")
 
 
@@ -407,16 +460,21 @@ def _build_model(
     except ValueError as error:
         raise ModelFileError(str(error)) from None
 
+    per_class = hyper.pca_scope == "per_class"
     components = arrays["pca_components"]
     if components.ndim != 2 or 0 in components.shape:
         raise _fail_shape("pca_components", components, "(k, D)")
-    n_components, n_features = components.shape
+    total_components, n_features = components.shape
+    widths = _component_counts(arrays, per_class, total_components)
+    n_pcas = widths.size
     mean = arrays["pca_mean"]
-    if mean.shape != (n_features,):
-        raise _fail_shape("pca_mean", mean, f"({n_features},)")
+    expected_mean = (n_pcas, n_features) if per_class else (n_features,)
+    if mean.shape != expected_mean:
+        raise _fail_shape("pca_mean", mean, str(expected_mean).replace(" ", ""))
     variance = arrays["pca_explained_variance"]
-    if variance.shape != (n_components,):
-        raise _fail_shape("pca_explained_variance", variance, f"({n_components},)")
+    if variance.shape != (total_components,):
+        raise _fail_shape("pca_explained_variance", variance, f"({total_components},)")
+    n_components = int(widths.max())
     points = arrays["kde_points"]
     if points.ndim != 2 or points.shape[1] != n_components or points.shape[0] < 1:
         raise _fail_shape("kde_points", points, f"(N, {n_components})")
@@ -429,6 +487,11 @@ def _build_model(
             f"{points.shape[0]} rows of kde_points"
         )
     n_densities = counts.size
+    if per_class and n_densities != n_pcas:
+        raise ModelFileError(
+            "model file must hold one PCA per class: "
+            f"{n_pcas} PCAs for {n_densities} densities"
+        )
     bandwidths = arrays["kde_bandwidths"]
     if bandwidths.shape != (n_densities,):
         raise _fail_shape("kde_bandwidths", bandwidths, f"({n_densities},)")
@@ -457,18 +520,12 @@ def _build_model(
             and abs(float(priors.sum()) - 1.0) < 1e-9
         ):
             raise ModelFileError("model file class_priors must be positive, sum to 1")
-    if isinstance(hyper.n_components, int) and hyper.n_components != n_components:
+    if isinstance(hyper.n_components, int) and (widths != hyper.n_components).any():
         raise ModelFileError(
             f"model file asks for {hyper.n_components} components but holds "
-            f"{n_components}"
+            f"{', '.join(str(width) for width in widths)}"
         )
-    if hyper.class_conditional and hyper.bandwidth in ("scott", "silverman"):
-        consistent = math.isclose(
-            float(priors @ bandwidths), hyper.fitted_bandwidth, rel_tol=1e-9
-        )
-    else:
-        consistent = bool((bandwidths == hyper.fitted_bandwidth).all())
-    if not consistent:
+    if _bandwidths_agree(hyper, bandwidths, priors, per_class) is False:
         raise ModelFileError("model file kde_bandwidths disagree with bandwidth_")
     height, width = hyper.image_shape
     if height * width != n_features:
@@ -476,58 +533,48 @@ def _build_model(
             f"model file image_shape {height}x{width} does not match the "
             f"{n_features} pixels of pca_mean"
         )
-    if not hyper.total_variance >= float(variance.sum()) * (1 - 1e-9):
+    if len(hyper.total_variances) != n_pcas or len(hyper.pca_n_samples) != n_pcas:
         raise ModelFileError(
-            "model file pca_total_variance is smaller than the kept variance"
+            "model file pca_total_variance and pca_n_samples need one value per PCA"
         )
-    if hyper.pca_n_samples < max(2, n_components):
-        raise ModelFileError("model file pca_n_samples is too small")
+    component_offsets = np.concatenate([[0], np.cumsum(widths)])
+    point_offsets = np.concatenate([[0], np.cumsum(counts)])
+    pcas = []
+    for index in range(n_pcas):
+        kept = slice(component_offsets[index], component_offsets[index + 1])
+        if not hyper.total_variances[index] >= float(variance[kept].sum()) * (1 - 1e-9):
+            raise ModelFileError(
+                "model file pca_total_variance is smaller than the kept variance"
+            )
+        if hyper.pca_n_samples[index] < max(2, int(widths[index])):
+            raise ModelFileError("model file pca_n_samples is too small")
+        pcas.append(
+            PCA.from_arrays(
+                components[kept],
+                mean[index] if per_class else mean,
+                variance[kept],
+                total_variance=hyper.total_variances[index],
+                n_samples=hyper.pca_n_samples[index],
+                n_components=hyper.n_components,
+                whiten=hyper.whiten,
+            )
+        )
+    kdes = []
+    for index in range(n_densities):
+        rows = points[point_offsets[index] : point_offsets[index + 1]]
+        density_width = int(widths[index]) if per_class else n_components
+        if (rows[:, density_width:] != 0).any():
+            raise ModelFileError("model file kde_points has values in the padding")
+        kdes.append(
+            KernelDensity(bandwidth=float(bandwidths[index]), kernel=hyper.kernel).fit(
+                rows[:, :density_width]
+            )
+        )
+    cv_result, class_cv_results = _searches(arrays, hyper, bandwidths, per_class)
 
-    cv_result = None
-    if "cv_bandwidths" in arrays:
-        grid = arrays["cv_bandwidths"]
-        folds = arrays["cv_fold_log_likelihood"]
-        if grid.ndim != 1 or grid.size < 1:
-            raise _fail_shape("cv_bandwidths", grid, "(g,)")
-        if folds.ndim != 2 or folds.shape[1] != grid.size or folds.shape[0] < 2:
-            raise _fail_shape("cv_fold_log_likelihood", folds, f"(folds, {grid.size})")
-        if not (np.isfinite(grid).all() and (grid > 0).all()):
-            raise ModelFileError("model file cv_bandwidths must be positive")
-        if np.isnan(folds).any() or (folds == np.inf).any():
-            raise ModelFileError("model file cv_fold_log_likelihood has invalid values")
-        best = hyper.cv_best_bandwidth
-        if best is None:
-            raise ModelFileError("model file has a search but no cv_best_bandwidth")
-        exact = arrays.get("cv_exact")
-        if exact is not None and exact.shape != grid.shape:
-            raise _fail_shape("cv_exact", exact, f"({grid.size},)")
-        cv_result = CrossValidationResult(
-            bandwidths=grid,
-            fold_log_likelihood=folds,
-            mean_log_likelihood=folds.mean(axis=0),
-            best_bandwidth=best,
-            exact=exact,
-        )
-
-    pca = PCA.from_arrays(
-        components,
-        mean,
-        variance,
-        total_variance=hyper.total_variance,
-        n_samples=hyper.pca_n_samples,
-        n_components=hyper.n_components,
-        whiten=hyper.whiten,
-    )
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    kdes = [
-        KernelDensity(bandwidth=float(bandwidths[index]), kernel=hyper.kernel).fit(
-            points[offsets[index] : offsets[index + 1]]
-        )
-        for index in range(n_densities)
-    ]
     return ImageGenerator.from_fitted(
         hyper.hyperparameters(),
-        pca=pca,
+        pca=pcas,
         kdes=kdes,
         classes=classes if hyper.class_conditional else None,
         class_priors=priors if hyper.class_conditional else None,
@@ -535,4 +582,110 @@ def _build_model(
         cv_result=cv_result,
         image_shape=(height, width),
         fit_seconds=hyper.fit_seconds,
+        class_cv_results=class_cv_results,
+    )
+
+
+def _component_counts(
+    arrays: Mapping[str, NDArray[Any]], per_class: bool, total_components: int
+) -> NDArray[np.int64]:
+    """How many components each PCA keeps: ``[k]``, or the per-class ``k_c``."""
+    if not per_class:
+        if "pca_component_counts" in arrays:
+            raise ModelFileError(
+                "model file has pca_component_counts but is not a per-class model"
+            )
+        return np.array([total_components], dtype=np.int64)
+    if "pca_component_counts" not in arrays:
+        raise ModelFileError("a per-class model file needs pca_component_counts")
+    widths = arrays["pca_component_counts"]
+    if widths.ndim != 1 or widths.size < 1:
+        raise _fail_shape("pca_component_counts", widths, "(C,)")
+    if (widths < 1).any() or int(widths.sum()) != total_components:
+        raise ModelFileError(
+            "model file pca_component_counts must be positive and add up to the "
+            f"{total_components} rows of pca_components"
+        )
+    return widths
+
+
+def _bandwidths_agree(
+    hyper: ModelDescription,
+    bandwidths: NDArray[np.float64],
+    priors: NDArray[np.float64],
+    per_class: bool,
+) -> bool:
+    """Whether ``bandwidth_`` is what the fit makes of the densities' bandwidths."""
+    if (bandwidths == hyper.fitted_bandwidth).all():
+        return True
+    if (hyper.class_conditional and hyper.bandwidth in ("scott", "silverman")) or (
+        per_class and hyper.bandwidth == "cv"
+    ):
+        # One bandwidth per class: bandwidth_ is their prior-weighted mean.
+        return math.isclose(
+            float(priors @ bandwidths), hyper.fitted_bandwidth, rel_tol=1e-9
+        )
+    return False
+
+
+def _searches(
+    arrays: Mapping[str, NDArray[Any]],
+    hyper: ModelDescription,
+    bandwidths: NDArray[np.float64],
+    per_class: bool,
+) -> tuple[CrossValidationResult | None, list[CrossValidationResult] | None]:
+    """The stored bandwidth search: the shared one, or one per class."""
+    if "cv_bandwidths" not in arrays:
+        return None, None
+    grid = arrays["cv_bandwidths"]
+    folds = arrays["cv_fold_log_likelihood"]
+    if grid.ndim != 1 or grid.size < 1:
+        raise _fail_shape("cv_bandwidths", grid, "(g,)")
+    if not (np.isfinite(grid).all() and (grid > 0).all()):
+        raise ModelFileError("model file cv_bandwidths must be positive")
+    if np.isnan(folds).any() or (folds == np.inf).any():
+        raise ModelFileError("model file cv_fold_log_likelihood has invalid values")
+    exact = arrays.get("cv_exact")
+    if per_class:
+        if (
+            folds.ndim != 3
+            or folds.shape[0] != bandwidths.size
+            or folds.shape[1] < 2
+            or folds.shape[2] != grid.size
+        ):
+            raise _fail_shape(
+                "cv_fold_log_likelihood",
+                folds,
+                f"({bandwidths.size}, folds, {grid.size})",
+            )
+        if exact is not None and exact.shape != (bandwidths.size, grid.size):
+            raise _fail_shape("cv_exact", exact, f"({bandwidths.size}, {grid.size})")
+        return None, [
+            CrossValidationResult(
+                bandwidths=grid,
+                fold_log_likelihood=class_folds,
+                mean_log_likelihood=class_folds.mean(axis=0),
+                best_bandwidth=float(best),
+                exact=None if exact is None or exact[index].all() else exact[index],
+            )
+            for index, (class_folds, best) in enumerate(
+                zip(folds, bandwidths, strict=True)
+            )
+        ]
+    if folds.ndim != 2 or folds.shape[1] != grid.size or folds.shape[0] < 2:
+        raise _fail_shape("cv_fold_log_likelihood", folds, f"(folds, {grid.size})")
+    best = hyper.cv_best_bandwidth
+    if best is None:
+        raise ModelFileError("model file has a search but no cv_best_bandwidth")
+    if exact is not None and exact.shape != grid.shape:
+        raise _fail_shape("cv_exact", exact, f"({grid.size},)")
+    return (
+        CrossValidationResult(
+            bandwidths=grid,
+            fold_log_likelihood=folds,
+            mean_log_likelihood=folds.mean(axis=0),
+            best_bandwidth=best,
+            exact=exact,
+        ),
+        None,
     )

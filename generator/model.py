@@ -19,6 +19,7 @@ from generator.search import (
     bandwidth_grid_values,
     search_bandwidth,
 )
+from generator.settings import PCA_SCOPES
 from generator.validation import check_bandwidth, check_image_shape, check_labels
 
 __all__ = [
@@ -62,14 +63,28 @@ class ImageGenerator:
     class_conditional : bool, default=False
         Fit one density per label (sharing the PCA), so `sample` can be asked
         for a given digit.
+    pca_scope : {"shared", "per_class"}, default="shared"
+        ``"per_class"`` (class-conditional models only) fits one PCA per label,
+        each on that label's images with its own mean, components (an int
+        ``n_components``, or the fraction of that label's variance) and, with
+        ``bandwidth="cv"``, its own cross-validated bandwidth. Sampling draws a
+        label (from ``class_priors_``, or the digit asked for), then a point of
+        that label's density, mapped back through that label's PCA.
+    temperature : float, default=1.0
+        The default of `sample`'s ``temperature`` (the bandwidth scale at
+        sampling), stored with the model.
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the cross-validation folds.
 
     Attributes
     ----------
     pca_ : PCA
+        The shared PCA (``pca_scope="shared"`` only).
+    pcas_ : list of PCA
+        ``[pca_]``, or one PCA per class of ``classes_`` (per-class scope).
     kdes_ : list of KernelDensity
-        One per class in ``classes_``, or a single one.
+        One per class in ``classes_``, or a single one; each lives in the space
+        of its PCA.
     classes_ : ndarray of int64 or None
         Sorted labels (class-conditional models only).
     class_priors_ : ndarray of float64 or None
@@ -79,6 +94,9 @@ class ImageGenerator:
         mean (see ``kde_bandwidths_``).
     kde_bandwidths_ : ndarray of shape (len(kdes_),)
     cv_result_ : CrossValidationResult or None
+        The bandwidth search of a shared-scope model.
+    class_cv_results_ : list of CrossValidationResult or None
+        One bandwidth search per class (per-class scope with ``bandwidth="cv"``).
     image_shape_ : tuple of (int, int)
     n_features_in_ : int
     fit_seconds_ : dict of str to float
@@ -93,13 +111,14 @@ class ImageGenerator:
     (2, 4, 4)
     """
 
-    pca_: PCA
+    pcas_: list[PCA]
     kdes_: list[KernelDensity]
     classes_: NDArray[np.int64] | None
     class_priors_: FloatArray | None
     bandwidth_: float
     kde_bandwidths_: FloatArray
     cv_result_: CrossValidationResult | None
+    class_cv_results_: list[CrossValidationResult] | None
     image_shape_: tuple[int, int]
     n_features_in_: int
     fit_seconds_: dict[str, float]
@@ -114,6 +133,8 @@ class ImageGenerator:
         bandwidth_grid: tuple[float, float, int] = (0.1, 10.0, 20),
         cv_folds: int = 5,
         class_conditional: bool = False,
+        pca_scope: str = "shared",
+        temperature: float = 1.0,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.n_components = n_components
@@ -123,7 +144,22 @@ class ImageGenerator:
         self.bandwidth_grid = bandwidth_grid
         self.cv_folds = cv_folds
         self.class_conditional = class_conditional
+        self.pca_scope = pca_scope
+        self.temperature = temperature
         self.random_state = random_state
+
+    @property
+    def pca_(self) -> PCA:
+        """The PCA shared by every class (AttributeError for per-class scope)."""
+        self.check_is_fitted()
+        if self.pca_scope != "shared":
+            raise AttributeError("a per-class model has one PCA per class: use pcas_")
+        return self.pcas_[0]
+
+    @property
+    def is_per_class(self) -> bool:
+        """Whether each class has its own PCA (``pca_scope="per_class"``)."""
+        return self.pca_scope == "per_class"
 
     def fit(
         self,
@@ -169,6 +205,14 @@ class ImageGenerator:
         check_bandwidth(self.bandwidth)
         if not isinstance(self.class_conditional, bool):
             raise ValueError("class_conditional must be True or False")
+        if self.pca_scope not in PCA_SCOPES:
+            raise ValueError(
+                f"pca_scope must be one of {', '.join(PCA_SCOPES)}, "
+                f"got {self.pca_scope!r}"
+            )
+        if self.is_per_class and not self.class_conditional:
+            raise ValueError("pca_scope='per_class' needs class_conditional=True")
+        _check_temperature(self.temperature)
         labels = None
         if self.class_conditional:
             labels = check_labels(y, data.shape[0])
@@ -183,6 +227,9 @@ class ImageGenerator:
                 raise ValueError(f"cv_folds must be an integer >= 2, got {cv_folds!r}")
             grid = bandwidth_grid_values(self.bandwidth_grid)
         report = callback if callback is not None else _ignore_progress
+        if self.is_per_class:
+            assert labels is not None
+            return self._fit_per_class(data, labels, grid, shape, report)
         seconds: dict[str, float] = {}
 
         started = time.perf_counter()
@@ -240,7 +287,7 @@ class ImageGenerator:
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
         return self._set_fitted(
-            pca=pca,
+            pcas=[pca],
             kdes=kdes,
             classes=classes,
             class_priors=priors,
@@ -250,12 +297,98 @@ class ImageGenerator:
             fit_seconds=seconds,
         )
 
+    def _fit_per_class(
+        self,
+        data: FloatArray,
+        labels: NDArray[np.int64],
+        grid: FloatArray | None,
+        shape: tuple[int, int],
+        report: ProgressCallback,
+    ) -> ImageGenerator:
+        """`fit` for ``pca_scope="per_class"``: a PCA and a density per label."""
+        seconds: dict[str, float] = {}
+        classes, counts = np.unique(labels, return_counts=True)
+        priors = counts / counts.sum()
+        n_classes = len(classes)
+
+        started = time.perf_counter()
+        report("pca", 0.0)
+        pcas: list[PCA] = []
+        projections: list[FloatArray] = []
+        for index, label in enumerate(classes):
+            members = data[labels == label]
+            pca = PCA(n_components=self.n_components, whiten=self.whiten)
+            pcas.append(pca.fit(members))
+            projections.append(pca.transform(members))
+            report("pca", (index + 1) / n_classes)
+        seconds["pca"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        report("search", 0.0)
+        cv_results: list[CrossValidationResult] | None = None
+        bandwidths: list[float | BandwidthRule]
+        if grid is not None:
+            rng = np.random.default_rng(self.random_state)
+            cv_results = []
+            for index, projected in enumerate(projections):
+
+                def fold_done(
+                    fold_index: int, n_folds: int, index: int = index
+                ) -> None:
+                    report(
+                        "search",
+                        (index * n_folds + fold_index + 1) / (n_classes * n_folds),
+                    )
+
+                cv_results.append(
+                    search_bandwidth(
+                        projected,
+                        grid,
+                        kernel=self.kernel,
+                        n_folds=int(self.cv_folds),
+                        random_state=rng,
+                        callback=fold_done,
+                    )
+                )
+            bandwidths = [float(result.best_bandwidth) for result in cv_results]
+        elif isinstance(self.bandwidth, str):
+            bandwidths = [cast(BandwidthRule, self.bandwidth)] * n_classes
+        else:
+            bandwidths = [float(self.bandwidth)] * n_classes
+        seconds["search"] = time.perf_counter() - started
+        report("search", 1.0)
+
+        started = time.perf_counter()
+        report("fitting", 0.0)
+        kdes = [
+            KernelDensity(bandwidth=bandwidth, kernel=self.kernel).fit(projected)
+            for bandwidth, projected in zip(bandwidths, projections, strict=True)
+        ]
+        fitted = np.array([kde.bandwidth_ for kde in kdes], dtype=np.float64)
+        # Exactly the shared value when there is one: a weighted mean could round it.
+        bandwidth_value = (
+            float(fitted[0]) if (fitted == fitted[0]).all() else float(priors @ fitted)
+        )
+        seconds["fitting"] = time.perf_counter() - started
+        report("fitting", 1.0)
+        return self._set_fitted(
+            pcas=pcas,
+            kdes=kdes,
+            classes=classes,
+            class_priors=priors,
+            fitted_bandwidth=bandwidth_value,
+            cv_result=None,
+            image_shape=shape,
+            fit_seconds=seconds,
+            class_cv_results=cv_results,
+        )
+
     @classmethod
     def from_fitted(
         cls,
         params: Mapping[str, Any],
         *,
-        pca: PCA,
+        pca: PCA | Sequence[PCA],
         kdes: Sequence[KernelDensity],
         classes: NDArray[np.int64] | None,
         class_priors: FloatArray | None,
@@ -263,6 +396,7 @@ class ImageGenerator:
         cv_result: CrossValidationResult | None,
         image_shape: tuple[int, int],
         fit_seconds: Mapping[str, float],
+        class_cv_results: Sequence[CrossValidationResult] | None = None,
     ) -> ImageGenerator:
         """A fitted model from its fitted parts (how `generator.io` rebuilds one).
 
@@ -270,8 +404,9 @@ class ImageGenerator:
         ----------
         params : Mapping
             The hyperparameters, as ``__init__`` takes them.
-        pca : PCA
-            Fitted on the flattened images.
+        pca : PCA or sequence of PCA
+            Fitted on the flattened images: the shared one, or (per-class scope)
+            one per class of ``classes``.
         kdes : sequence of KernelDensity
             Fitted in PCA space: one per class of ``classes``, or a single one.
         classes : ndarray of int64 or None
@@ -283,6 +418,8 @@ class ImageGenerator:
         image_shape : tuple of (int, int)
         fit_seconds : mapping of str to float
             The fitted attributes of the same names (with a trailing ``_``).
+        class_cv_results : sequence of CrossValidationResult, optional
+            ``class_cv_results_`` (per-class scope).
 
         Returns
         -------
@@ -306,7 +443,7 @@ class ImageGenerator:
         True
         """
         return cls(**params)._set_fitted(
-            pca=pca,
+            pcas=[pca] if isinstance(pca, PCA) else list(pca),
             kdes=list(kdes),
             classes=classes,
             class_priors=class_priors,
@@ -314,12 +451,15 @@ class ImageGenerator:
             cv_result=cv_result,
             image_shape=image_shape,
             fit_seconds=dict(fit_seconds),
+            class_cv_results=None
+            if class_cv_results is None
+            else list(class_cv_results),
         )
 
     def _set_fitted(
         self,
         *,
-        pca: PCA,
+        pcas: list[PCA],
         kdes: list[KernelDensity],
         classes: NDArray[np.int64] | None,
         class_priors: FloatArray | None,
@@ -327,8 +467,9 @@ class ImageGenerator:
         cv_result: CrossValidationResult | None,
         image_shape: tuple[int, int],
         fit_seconds: dict[str, float],
+        class_cv_results: list[CrossValidationResult] | None = None,
     ) -> ImageGenerator:
-        self.pca_ = pca
+        self.pcas_ = pcas
         self.kdes_ = kdes
         self.classes_ = classes
         self.class_priors_ = class_priors
@@ -337,8 +478,9 @@ class ImageGenerator:
             [kde.bandwidth_ for kde in kdes], dtype=np.float64
         )
         self.cv_result_ = cv_result
+        self.class_cv_results_ = class_cv_results
         self.image_shape_ = image_shape
-        self.n_features_in_ = pca.n_features_in_
+        self.n_features_in_ = pcas[0].n_features_in_
         self.fit_seconds_ = fit_seconds
         return self
 
@@ -348,7 +490,7 @@ class ImageGenerator:
         *,
         digit: int | None = None,
         random_state: int | np.random.Generator | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
     ) -> NDArray[np.uint8]:
         """Generate images.
 
@@ -361,9 +503,12 @@ class ImageGenerator:
             ``class_priors_``.
         random_state : int, numpy.random.Generator or None
             The same int gives the same images.
-        temperature : float, default=1.0
-            Multiplies the bandwidth: below 1 stays closer to the training
-            images, above 1 wanders further.
+        temperature : float, optional
+            The bandwidth scale at sampling: every kernel's bandwidth is
+            multiplied by it before the kernel is sampled (the fitted bandwidths
+            and the densities are unchanged). Below 1 stays closer to the
+            training images (sharper, less novel), above 1 wanders further (more
+            novel, blurrier). Default: the model's ``temperature``.
 
         Returns
         -------
@@ -385,32 +530,33 @@ class ImageGenerator:
             raise ValueError(
                 f"n_samples must be a non-negative integer, got {n_samples!r}"
             )
-        if isinstance(temperature, bool) or not (
-            isinstance(temperature, numbers.Real)
-            and math.isfinite(temperature)
-            and temperature > 0
-        ):
-            raise ValueError(
-                f"temperature must be a positive number, got {temperature!r}"
-            )
+        if temperature is None:
+            temperature = self.temperature
+        _check_temperature(temperature)
         count = int(n_samples)
         rng = np.random.default_rng(random_state)
-        n_components = self.pca_.n_components_
-        projected = np.empty((count, n_components), dtype=np.float64)
         if digit is not None:
-            index = self._class_index(digit)
-            projected[:] = self._sample_kde(index, count, rng, temperature)
+            drawn = np.full(count, self._class_index(digit))
         elif self.classes_ is None:
-            projected[:] = self._sample_kde(0, count, rng, temperature)
+            drawn = np.zeros(count, dtype=np.int64)
         else:
             assert self.class_priors_ is not None
             drawn = rng.choice(len(self.classes_), size=count, p=self.class_priors_)
-            for index in range(len(self.classes_)):
+        pixels = np.empty((count, self.n_features_in_), dtype=np.float64)
+        if self.is_per_class:
+            # Each class's points live in its own PCA space.
+            for index, pca in enumerate(self.pcas_):
+                members = drawn == index
+                points = self._sample_kde(index, int(members.sum()), rng, temperature)
+                pixels[members] = pca.inverse_transform(points)
+        else:
+            projected = np.empty((count, self.pca_.n_components_), dtype=np.float64)
+            for index in range(len(self.kdes_)):
                 members = drawn == index
                 projected[members] = self._sample_kde(
                     index, int(members.sum()), rng, temperature
                 )
-        pixels = self.pca_.inverse_transform(projected)
+            pixels[:] = self.pca_.inverse_transform(projected)
         np.clip(pixels, 0.0, 1.0, out=pixels)
         images = np.rint(pixels * SAMPLE_PIXEL_MAX).astype(np.uint8)
         return images.reshape((count, *self.image_shape_))
@@ -427,16 +573,26 @@ class ImageGenerator:
         -------
         ndarray of shape (n_samples,)
             ``log p(PCA(x))``; for a class-conditional model the mixture
-            ``log sum_c prior_c p(PCA(x) | c)``. ``-inf`` where a compact kernel
-            gives zero density. In whitened units when ``whiten``.
+            ``log sum_c prior_c p(PCA(x) | c)``, with each class's own PCA for
+            the per-class scope (so each term is a density in its own class's
+            space). ``-inf`` where a compact kernel gives zero density. In
+            whitened units when ``whiten``.
         """
         self.check_is_fitted()
-        projected = self.pca_.transform(X)
-        if self.classes_ is None:
-            scores: FloatArray = self.kdes_[0].score_samples(projected)
-            return scores
+        if self.is_per_class:
+            per_class = np.stack(
+                [
+                    kde.score_samples(pca.transform(X))
+                    for pca, kde in zip(self.pcas_, self.kdes_, strict=True)
+                ]
+            )
+        else:
+            projected = self.pca_.transform(X)
+            if self.classes_ is None:
+                scores: FloatArray = self.kdes_[0].score_samples(projected)
+                return scores
+            per_class = np.stack([kde.score_samples(projected) for kde in self.kdes_])
         assert self.class_priors_ is not None
-        per_class = np.stack([kde.score_samples(projected) for kde in self.kdes_])
         with np.errstate(divide="ignore"):
             log_priors = np.log(self.class_priors_)[:, np.newaxis]
         return _log_sum_exp(per_class + log_priors)
@@ -463,7 +619,8 @@ class ImageGenerator:
         self, index: int, count: int, rng: np.random.Generator, temperature: float
     ) -> FloatArray:
         if count == 0:
-            return np.empty((0, self.pca_.n_components_), dtype=np.float64)
+            width = self.pcas_[index if self.is_per_class else 0].n_components_
+            return np.empty((0, width), dtype=np.float64)
         points: FloatArray = np.asarray(
             self.kdes_[index].sample(
                 count, random_state=rng, temperature=float(temperature)
@@ -478,6 +635,15 @@ class ImageGenerator:
             raise NotFittedError(
                 "This ImageGenerator is not fitted yet; call fit() before using it"
             )
+
+
+def _check_temperature(temperature: object) -> None:
+    if isinstance(temperature, bool) or not (
+        isinstance(temperature, numbers.Real)
+        and math.isfinite(temperature)
+        and float(temperature) > 0
+    ):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
 
 
 def _log_sum_exp(terms: FloatArray) -> FloatArray:

@@ -11,7 +11,7 @@ from typing import Any
 
 from generator.kernel_sums import KERNELS
 from generator.model import ImageGenerator
-from generator.settings import BANDWIDTH_RULES
+from generator.settings import BANDWIDTH_RULES, PCA_SCOPES
 
 __all__ = ["ModelDescription", "describe_model"]
 
@@ -29,7 +29,8 @@ def describe_model(model: ImageGenerator) -> dict[str, Any]:
     dict
         The hyperparameters (``n_components`` ... ``random_state``), and the
         fitted ``image_shape``, ``bandwidth_``, ``pca_total_variance``,
-        ``pca_n_samples``, ``cv_best_bandwidth`` and ``fit_seconds``.
+        ``pca_n_samples`` (lists, one per class, for the per-class scope),
+        ``cv_best_bandwidth`` and ``fit_seconds``.
     """
     n_components = model.n_components
     requested_components: int | float = (
@@ -49,17 +50,28 @@ def describe_model(model: ImageGenerator) -> dict[str, Any]:
         "bandwidth_grid": [float(grid[0]), float(grid[1]), int(grid[2])],
         "cv_folds": int(model.cv_folds),
         "class_conditional": bool(model.class_conditional),
+        "pca_scope": str(model.pca_scope),
+        "temperature": float(model.temperature),
         # A Generator has no portable JSON form; the fitted state does not need it.
         "random_state": (
             int(random_state) if isinstance(random_state, numbers.Integral) else None
         ),
         "image_shape": [int(side) for side in model.image_shape_],
         "bandwidth_": float(model.bandwidth_),
-        "pca_total_variance": float(model.pca_.total_variance_),
-        "pca_n_samples": int(model.pca_.n_samples_),
+        # One figure per PCA (a list) for the per-class scope.
+        "pca_total_variance": _one_or_list(
+            [float(pca.total_variance_) for pca in model.pcas_], model
+        ),
+        "pca_n_samples": _one_or_list(
+            [int(pca.n_samples_) for pca in model.pcas_], model
+        ),
         "cv_best_bandwidth": None if cv is None else float(cv.best_bandwidth),
         "fit_seconds": {k: float(v) for k, v in model.fit_seconds_.items()},
     }
+
+
+def _one_or_list(values: list[Any], model: ImageGenerator) -> Any:
+    return values if model.is_per_class else values[0]
 
 
 class ModelDescription:
@@ -95,6 +107,16 @@ class ModelDescription:
             raise self._invalid("n_components")
         self.whiten = self._bool("whiten")
         self.class_conditional = self._bool("class_conditional")
+        # Files written before the per-class scope and the stored temperature.
+        self.pca_scope: str = data.get("pca_scope", "shared")
+        if self.pca_scope not in PCA_SCOPES or (
+            self.pca_scope == "per_class" and not self.class_conditional
+        ):
+            raise self._invalid("pca_scope")
+        temperature = data.get("temperature", 1.0)
+        if not (_is_real(temperature) and temperature > 0):
+            raise self._invalid("temperature")
+        self.temperature = float(temperature)
         kernel = self._get("kernel")
         if kernel not in KERNELS:
             raise self._invalid("kernel")
@@ -135,11 +157,14 @@ class ModelDescription:
             raise self._invalid("image_shape")
         self.image_shape: tuple[int, int] = (shape[0], shape[1])
         self.fitted_bandwidth = self._positive("bandwidth_")
-        self.total_variance = self._positive("pca_total_variance", allow_zero=True)
-        n_samples = self._get("pca_n_samples")
-        if not _is_int(n_samples):
+        total = self._per_pca("pca_total_variance")
+        if not all(_is_real(value) and value >= 0 for value in total):
+            raise self._invalid("pca_total_variance")
+        self.total_variances = tuple(float(value) for value in total)
+        n_samples = self._per_pca("pca_n_samples")
+        if not all(_is_int(value) for value in n_samples):
             raise self._invalid("pca_n_samples")
-        self.pca_n_samples: int = n_samples
+        self.pca_n_samples: tuple[int, ...] = tuple(n_samples)
         best = self._get("cv_best_bandwidth")
         if best is not None and not (_is_real(best) and best > 0):
             raise self._invalid("cv_best_bandwidth")
@@ -151,6 +176,15 @@ class ModelDescription:
         ):
             raise self._invalid("fit_seconds")
         self.fit_seconds = {key: float(value) for key, value in seconds.items()}
+
+    def _per_pca(self, key: str) -> list[Any]:
+        """A per-PCA figure: one value, or a non-empty list for per-class scope."""
+        value = self._get(key)
+        if self.pca_scope == "shared":
+            return [value]
+        if not (isinstance(value, list) and value):
+            raise self._invalid(key)
+        return value
 
     def _get(self, key: str) -> Any:
         if key not in self._data:
@@ -179,6 +213,8 @@ class ModelDescription:
             "bandwidth_grid": self.bandwidth_grid,
             "cv_folds": self.cv_folds,
             "class_conditional": self.class_conditional,
+            "pca_scope": self.pca_scope,
+            "temperature": self.temperature,
             "random_state": self.random_state,
         }
 

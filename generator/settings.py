@@ -24,7 +24,10 @@ __all__ = [
     "MAX_CV_FOLDS",
     "MAX_GRID_NUM",
     "MAX_SEED",
+    "MAX_TEMPERATURE",
     "MAX_TRAINING_CELLS",
+    "MIN_TEMPERATURE",
+    "PCA_SCOPES",
     "PRESETS",
     "DatasetSize",
     "Message",
@@ -34,10 +37,15 @@ __all__ = [
 ]
 
 BANDWIDTH_RULES = ("cv", "scott", "silverman")
+#: ``shared``: one PCA for every image; ``per_class``: one PCA per label.
+PCA_SCOPES = ("shared", "per_class")
 MIN_CV_FOLDS = 2
 MAX_CV_FOLDS = 10
 MAX_GRID_NUM = 50
 MAX_SEED = 2**32 - 1
+#: Bounds of the sampling temperature (the bandwidth scale at sampling).
+MIN_TEMPERATURE = 0.1
+MAX_TEMPERATURE = 3.0
 #: The largest n_components x n_train of a training run. It bounds the model file
 #: (8 bytes a cell for the KDE's points: 96 MB here) and, with the data set, a
 #: run's memory (README, "Limits": about 1 GB measured at this bound).
@@ -234,6 +242,13 @@ class TrainingSettings:
         Training images used (a seeded random subset when fewer than available).
     class_conditional : bool
         One density per label, so a given digit can be requested.
+    pca_scope : str
+        ``"shared"`` (one PCA for all images) or ``"per_class"`` (one PCA, and
+        one cross-validated bandwidth, per label; implies ``class_conditional``).
+    temperature : float
+        The model's default sampling temperature: the scale applied to every
+        kernel's bandwidth when sampling (from `MIN_TEMPERATURE` to
+        `MAX_TEMPERATURE`).
     seed : int
         Seeds the subset, the folds and the evaluation.
 
@@ -255,6 +270,8 @@ class TrainingSettings:
     cv_folds: int = 5
     n_train: int = 10000
     class_conditional: bool = False
+    pca_scope: str = "shared"
+    temperature: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -363,6 +380,9 @@ def validate_settings(
             merged[key] = value
     if "n_train" not in data:
         merged["n_train"] = _adapted_n_train(merged["n_train"], merged["dataset"])
+    if merged["pca_scope"] == "per_class" and "class_conditional" not in data:
+        # One PCA per class needs one density per class.
+        merged["class_conditional"] = True
     try:
         normalised = _check_all(merged)
     except SettingsError as error:
@@ -406,7 +426,28 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
         check("n_components", lambda value: _check_n_components(value, size))
     check("whiten", lambda value: _boolean("whiten", value))
     check("class_conditional", lambda value: _boolean("class_conditional", value))
+    check("pca_scope", _check_pca_scope)
+    check("temperature", _check_temperature)
     check("seed", _check_seed)
+    per_class = checked.get("pca_scope") == "per_class"
+    if per_class and "dataset" in checked:
+        if DATASET_SIZES[checked["dataset"]].n_classes < 2:
+            errors.setdefault(
+                "pca_scope",
+                Message(
+                    f'{{0}} "per_class" needs a labelled data set; '
+                    f"{checked['dataset']} has no labels",
+                    ("pca_scope",),
+                ),
+            )
+        if checked.get("class_conditional") is False:
+            errors.setdefault(
+                "class_conditional",
+                Message(
+                    '{0} must be true with {1} "per_class" (one density per class)',
+                    ("class_conditional", "pca_scope"),
+                ),
+            )
 
     n_train = checked.get("n_train")
     n_components = checked.get("n_components")
@@ -417,7 +458,15 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
         # A fraction of variance keeps an unknown number of components until the
         # PCA has run: count it as every pixel.
         components = n_components if isinstance(n_components, int) else n_features
-        if n_components is not None and components * n_train > MAX_TRAINING_CELLS:
+        # A per-class fraction is checked once each class's PCA has run
+        # (generator.training): counting it as every pixel would refuse the
+        # sharp preset, whose classes keep 7 to 25 components each.
+        fraction_per_class = per_class and not isinstance(n_components, int)
+        if (
+            n_components is not None
+            and not fraction_per_class
+            and components * n_train > MAX_TRAINING_CELLS
+        ):
             errors.setdefault(
                 "n_train",
                 Message(
@@ -450,13 +499,29 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
                     ("n_train", "cv_folds"),
                 ),
             )
+        if per_class and isinstance(n_components, int):
+            size = DATASET_SIZES[checked["dataset"]]
+            smallest = n_train * size.smallest_class_train // size.n_train
+            if n_components > smallest:
+                errors.setdefault(
+                    "n_components",
+                    Message(
+                        f"{{0}} ({n_components}) cannot exceed the training "
+                        f"images of the smallest class ({smallest} of {{1}} "
+                        f'{n_train:,}) with {{2}} "per_class"',
+                        ("n_components", "n_train", "pca_scope"),
+                    ),
+                )
         if bandwidth is not None and checked.get("class_conditional"):
             dataset = checked["dataset"]
             size = DATASET_SIZES[dataset]
             # Training subsets are stratified, so the rarest class gets at least
             # floor(n_train * smallest / total) images; the per-class search needs
-            # two (one held out, one to score it against).
+            # two (one held out, one to score it against), or with per-class PCAs
+            # one per fold of each class's own search.
             needed = 2 if bandwidth == "cv" else 1
+            if per_class and bandwidth == "cv" and cv_folds is not None:
+                needed = max(needed, cv_folds)
             minimum = math.ceil(needed * size.n_train / size.smallest_class_train)
             if n_train * size.smallest_class_train // size.n_train < needed:
                 errors.setdefault(
@@ -534,6 +599,22 @@ def _check_n_components(value: object, size: DatasetSize) -> int | float:
             "n_components",
         )
     return fraction
+
+
+def _check_pca_scope(value: object) -> str:
+    if not isinstance(value, str) or value not in PCA_SCOPES:
+        raise _Invalid(f"{{0}} must be one of {_choices(PCA_SCOPES)}", "pca_scope")
+    return value
+
+
+def _check_temperature(value: object) -> float:
+    temperature = _real(value)
+    if temperature is None or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
+        raise _Invalid(
+            f"{{0}} must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}",
+            "temperature",
+        )
+    return temperature
 
 
 def _check_seed(value: object) -> int:
@@ -615,12 +696,20 @@ PRESETS: dict[str, TrainingSettings] = {
     "notebook": TrainingSettings(),
     # The winner of bench/sharp_search.py (README, "Models and presets"): the
     # highest classifier confidence x class balance among settings whose samples
-    # are at least as far from the training set as real test images are.
+    # are at least as far from the training set as real test images are. One PCA
+    # per digit keeping 70% of that digit's variance, 3,000 images per digit, each
+    # digit's gaussian bandwidth cross-validated, sampled at 1.54 times it.
     "sharp": TrainingSettings(
         dataset="mnist",
-        n_components=20,
-        kernel="exponential",
-        bandwidth=0.107,
+        n_components=0.7,
+        kernel="gaussian",
+        bandwidth="cv",
+        bandwidth_grid=(0.02, 5.0, 33),
+        cv_folds=5,
+        n_train=30000,
+        class_conditional=True,
+        pca_scope="per_class",
+        temperature=1.54,
     ),
     # Small enough to train and sample in a few seconds, for demos and smoke tests.
     "preview": TrainingSettings(

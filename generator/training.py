@@ -20,8 +20,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from generator.datasets import Dataset, load_dataset
 from generator.model import ImageGenerator, ProgressCallback
-from generator.search import grid_edge
-from generator.settings import TrainingSettings
+from generator.search import CrossValidationResult, grid_edge
+from generator.settings import (
+    MAX_TRAINING_CELLS,
+    Message,
+    SettingsError,
+    TrainingSettings,
+)
 
 __all__ = [
     "MAX_EVALUATION_SAMPLES",
@@ -152,6 +157,8 @@ def train_model(
         bandwidth_grid=settings.bandwidth_grid,
         cv_folds=settings.cv_folds,
         class_conditional=settings.class_conditional,
+        pca_scope=settings.pca_scope,
+        temperature=settings.temperature,
         random_state=settings.seed,
     )
     model.fit(
@@ -161,6 +168,7 @@ def train_model(
         callback=fit_progress,
     )
     seconds.update(model.fit_seconds_)
+    _check_training_cells(model, features.shape[0])
 
     started = time.perf_counter()
     enter("evaluating")
@@ -182,6 +190,26 @@ def train_model(
         dataset_name=dataset.name,
         dataset_digest=dataset.digest,
     )
+
+
+def _check_training_cells(model: ImageGenerator, n_train: int) -> None:
+    """Per-class variance fractions keep a number of components known only now:
+    hold them to the bound validation applies to every other model."""
+    if not model.is_per_class:
+        return
+    n_components = max(pca.n_components_ for pca in model.pcas_)
+    if n_components * n_train > MAX_TRAINING_CELLS:
+        raise SettingsError(
+            {
+                "n_components": Message(
+                    f"{{0}} kept up to {n_components} components per class: "
+                    f"{n_components} x {{1}} {n_train:,} is more than "
+                    f"{MAX_TRAINING_CELLS:,}; keep a smaller fraction or train on "
+                    f"at most {MAX_TRAINING_CELLS // n_components:,} images",
+                    ("n_components", "n_train"),
+                )
+            }
+        )
 
 
 def model_metadata(
@@ -236,16 +264,33 @@ def _metrics(
     seconds: Mapping[str, float],
 ) -> dict[str, Any]:
     """The JSON-serialisable figures of `train_model` (listed there)."""
-    pca = model.pca_
+    per_class = _per_class_metrics(model, subset) if model.is_per_class else None
+    if per_class is None:
+        pca = model.pca_
+        n_components = int(pca.n_components_)
+        explained = float(np.sum(pca.explained_variance_ratio_))
+        curve = np.cumsum(pca.explained_variance_ratio_)
+    else:
+        assert model.class_priors_ is not None
+        n_components = max(row["n_components"] for row in per_class)
+        curves = [
+            np.pad(
+                np.cumsum(pca.explained_variance_ratio_),
+                (0, n_components - pca.n_components_),
+                mode="edge",
+            )
+            for pca in model.pcas_
+        ]
+        curve = model.class_priors_ @ np.stack(curves)
+        explained = float(curve[-1])
     cv = model.cv_result_
     return {
         "n_train": int(subset.images_train.shape[0]),
         "original_dim": int(dataset.n_features),
-        "n_components": int(pca.n_components_),
-        "explained_variance": float(np.sum(pca.explained_variance_ratio_)),
-        "explained_variance_curve": _json_floats(
-            np.cumsum(pca.explained_variance_ratio_)
-        ),
+        "pca_scope": model.pca_scope,
+        "n_components": n_components,
+        "explained_variance": explained,
+        "explained_variance_curve": _json_floats(curve),
         "bandwidth": float(model.bandwidth_),
         "bandwidth_grid_edge": None
         if cv is None
@@ -262,6 +307,7 @@ def _metrics(
             if cv.exact is None
             else [bool(value) for value in cv.exact],
         },
+        "per_class": per_class,
         "test_log_likelihood": _json_float(float(np.mean(test_scores))),
         "n_test": int(test_scores.size),
         "test_outside_support": int(np.sum(np.isneginf(test_scores))),
@@ -270,6 +316,31 @@ def _metrics(
         if model.classes_ is None
         else [int(label) for label in model.classes_],
     }
+
+
+def _per_class_metrics(model: ImageGenerator, subset: Dataset) -> list[dict[str, Any]]:
+    """One row per class of a per-class model: its images, PCA and bandwidth."""
+    assert model.classes_ is not None
+    searches: list[CrossValidationResult | None] = [None] * len(model.classes_)
+    if model.class_cv_results_ is not None:
+        searches = list(model.class_cv_results_)
+    rows = []
+    for label, pca, kde, search in zip(
+        model.classes_, model.pcas_, model.kdes_, searches, strict=True
+    ):
+        rows.append(
+            {
+                "class": int(label),
+                "n_train": int(np.count_nonzero(subset.labels_train == label)),
+                "n_components": int(pca.n_components_),
+                "explained_variance": float(np.sum(pca.explained_variance_ratio_)),
+                "bandwidth": float(kde.bandwidth_),
+                "bandwidth_grid_edge": None
+                if search is None
+                else grid_edge(search.bandwidths, float(kde.bandwidth_)),
+            }
+        )
+    return rows
 
 
 def training_subset(dataset: Dataset, settings: TrainingSettings) -> Dataset:

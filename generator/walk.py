@@ -105,7 +105,10 @@ def latent_walk(
     -------
     ndarray of uint8, shape (n_frames, height, width)
         Frame 0 is ``start`` as the model's PCA sees it (its projection mapped
-        back), the last frame likewise ``end``.
+        back), the last frame likewise ``end``. A per-class model (one PCA per
+        digit) walks in the space of the digit whose PCA reconstructs ``start``
+        best and in that of ``end``'s, cross-fading from the first path to the
+        second, so its ends are each image as its own digit's PCA sees it.
 
     Examples
     --------
@@ -121,14 +124,42 @@ def latent_walk(
     ends = np.stack(
         [_check_image(start, model, "start"), _check_image(end, model, "end")]
     )
-    pca = model.pca_
-    projected = pca.transform(ends.reshape(2, -1) / SAMPLE_PIXEL_MAX)
-    scale = _standard_deviations(pca)
-    path = slerp(projected[0] / scale, projected[1] / scale, count) * scale
-    pixels = pca.inverse_transform(path)
+    flat = ends.reshape(2, -1) / SAMPLE_PIXEL_MAX
+    if model.is_per_class:
+        # Each digit has its own PCA space: walk in the start's digit's space and
+        # in the end's, and cross-fade from the first path to the second.
+        start_pca, end_pca = (_closest_pca(model, image) for image in flat)
+        t = np.linspace(0.0, 1.0, count)[:, np.newaxis]
+        pixels = (1.0 - t) * _walk_through(start_pca, flat, count) + t * (
+            _walk_through(end_pca, flat, count)
+        )
+    else:
+        pixels = _walk_through(model.pca_, flat, count)
     np.clip(pixels, 0.0, 1.0, out=pixels)
     frames = np.rint(pixels * SAMPLE_PIXEL_MAX).astype(np.uint8)
     return frames.reshape((count, *model.image_shape_))
+
+
+def _walk_through(pca: PCA, ends: FloatArray, count: int) -> FloatArray:
+    """The pixels of the spherical path between two images in one PCA's space."""
+    projected = pca.transform(ends)
+    scale = _standard_deviations(pca)
+    path = slerp(projected[0] / scale, projected[1] / scale, count) * scale
+    pixels: FloatArray = pca.inverse_transform(path)
+    return pixels
+
+
+def _closest_pca(model: ImageGenerator, image: FloatArray) -> PCA:
+    """The class PCA of a per-class model that reconstructs ``image`` best."""
+    errors = [
+        float(
+            np.sum(
+                (pca.inverse_transform(pca.transform(image[np.newaxis])) - image) ** 2
+            )
+        )
+        for pca in model.pcas_
+    ]
+    return model.pcas_[int(np.argmin(errors))]
 
 
 def _standard_deviations(pca: PCA) -> FloatArray:

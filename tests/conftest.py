@@ -75,6 +75,12 @@ def unconditional_file() -> TrainedFile:
     return _train({"class_conditional": False})
 
 
+@pytest.fixture(scope="session")
+def per_class_file() -> TrainedFile:
+    """One PCA per digit (a variance fraction), sampled at its own temperature."""
+    return _train({"pca_scope": "per_class", "n_components": 0.8, "temperature": 1.2})
+
+
 @pytest.fixture
 def owner(db: None) -> User:
     return User.objects.create_user(username="owner", password=PASSWORD)

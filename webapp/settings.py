@@ -399,6 +399,11 @@ STORAGE_QUOTA_MB = env_int("STORAGE_QUOTA_MB", 500, minimum=1)
 # Training runs one parameter sweep may hold (its grid's distinct combinations).
 MAX_SWEEP_COMBINATIONS = env_int("MAX_SWEEP_COMBINATIONS", 50, minimum=1)
 GALLERY_EVALUATION = env_bool("GALLERY_EVALUATION", True)
+# Data sets whose evaluation classifier a worker fits (once; then cached in
+# DATA_DIR) when it starts, so the first gallery's figures do not wait for it.
+EVALUATION_PREPARE_DATASETS = env_list("EVALUATION_PREPARE_DATASETS", "mnist")
+EVALUATION_SOFT_TIME_LIMIT = 300
+EVALUATION_HARD_TIME_LIMIT = 360
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -420,6 +425,8 @@ CELERY_TASK_ROUTES = {
     task_names.GENERATE: {"queue": "generation"},
     task_names.SWEEP: {"queue": MAINTENANCE_QUEUE},
     task_names.FEED_PARAMETER_SWEEPS: {"queue": MAINTENANCE_QUEUE},
+    task_names.EVALUATE_GALLERY: {"queue": "generation"},
+    task_names.PREPARE_EVALUATION: {"queue": "generation"},
 }
 # Redis hands an unacknowledged message to another worker after the visibility
 # timeout; it must outlast the longest task or a live training would be delivered

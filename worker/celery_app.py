@@ -24,6 +24,15 @@ app = Celery("worker", include=["worker.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _prepare_evaluation(sender: Any, **kwargs: Any) -> None:
+    """Queue the classifier fit of a fresh install, before any gallery needs it."""
+    from webapp.jobs import task_names
+
+    if settings.GALLERY_EVALUATION and settings.EVALUATION_PREPARE_DATASETS:
+        app.send_task(task_names.PREPARE_EVALUATION)
+
+
 @signals.setup_logging.connect  # type: ignore[untyped-decorator]
 def configure_logging(**kwargs: Any) -> None:
     """The settings' LOGGING rather than Celery's own format (Celery skips its own

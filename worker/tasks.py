@@ -10,6 +10,7 @@ from celery.exceptions import TimeLimitExceeded
 from celery.worker import state as worker_state
 from django.conf import settings
 
+from webapp.gallery import evaluation
 from webapp.jobs import maintenance, runner, task_names
 from webapp.sweeps import services as sweeps
 from worker.celery_app import app
@@ -53,6 +54,27 @@ def train_model_task(self: Task, job_id: str) -> None:
 def generate_images_task(self: Task, job_id: str) -> None:
     """Run a generation job; if a worker seems to hold it, look again once stale."""
     _retry_if_busy(self, runner.run_generation_job(job_id))
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=task_names.EVALUATE_GALLERY,
+    soft_time_limit=settings.EVALUATION_SOFT_TIME_LIMIT,
+    time_limit=settings.EVALUATION_HARD_TIME_LIMIT,
+)
+def evaluate_gallery_task(gallery_id: str) -> str | None:
+    """Compute a stored gallery's quality figures."""
+    state = evaluation.evaluate_gallery(gallery_id)
+    return None if state is None else str(state)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=task_names.PREPARE_EVALUATION,
+    soft_time_limit=settings.EVALUATION_SOFT_TIME_LIMIT,
+    time_limit=settings.EVALUATION_HARD_TIME_LIMIT,
+)
+def prepare_evaluation_task() -> list[str]:
+    """Fit (once) the classifiers of EVALUATION_PREPARE_DATASETS."""
+    return evaluation.prepare_evaluation(settings.EVALUATION_PREPARE_DATASETS)
 
 
 def _retry_if_busy(task: Task, outcome: runner.RunOutcome) -> None:

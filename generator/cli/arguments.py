@@ -30,6 +30,8 @@ SETTING_FLAGS = {
     "cv_folds": "--folds",
     "n_train": "--n-train",
     "class_conditional": "--class-conditional",
+    "pca_scope": "--pca-scope",
+    "temperature": "--temperature",
     "seed": "--seed",
     "preset": "--preset",
 }
@@ -192,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="one density per digit, so a digit can be requested",
     )
+    train.add_argument(
+        "--pca-scope",
+        choices=("shared", "per-class"),
+        help="one PCA for all images (shared), or one PCA, and one bandwidth, "
+        "per class (per-class; implies --class-conditional)",
+    )
+    train.add_argument(
+        "--temperature",
+        type=_int_or_float,
+        help="the model's default sampling temperature (bandwidth scale when "
+        "sampling; default 1)",
+    )
     train.add_argument("--seed", type=_int_or_float, help="random seed")
     train.add_argument("--data-dir", type=Path, help="data set cache directory")
     train.add_argument(
@@ -215,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--temperature",
         type=_positive_float,
-        default=1.0,
-        help="bandwidth multiplier (below 1: sharper, less varied)",
+        help="bandwidth multiplier at sampling (below 1: sharper, less varied; "
+        "default: the model's own temperature)",
     )
     sample.add_argument(
         "--out",
@@ -241,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--n-samples", dest="n", type=_positive_int, default=1000, metavar="N"
     )
     evaluate.add_argument("--seed", type=_non_negative_int, default=0)
-    evaluate.add_argument("--temperature", type=_positive_float, default=1.0)
+    evaluate.add_argument(
+        "--temperature",
+        type=_positive_float,
+        help="bandwidth multiplier at sampling (default: the model's own)",
+    )
     evaluate.add_argument("--data-dir", type=Path, help="data set cache directory")
     return parser

@@ -134,6 +134,13 @@ def _settings_from_arguments(arguments: argparse.Namespace) -> Any:
         ("cv_folds", arguments.folds),
         ("n_train", arguments.n_train),
         ("class_conditional", arguments.class_conditional),
+        (
+            "pca_scope",
+            None
+            if arguments.pca_scope is None
+            else arguments.pca_scope.replace("-", "_"),
+        ),
+        ("temperature", arguments.temperature),
         ("seed", arguments.seed),
     )
     for name, value in pairs:

@@ -128,6 +128,12 @@ def test_a_new_user_trains_generates_and_downloads(
     expect(page.locator("#gallery-images img")).to_have_count(16)
     expect(page.locator("#gallery-images img")).to_have_count(16)
     wait_for_images(page.locator("#gallery-images img"), loaded=True)
+    # The figures come from their own task after the images; the page polls for
+    # them (it shows "Evaluating…" until then) and shows them without a click.
+    expect(page.locator("#quality")).to_contain_text(
+        "Recognised as digit 7", timeout=15_000
+    )
+    expect(page.locator("#evaluation-pending")).to_have_count(0)
     browser.screenshot(page, "07-gallery")
 
     with page.expect_download() as download_info:

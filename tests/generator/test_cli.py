@@ -134,6 +134,7 @@ def test_every_setting_flag_reaches_the_model(
     argv = ["train", "--dataset", "digits", "--components", "0.8", "--whiten"]
     argv += ["--kernel", "epanechnikov", "--bandwidth", "cv", "--grid", "0.5", "4", "4"]
     argv += ["--folds", "3", "--n-train", "600", "--class-conditional"]
+    argv += ["--pca-scope", "per-class", "--temperature", "1.25"]
     argv += ["--seed", "7", "--quiet", "--out", str(out)]
     code, stdout, _ = _run(argv, capsys)
     assert code == 0
@@ -149,13 +150,19 @@ def test_every_setting_flag_reaches_the_model(
         "cv_folds": 3,
         "n_train": 600,
         "class_conditional": True,
+        "pca_scope": "per_class",
+        "temperature": 1.25,
         "seed": 7,
     }
     assert metadata["metrics"]["n_train"] == 600
-    assert len(metadata["metrics"]["cv"]["bandwidths"]) == 4
-    assert len(metadata["metrics"]["cv"]["fold_log_likelihood"]) == 3
+    per_class = metadata["metrics"]["per_class"]
+    assert [row["class"] for row in per_class] == list(range(10))
+    assert sum(row["n_train"] for row in per_class) == 600
     assert model.kernel == "epanechnikov"
     assert model.whiten is True
+    assert model.pca_scope == "per_class"
+    assert len(model.pcas_) == 10
+    assert model.temperature == 1.25
 
 
 def test_flags_override_only_what_they_name(

@@ -33,6 +33,8 @@ def test_notebook_preset_is_the_default_and_the_old_notebook() -> None:
         "cv_folds": 5,
         "n_train": 10000,
         "class_conditional": False,
+        "pca_scope": "shared",
+        "temperature": 1.0,
         "seed": 0,
     }
     assert validate_settings({}) == notebook
@@ -412,3 +414,111 @@ def test_a_fraction_of_variance_counts_as_every_pixel_for_the_bound() -> None:
         "a fraction of variance counts as all 784 pixels"
         in (caught.value.errors["n_train"])
     )
+
+
+# --- Per-class PCA scope and the model's temperature ---------------------------------
+
+
+def test_per_class_scope_implies_class_conditional() -> None:
+    settings = validate_settings({"pca_scope": "per_class"}, preset="preview")
+    assert (settings.pca_scope, settings.class_conditional) == ("per_class", True)
+    notebook = validate_settings({"pca_scope": "per_class"})
+    assert notebook.class_conditional
+
+
+def test_per_class_scope_refuses_an_explicit_unconditional_model() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"pca_scope": "per_class", "class_conditional": False})
+    assert list(caught.value.errors) == ["class_conditional"]
+    assert "pca_scope" in caught.value.errors["class_conditional"]
+
+
+def test_an_unknown_scope_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"pca_scope": "per-pixel"})
+    assert caught.value.errors == {
+        "pca_scope": 'pca_scope must be one of "shared", "per_class"'
+    }
+
+
+def test_per_class_components_cannot_exceed_the_smallest_class() -> None:
+    # 300 stratified digits images give the rarest class 28 of them.
+    with pytest.raises(SettingsError) as caught:
+        validate_settings(
+            {"pca_scope": "per_class", "n_components": 29, "n_train": 300},
+            preset="preview",
+        )
+    assert list(caught.value.errors) == ["n_components"]
+    assert "smallest class (28 of n_train 300)" in caught.value.errors["n_components"]
+    shared = validate_settings({"n_components": 29, "n_train": 300}, preset="preview")
+    assert shared.n_components == 29
+    fits = validate_settings(
+        {"pca_scope": "per_class", "n_components": 28, "n_train": 300},
+        preset="preview",
+    )
+    assert fits.n_components == 28
+
+
+def test_per_class_search_needs_a_fold_per_image_of_the_smallest_class() -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings(
+            {"pca_scope": "per_class", "n_train": 40, "cv_folds": 5, "n_components": 2},
+            preset="preview",
+        )
+    assert list(caught.value.errors) == ["n_train"]
+
+
+def test_a_per_class_fraction_is_not_counted_as_every_pixel() -> None:
+    # Shared: a fraction may keep all 784 components, so 30,000 images are too many.
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"n_components": 0.7, "n_train": 30000})
+    assert list(caught.value.errors) == ["n_train"]
+    per_class = validate_settings(
+        {"n_components": 0.7, "n_train": 30000, "pca_scope": "per_class"}
+    )
+    assert per_class.n_train == 30000
+
+
+def test_a_data_set_without_labels_cannot_have_per_class_scope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from generator import settings as settings_module
+
+    unlabelled = dataclasses.replace(DATASET_SIZES["digits"], n_classes=1)
+    monkeypatch.setitem(settings_module.DATASET_SIZES, "digits", unlabelled)
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"pca_scope": "per_class"}, preset="preview")
+    assert "needs a labelled data set" in caught.value.errors["pca_scope"]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.05, 3.5, "hot", True, float("nan")])
+def test_a_temperature_out_of_bounds_is_refused(temperature: object) -> None:
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"temperature": temperature})
+    assert caught.value.errors == {
+        "temperature": "temperature must be a number from 0.1 to 3.0"
+    }
+
+
+def test_the_temperature_is_kept() -> None:
+    assert validate_settings({"temperature": 1.5}).temperature == 1.5
+    assert validate_settings({"temperature": 2}).temperature == 2.0
+
+
+def test_the_sharp_preset_is_the_per_class_search_winner() -> None:
+    sharp = PRESETS["sharp"]
+    assert (sharp.pca_scope, sharp.n_components, sharp.kernel) == (
+        "per_class",
+        0.7,
+        "gaussian",
+    )
+    assert (sharp.n_train, sharp.temperature, sharp.class_conditional) == (
+        30000,
+        1.54,
+        True,
+    )
+    assert sharp.bandwidth_grid == (0.02, 5.0, 33)
+    # --class-conditional on top of it keeps working (it already is).
+    assert validate_settings({"class_conditional": True}, preset="sharp") == sharp

@@ -32,6 +32,8 @@ def test_stratified_choice_gives_every_class_its_floor_share() -> None:
 METRIC_KEYS = {
     "n_train",
     "original_dim",
+    "pca_scope",
+    "per_class",
     "n_components",
     "explained_variance",
     "explained_variance_curve",
@@ -233,3 +235,36 @@ def test_trains_on_debians_fashion_mnist(
     assert result.metrics["n_train"] == 2000
     assert np.isfinite(result.metrics["test_log_likelihood"])
     assert result.model.sample(3, digit=9, random_state=0).shape == (3, 28, 28)
+
+
+def test_a_per_class_fraction_beyond_the_training_bound_fails_after_the_pca(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from generator import training
+    from generator.settings import SettingsError
+
+    settings = validate_settings(
+        {"pca_scope": "per_class", "n_components": 0.9, "bandwidth": 0.5},
+        preset="preview",
+    )
+    trained = train_model(settings)
+    widest = max(pca.n_components_ for pca in trained.model.pcas_)
+    monkeypatch.setattr(training, "MAX_TRAINING_CELLS", widest * settings.n_train - 1)
+    with pytest.raises(SettingsError) as caught:
+        train_model(settings)
+    assert list(caught.value.errors) == ["n_components"]
+    assert f"kept up to {widest} components per class" in str(caught.value)
+
+
+def test_per_class_metrics_list_every_class() -> None:
+    settings = validate_settings({"pca_scope": "per_class"}, preset="preview")
+    metrics = train_model(settings).metrics
+    assert metrics["pca_scope"] == "per_class"
+    rows = metrics["per_class"]
+    assert [row["class"] for row in rows] == list(range(10))
+    assert sum(row["n_train"] for row in rows) == metrics["n_train"]
+    assert metrics["n_components"] == max(row["n_components"] for row in rows)
+    assert metrics["cv"] is None
+    assert all(0 < row["explained_variance"] <= 1 for row in rows)
+    assert all(row["bandwidth"] > 0 for row in rows)
+    assert len(metrics["explained_variance_curve"]) == metrics["n_components"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -203,3 +204,41 @@ def test_the_gif_refuses_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         frames_to_gif(frames, **options)
+
+
+@pytest.fixture(scope="module")
+def per_class_model() -> ImageGenerator:
+    from generator.datasets import load_dataset
+
+    digits = load_dataset("digits")
+    X = digits.images_train.reshape(len(digits.images_train), -1) / digits.pixel_max
+    return ImageGenerator(
+        n_components=10,
+        bandwidth=0.8,
+        class_conditional=True,
+        pca_scope="per_class",
+    ).fit(X, digits.labels_train, image_shape=digits.image_shape)
+
+
+def test_a_per_class_walk_cross_fades_between_the_ends_digit_spaces(
+    per_class_model: ImageGenerator,
+) -> None:
+    start = per_class_model.sample(1, digit=2, random_state=1)[0]
+    end = per_class_model.sample(1, digit=7, random_state=2)[0]
+    frames = latent_walk(per_class_model, start, end, 9)
+    assert frames.shape == (9, *per_class_model.image_shape_)
+
+    def through(pca: Any) -> np.ndarray:
+        scale = np.sqrt(pca.explained_variance_)
+        ends = pca.transform(np.stack([start, end]).reshape(2, -1) / 255) / scale
+        return pca.inverse_transform(reference_slerp(ends[0], ends[1], 9) * scale)
+
+    t = np.linspace(0, 1, 9)[:, np.newaxis]
+    first, last = per_class_model.pcas_[2], per_class_model.pcas_[7]
+    pixels = np.clip((1 - t) * through(first) + t * through(last), 0, 1)
+    expected = np.rint(pixels * 255).astype(int).reshape(frames.shape)
+    assert np.abs(frames.astype(int) - expected).max() <= 1
+    # The ends are each image as its own digit's PCA reconstructs it.
+    own = first.inverse_transform(first.transform(start.reshape(1, -1) / 255))
+    own_pixels = np.rint(np.clip(own, 0, 1) * 255).reshape(8, 8)
+    assert np.abs(frames[0].astype(int) - own_pixels).max() <= 1

@@ -314,6 +314,9 @@ def process_environment(
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "LOG_LEVEL": "INFO",
+        # The start-up classifier fit, on the data set the tests train on (MNIST
+        # is not in a test's data directory).
+        "EVALUATION_PREPARE_DATASETS": "digits",
         **extra,
     }
 

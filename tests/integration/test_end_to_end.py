@@ -8,6 +8,7 @@ import signal
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -32,6 +33,19 @@ SMALL_TRAINING = {
     "n_components": 5,
     "bandwidth": 0.5,
 }
+
+
+def wait_evaluated(api: Api, gallery_url: str, worker: WorkerProcess) -> Any:
+    """The gallery's quality figures, once its gallery.evaluate task has run."""
+
+    def evaluated() -> dict[str, Any] | None:
+        status, gallery = api.get(gallery_url)
+        assert status == 200, gallery
+        assert gallery["evaluation_state"] in ("pending", "done"), gallery
+        return gallery if gallery["evaluation_state"] == "done" else None
+
+    gallery = wait_for(evaluated, timeout=15, what="the gallery's figures", log=worker)
+    return gallery["evaluation"]
 
 
 def png_size(content: bytes) -> tuple[int, int]:
@@ -121,7 +135,9 @@ def test_sign_up_train_generate_and_fetch_the_gallery(
         status, content = alice.get(image["url"], raw=True)
         assert status == 200
         assert png_size(content) == (8, 8)
-    evaluation = gallery["evaluation"]
+    # The job succeeded with its images; the figures follow from their own task.
+    assert gallery["evaluation_state"] in ("pending", "done")
+    evaluation = wait_evaluated(alice, gallery["url"], celery_worker)
     assert evaluation["n_images"] == 16
     assert 0.0 <= evaluation["digit_match_fraction"] <= 1.0
     status, content = alice.get(gallery["grid_url"], raw=True)
@@ -169,6 +185,45 @@ def catch_big_training(
         return str(job["id"])
 
     return catch_running(submit, worker, signum)
+
+
+def test_a_per_class_model_trains_generates_and_its_figures_follow_the_images(
+    api: Callable[[], Api], celery_worker: WorkerProcess
+) -> None:
+    bob = sign_up(api(), "bob-per-class")
+    status, job = bob.post(
+        "/api/v1/training-runs",
+        {
+            "name": "per digit",
+            "preset": "preview",
+            "pca_scope": "per_class",
+            "n_components": 0.8,
+            "temperature": 1.2,
+        },
+    )
+    assert status == 202, job
+    job = wait_finished(bob, job["id"], celery_worker)
+    assert job["state"] == "succeeded", job
+    status, model = bob.get(job["links"]["model_version"])
+    assert status == 200, model
+    assert model["settings"]["pca_scope"] == "per_class"
+    rows = model["stats"]["per_class"]
+    assert [row["class"] for row in rows] == list(range(10))
+    assert all(row["n_components"] >= 1 and row["bandwidth"] > 0 for row in rows)
+
+    status, job = bob.post("/api/v1/generations", {"n_images": 12, "digit": 3})
+    assert status == 202, job
+    assert job["params"]["temperature"] == 1.2  # the model version's own
+    job = wait_finished(bob, job["id"], celery_worker)
+    assert job["state"] == "succeeded", job
+    status, gallery = bob.get(job["links"]["gallery"])
+    assert status == 200, gallery
+    # The images are there when the job succeeds, whatever the figures' state.
+    assert len(gallery["images"]) == 12
+    assert gallery["evaluation_state"] in ("pending", "done")
+    evaluation = wait_evaluated(bob, gallery["url"], celery_worker)
+    assert evaluation["n_images"] == 12
+    assert evaluation["digit_match_fraction"] >= 0.75
 
 
 def test_cancel_a_queued_and_a_running_job(

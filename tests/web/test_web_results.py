@@ -279,3 +279,59 @@ def test_gallery_without_evaluation_says_so(
     gallery = make_gallery(owner, make_model_version(owner))
     content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
     assert "No evaluation" in content
+
+
+def test_a_gallery_being_evaluated_says_so_and_polls_its_row(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), evaluation_state="pending")
+    content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    assert "Evaluating…" in content
+    assert 'data-evaluation-state="pending"' in content
+    assert f'data-gallery-url="/api/v1/galleries/{gallery.pk}"' in content
+    assert "web/gallery.js" in content
+
+
+def test_a_failed_evaluation_says_so(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), evaluation_state="failed")
+    content = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    assert "could not be computed" in content
+    assert "Evaluating…" not in content
+
+
+def test_a_per_class_model_page_tabulates_every_digits_pca(
+    owner: User, owner_client: Client, make_model_version: Any, per_class_file: Any
+) -> None:
+    model = make_model_version(
+        owner,
+        settings=per_class_file.settings,
+        metrics=per_class_file.metrics,
+        model_file=per_class_file.content,
+        model_sha256=per_class_file.sha256,
+        model_size=len(per_class_file.content),
+    )
+    content = owner_client.get(f"/models/{model.pk}/").content.decode()
+    table = re.search(r'id="per-class".*?</table>', content, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr><td>(\d)</td>(.*?)</tr>", table.group(0))
+    assert [digit for digit, _ in rows] == [str(d) for d in range(10)]
+    for (_, cells), figures in zip(rows, model.stats()["per_class"], strict=True):
+        assert f">{figures['n_components']}<" in cells
+        assert f">{figures['bandwidth']:.3f}<" in cells
+    assert "Each digit had a search of its own" in content
+    assert "<dt>PCA scope</dt><dd>one PCA per digit</dd>" in content
+    assert "this model's own is 1.2" in content
+    assert 'name="temperature" value="1.2"' in content
+    # Its samples are drawn through the digits' own PCAs.
+    assert content.count('src="data:image/png;base64,') == 16
+
+
+def test_a_shared_model_page_has_no_per_digit_table(
+    owner: User, owner_client: Client, make_model_version: Any
+) -> None:
+    model = make_model_version(owner)
+    content = owner_client.get(f"/models/{model.pk}/").content.decode()
+    assert 'id="per-class"' not in content
+    assert "fidelity for novelty" in content

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from django import forms
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
@@ -128,7 +129,11 @@ def test_every_field_has_a_label_and_help_text(owner_client: Client) -> None:
         if name == "preset":
             continue
         assert field.help_text, name
-        if name != "bandwidth_mode":
+        if isinstance(field.widget, forms.RadioSelect):
+            # A radio group is a fieldset named by its legend.
+            assert f'id="field-{name}"' in content, name
+            assert f'<legend class="label">{field.label}</legend>' in content, name
+        else:
             assert f'for="id_{name}"' in content, name
 
 
@@ -340,3 +345,29 @@ def test_a_refused_form_keeps_what_was_typed(
     assert 'value="keep me"' in content
     assert 'value="cosine" selected' in content
     assert re.search(r'<input[^>]*name="cv_folds"[^>]*value="1"', content)
+
+
+def test_the_per_class_scope_and_temperature_reach_the_job(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = form_values(pca_scope="per_class", temperature="1.4", n_components="0.8")
+    del data["class_conditional"]  # one PCA per digit implies it
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    params = Job.objects.get().params
+    assert (params["pca_scope"], params["class_conditional"]) == ("per_class", True)
+    assert (params["temperature"], params["n_components"]) == (1.4, 0.8)
+
+
+def test_too_many_per_class_components_are_refused_on_the_field(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = form_values(pca_scope="per_class", n_components="60", n_train="500")
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 400
+    errors = field_errors(response.content, "n_components")
+    assert errors
+    assert "smallest class" in errors[0]
+    assert errors[0].startswith("PCA components (60)")
+    assert not Job.objects.exists()
+    assert dispatched.calls == []

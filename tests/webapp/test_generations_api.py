@@ -155,3 +155,30 @@ def test_model_version_beyond_the_float_range_is_a_400(
     assert response.status_code == 400
     assert list(response.json()) == ["model_version"]
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"temperature": None}])
+def test_the_default_temperature_is_the_model_versions_own(
+    api_client: APIClient,
+    owner: Any,
+    make_model_version: Any,
+    dispatched: Any,
+    body: dict[str, Any],
+) -> None:
+    model_version = make_model_version(owner)
+    model_version.settings = {**model_version.settings, "temperature": 1.54}
+    model_version.save(update_fields=["settings"])
+    response = api_client.post(URL, body, format="json")
+    assert response.status_code == 202, response.json()
+    assert Job.objects.get().params["temperature"] == 1.54
+
+
+def test_a_given_temperature_overrides_the_model_versions(
+    api_client: APIClient, owner: Any, make_model_version: Any, dispatched: Any
+) -> None:
+    model_version = make_model_version(owner)
+    model_version.settings = {**model_version.settings, "temperature": 1.54}
+    model_version.save(update_fields=["settings"])
+    response = api_client.post(URL, {"temperature": 0.8}, format="json")
+    assert response.status_code == 202, response.json()
+    assert Job.objects.get().params["temperature"] == 0.8

@@ -14,6 +14,7 @@ GENERATOR_CALLERS = {
     "runner.py",
     "serving.py",
     "maintenance.py",
+    "evaluation.py",
     "walks.py",
     "training_options.py",
 }

@@ -122,7 +122,7 @@ def test_storage_counts_the_bytes_of_generated_images(
             digit=None,
             seed=1,
             temperature=1.0,
-            evaluation=None,
+            evaluate=False,
             pngs=pngs,
         )
 

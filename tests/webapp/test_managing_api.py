@@ -197,7 +197,7 @@ def make_gallery_of() -> Any:
             digit=None,
             seed=1,
             temperature=1.0,
-            evaluation=None,
+            evaluate=False,
             pngs=[b"png-0", b"png-1"],
         )
 

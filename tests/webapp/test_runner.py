@@ -437,39 +437,6 @@ def test_generation_redelivery_creates_no_second_gallery(
     assert GeneratedImage.objects.count() == 4
 
 
-def test_generation_records_the_evaluation_when_enabled(
-    owner: User, make_model_version: Any, settings: SettingsWrapper
-) -> None:
-    settings.GALLERY_EVALUATION = True
-    job = generation_job(owner, make_model_version(owner), n_images=8)
-    runner.run_generation_job(job.pk)
-    evaluation = Gallery.objects.get(job=job).evaluation
-    assert evaluation is not None
-    assert evaluation["n_images"] == 8
-    assert 0.0 <= evaluation["digit_match_fraction"] <= 1.0
-
-
-@pytest.mark.parametrize("digit", [None, 3])
-def test_generation_evaluates_sampled_pixels_on_their_own_scale(
-    owner: User, make_model_version: Any, settings: SettingsWrapper, digit: int | None
-) -> None:
-    # Sampled images are 0..255 whatever the data set, while digits' own pixel_max
-    # is 16: read on that scale, a gallery's novelty came out ~50 against ~1 for the
-    # real test images (the confidence stayed high, so it cannot tell the two apart).
-    settings.GALLERY_EVALUATION = True
-    job = generation_job(owner, make_model_version(owner), n_images=20, digit=digit)
-    runner.run_generation_job(job.pk)
-
-    evaluation = Gallery.objects.get(job=job).evaluation
-    assert evaluation is not None
-    real = evaluation["novelty_real_test"]
-    assert 0.0 < real < 3.0
-    assert real / 3 < evaluation["novelty"] < 3 * real
-    assert 0.5 < evaluation["mean_confidence"] <= 1.0
-    if digit is not None:
-        assert evaluation["digit_match_fraction"] >= 0.5
-
-
 def test_generation_fails_cleanly_when_the_model_file_is_corrupt(
     owner: User, make_model_version: Any
 ) -> None:

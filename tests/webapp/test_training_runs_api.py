@@ -292,3 +292,52 @@ def test_a_training_run_above_the_size_bound_is_a_400(
     assert response.status_code == 400
     assert "at most 12,000,000" in response.json()["n_train"][0]
     assert dispatched.calls == []
+
+
+def test_a_per_class_run_is_queued_class_conditional(
+    api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    body = {"preset": "preview", "pca_scope": "per_class", "temperature": 1.3}
+    response = post(api_client, body, django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.json()
+    params = Job.objects.get().params
+    assert (params["pca_scope"], params["class_conditional"]) == ("per_class", True)
+    assert params["temperature"] == 1.3
+    assert len(dispatched.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (
+            {"pca_scope": "per_class", "n_components": 60, "n_train": 500},
+            "n_components",
+            "smallest class",
+        ),
+        (
+            {"pca_scope": "per_class", "class_conditional": False},
+            "class_conditional",
+            'pca_scope "per_class"',
+        ),
+        ({"pca_scope": "per-pixel"}, "pca_scope", "must be one of"),
+        ({"pca_scope": 3}, "pca_scope", "must be one of"),
+        ({"temperature": 5}, "temperature", "from 0.1 to 3.0"),
+    ],
+)
+def test_per_class_settings_that_cannot_work_are_refused(
+    api_client: APIClient,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+    body: dict[str, Any],
+    field: str,
+    words: str,
+) -> None:
+    response = post(
+        api_client, {"preset": "preview", **body}, django_capture_on_commit_callbacks
+    )
+    assert response.status_code == 400
+    errors = response.json()
+    assert list(errors) == [field], errors
+    assert words in errors[field][0]
+    assert not Job.objects.exists()
+    assert dispatched.calls == []

@@ -16,7 +16,13 @@ from django.utils import timezone
 from webapp.jobs import dispatch, runner, services
 from webapp.jobs.models import Job, ModelVersion
 from worker import app
-from worker.tasks import generate_images_task, sweep_jobs_task, train_model_task
+from worker.tasks import (
+    evaluate_gallery_task,
+    generate_images_task,
+    prepare_evaluation_task,
+    sweep_jobs_task,
+    train_model_task,
+)
 
 
 def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
@@ -41,6 +47,8 @@ def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
         (train_model_task, "jobs.train", "training"),
         (generate_images_task, "jobs.generate", "generation"),
         (sweep_jobs_task, "jobs.sweep", "maintenance"),
+        (evaluate_gallery_task, "gallery.evaluate", "generation"),
+        (prepare_evaluation_task, "gallery.prepare_evaluation", "generation"),
     ],
 )
 def test_tasks_have_names_queues_and_time_limits(
@@ -55,7 +63,11 @@ def test_tasks_have_names_queues_and_time_limits(
 
 @pytest.mark.parametrize(
     ("send", "name"),
-    [(dispatch.train, "jobs.train"), (dispatch.generate, "jobs.generate")],
+    [
+        (dispatch.train, "jobs.train"),
+        (dispatch.generate, "jobs.generate"),
+        (dispatch.evaluate_gallery, "gallery.evaluate"),
+    ],
 )
 def test_dispatch_sends_only_the_job_id_by_task_name(
     monkeypatch: pytest.MonkeyPatch, send: Any, name: str
@@ -86,7 +98,7 @@ def test_every_name_dispatch_sends_is_a_registered_task(
     )
     for send in senders:
         send("6f1c3c4e-0d7e-4b8e-9a55-1d2b3c4d5e6f", task_id="task-1")
-    assert len(sent) == len(senders) == 2
+    assert len(sent) == len(senders) == 3
     for name in sent:
         assert name in app.tasks
         # The sending app routes the name to the queue the worker's app would.
@@ -206,3 +218,28 @@ def test_a_hard_time_limit_of_an_older_delivery_leaves_the_job_alone(
     assert not runner.fail_at_hard_time_limit(str(job.pk), "old", 60)
     job.refresh_from_db()
     assert job.state == Job.State.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "datasets", "expected"),
+    [
+        (True, ["mnist"], ["gallery.prepare_evaluation"]),
+        (True, [], []),
+        (False, ["mnist"], []),
+    ],
+)
+def test_a_starting_worker_queues_the_classifier_fit(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    evaluation: bool,
+    datasets: list[str],
+    expected: list[str],
+) -> None:
+    from worker.celery_app import _prepare_evaluation
+
+    settings.GALLERY_EVALUATION = evaluation
+    settings.EVALUATION_PREPARE_DATASETS = datasets
+    sent: list[str] = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kwargs: sent.append(name))
+    _prepare_evaluation(sender=None)
+    assert sent == expected

@@ -49,6 +49,15 @@ class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):
 class Gallery(models.Model):
     """The result of one generation job."""
 
+    class EvaluationState(models.TextChoices):
+        #: Queued as a ``gallery.evaluate`` task after the images were stored.
+        PENDING = "pending"
+        DONE = "done"
+        #: The task could not compute the figures (``evaluation`` stays empty).
+        FAILED = "failed"
+        #: Evaluation was switched off (GALLERY_EVALUATION) when it was made.
+        OFF = "off"
+
     class Mode(models.TextChoices):
         SAMPLES = "samples"
         WALK = "walk"
@@ -80,8 +89,12 @@ class Gallery(models.Model):
     # A walk's end points: from_digit, to_digit, from_image, to_image (None: a
     # random sample). None for samples.
     walk = models.JSONField(null=True, blank=True)
-    # generator.evaluate's figures; None when evaluation was off or failed.
+    # generator.evaluate's figures, filled in by the gallery.evaluate task once
+    # the images are stored; None until then, or when it was off or failed.
     evaluation = models.JSONField(null=True, blank=True)
+    evaluation_state = models.CharField(
+        max_length=10, choices=EvaluationState.choices, default=EvaluationState.OFF
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = GalleryQuerySet.as_manager()

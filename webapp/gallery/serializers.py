@@ -84,6 +84,7 @@ class GalleryDetailSerializer(GallerySerializer):
         fields = (
             *GallerySerializer.Meta.fields,
             "model_version_settings",
+            "evaluation_state",
             "evaluation",
             "images",
         )

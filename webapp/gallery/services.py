@@ -40,12 +40,16 @@ def create_gallery(
     digit: int | None,
     seed: int,
     temperature: float,
-    evaluation: dict[str, Any] | None,
+    evaluate: bool,
     pngs: Sequence[bytes],
     walk: dict[str, int | None] | None = None,
 ) -> Gallery:
     """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i;
-    with ``walk`` (its end points), the frames of a walk, all from the one seed."""
+    with ``walk`` (its end points), the frames of a walk, all from the one seed.
+
+    With ``evaluate``, the gallery waits in the ``pending`` evaluation state for
+    the ``gallery.evaluate`` task that the caller queues once this is committed.
+    """
     gallery = Gallery.objects.create(
         owner_id=job.owner_id,
         job=job,
@@ -54,7 +58,9 @@ def create_gallery(
         digit=digit,
         seed=seed,
         temperature=temperature,
-        evaluation=evaluation,
+        evaluation_state=Gallery.EvaluationState.PENDING
+        if evaluate
+        else Gallery.EvaluationState.OFF,
         mode=Gallery.Mode.SAMPLES if walk is None else Gallery.Mode.WALK,
         walk=walk,
     )
@@ -88,13 +94,14 @@ def gallery_grid_png(
     gallery: Gallery, *, scale: int | None = None, columns: int | None = None
 ) -> bytes:
     """All images of the gallery as one PNG sheet."""
-    tiles = _pixels(gallery)
+    tiles = gallery_pixels(gallery)
     if scale is None:
         scale = _tile_scale(tiles)
     return grid_to_png(tiles, scale=scale, columns=columns)
 
 
-def _pixels(gallery: Gallery) -> np.ndarray:
+def gallery_pixels(gallery: Gallery) -> np.ndarray:
+    """The gallery's images as a uint8 array of shape (n, h, w), in index order."""
     return np.stack([decode_png(bytes(image.png)) for image in _images(gallery)])
 
 
@@ -104,7 +111,7 @@ def _tile_scale(tiles: np.ndarray) -> int:
 
 def gallery_gif(gallery: Gallery) -> bytes:
     """A walk's frames as a looping animated GIF (forth and back)."""
-    frames = _pixels(gallery)
+    frames = gallery_pixels(gallery)
     return frames_to_gif(frames, scale=_tile_scale(frames), frame_ms=_FRAME_MS)
 
 
@@ -136,6 +143,7 @@ def gallery_zip(gallery: Gallery) -> bytes:
             "sha256": model_version.model_sha256,
         },
         "evaluation": gallery.evaluation,
+        "evaluation_state": gallery.evaluation_state,
         "images": [],
     }
     buffer = io.BytesIO()

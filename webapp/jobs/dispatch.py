@@ -16,7 +16,7 @@ from uuid import UUID
 import redis
 from celery import Celery
 
-from webapp.jobs.task_names import GENERATE, TRAIN
+from webapp.jobs.task_names import EVALUATE_GALLERY, GENERATE, TRAIN
 
 # A sending-only app, configured from the same CELERY_* settings as
 # worker.celery_app: routing goes by task name (CELERY_TASK_ROUTES), so a message
@@ -34,6 +34,11 @@ def train(job_id: UUID, *, task_id: str) -> None:
 def generate(job_id: UUID, *, task_id: str) -> None:
     """Queue a generation job on the ``generation`` queue."""
     app.send_task(GENERATE, args=[str(job_id)], task_id=task_id)
+
+
+def evaluate_gallery(gallery_id: int | str, *, task_id: str) -> None:
+    """Queue the quality figures of a stored gallery on the ``generation`` queue."""
+    app.send_task(EVALUATE_GALLERY, args=[str(gallery_id)], task_id=task_id)
 
 
 def waiting_task_ids(*, delivered_within: float) -> set[str]:

@@ -242,16 +242,43 @@ class ModelVersion(models.Model):
     def is_class_conditional(self) -> bool:
         return bool(self.settings.get("class_conditional"))
 
+    @property
+    def default_temperature(self) -> float:
+        """The sampling temperature its generations use unless told otherwise."""
+        return float(self.settings.get("temperature", 1.0))
+
     def stats(self) -> dict[str, Any]:
-        """The old app's ``/stats`` figures."""
+        """The old app's ``/stats`` figures; a per-class model adds its classes'.
+
+        For one PCA per class, ``pca_components`` is the largest class's count,
+        ``variance_explained`` and ``kde_bandwidth`` the class-frequency-weighted
+        means, and ``per_class`` lists each class's ``class``, ``n_train``,
+        ``n_components``, ``explained_variance`` and ``bandwidth``.
+        """
         metrics = self.metrics
-        return {
+        stats: dict[str, Any] = {
             "pca_components": metrics.get("n_components"),
             "variance_explained": metrics.get("explained_variance"),
             "kde_bandwidth": metrics.get("bandwidth"),
             "original_dim": metrics.get("original_dim"),
             "reduced_dim": metrics.get("n_components"),
         }
+        if metrics.get("per_class"):
+            stats["pca_scope"] = "per_class"
+            stats["per_class"] = [
+                {
+                    key: row.get(key)
+                    for key in (
+                        "class",
+                        "n_train",
+                        "n_components",
+                        "explained_variance",
+                        "bandwidth",
+                    )
+                }
+                for row in metrics["per_class"]
+            ]
+        return stats
 
 
 def heartbeat_is_stale() -> Q:

@@ -18,6 +18,7 @@ Running a job follows one protocol for both kinds:
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import logging
 import threading
@@ -40,7 +41,7 @@ from generator.settings import SettingsError, validate_settings
 from generator.training import model_metadata, train_model
 from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
-from webapp.jobs import serving, signals
+from webapp.jobs import dispatch, serving, signals
 from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
 from webapp.jobs.services import dispatch_on_commit
 from webapp.jobs.walks import walk_frames
@@ -179,13 +180,11 @@ def _generate(run: _Run) -> None:
     model = serving.load_model_version(model_version)
     n_images, digit = int(params["n_images"]), params["digit"]
     seeds = gallery_seeds(int(params["seed"]), n_images)
-    evaluate = settings.GALLERY_EVALUATION
-    sampling_end = 0.8 if evaluate else 0.95
     walk = params.get("walk")
     if walk is None:
         images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
         for index, seed in enumerate(seeds):
-            run.report("sampling", 0.1 + (sampling_end - 0.1) * index / n_images)
+            run.report("sampling", 0.1 + 0.85 * index / n_images)
             images[index] = model.sample(
                 1,
                 digit=digit,
@@ -196,24 +195,25 @@ def _generate(run: _Run) -> None:
         run.report("sampling", 0.1)
         images = walk_frames(model, params, owner_id=job.owner_id)
     pngs = [image_to_png(image) for image in images]
-    evaluation = None
-    if evaluate:
-        run.report("evaluating", sampling_end)
-        evaluation = serving.evaluate_gallery(images, model_version.dataset, digit)
     run.report("saving", 0.99)
+    evaluate = settings.GALLERY_EVALUATION
     with transaction.atomic():
         job = run.lock()
-        create_gallery(
+        gallery = create_gallery(
             job=job,
             model_version=model_version,
             digit=digit,
             seed=int(params["seed"]),
             temperature=float(params["temperature"]),
-            evaluation=evaluation,
+            evaluate=evaluate,
             pngs=pngs,
             walk=walk,
         )
         run.succeed()
+        if evaluate:
+            # The images are the user's result; the quality figures follow from
+            # their own task, so the job never waits for the classifier.
+            transaction.on_commit(functools.partial(_queue_evaluation, gallery.pk))
 
 
 def fail_at_hard_time_limit(job_id: str | UUID, task_id: str, limit: int) -> bool:
@@ -245,6 +245,15 @@ def hand_back_trainings(running: Iterable[tuple[str, str]]) -> int:
     if asked:
         logger.warning("Worker stopping: %s running trainings handed back", asked)
     return asked
+
+
+def _queue_evaluation(gallery_id: int) -> None:
+    try:
+        dispatch.evaluate_gallery(gallery_id, task_id=f"gallery-{gallery_id}-evaluate")
+    except Exception:
+        # The broker is down: the job has its images and has succeeded, so this
+        # must not fail it; the gallery keeps saying its figures are pending.
+        logger.warning("Could not queue the evaluation of gallery %s", gallery_id)
 
 
 def takeover_delay() -> int:

@@ -215,6 +215,14 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
     class_conditional = _BooleanSetting(
         "One density per digit, so a digit can be requested."
     )
+    pca_scope = _StringSetting(
+        '"shared" (one PCA for all images) or "per_class" (one PCA, and one '
+        "cross-validated bandwidth, per digit; implies class_conditional)."
+    )
+    temperature = _NumberSetting(
+        "The model's default sampling temperature, 0.1..3: the scale applied to "
+        "every kernel's bandwidth when sampling (default 1)."
+    )
     seed = _IntegerSetting("Seeds the subset, the folds and the evaluation.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -320,8 +328,15 @@ class GenerationSerializer(serializers.Serializer[Any]):
     temperature = serializers.FloatField(
         min_value=services.MIN_TEMPERATURE,
         max_value=services.MAX_TEMPERATURE,
-        default=1.0,
-        help_text="Multiplies the bandwidth: lower is closer to the training data.",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "The bandwidth scale at sampling: every kernel's bandwidth is "
+            "multiplied by it. Lower stays closer to the training images (higher "
+            "fidelity), higher is more novel and noisier. Default: the model "
+            "version's own (its training setting temperature, 1.0 unless set)."
+        ),
     )
     mode = serializers.ChoiceField(
         choices=Gallery.Mode.choices,

@@ -19,6 +19,8 @@ from django.utils import timezone
 from generator.search import widened_grid
 from generator.settings import (
     MAX_SEED,
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
     PRESETS,
     SettingsError,
     TrainingSettings,
@@ -59,8 +61,6 @@ PRESET_NAMES = tuple(PRESETS)
 #: The training settings' field names, in the generator's order.
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(TrainingSettings))
 MAX_GENERATION_IMAGES = 256
-MIN_TEMPERATURE = 0.1
-MAX_TEMPERATURE = 3.0
 
 
 class JobConflict(Exception):
@@ -129,15 +129,18 @@ def create_generation_job(
     n_images: int,
     digit: int | None = None,
     seed: int | None = None,
-    temperature: float = 1.0,
+    temperature: float | None = None,
     walk: dict[str, int | None] | None = None,
 ) -> Job:
     """Write a queued generation job (inputs already validated); dispatch on commit.
 
-    With ``walk`` (its end points), the job draws the frames of a latent walk.
+    ``temperature`` None means the model version's own. With ``walk`` (its end
+    points), the job draws the frames of a latent walk.
 
     Raises `limits.JobRefused` when the owner may not queue another one now.
     """
+    if temperature is None:
+        temperature = model_version.default_temperature
     if seed is None:
         # Drawn here, not in the worker, so the job row says how to reproduce it.
         seed = secrets.randbelow(MAX_SEED + 1)

@@ -1,18 +1,15 @@
-"""Serving models: the model cache, sampling for /generate, gallery evaluation, and
-which model version serves a user."""
+"""Serving models: the model cache, sampling for /generate, and which model version
+serves a user."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BinaryField
@@ -20,7 +17,7 @@ from django.db.models.functions import Length, Substr
 
 from generator.files import file_sha256
 from generator.io import load_model
-from generator.model import SAMPLE_PIXEL_MAX, ImageGenerator
+from generator.model import ImageGenerator
 from generator.render import image_to_png
 from webapp.jobs.models import ModelVersion, lock_owner
 
@@ -225,34 +222,3 @@ def sample_pngs(
         raise ModelUnavailable(f"The model file could not be loaded: {exc}") from exc
     images = model.sample(n_samples, digit=digit, random_state=None)
     return [image_to_png(image) for image in images]
-
-
-@functools.lru_cache(maxsize=2)
-def _evaluation_tools(dataset_name: str) -> tuple[Any, Any]:
-    from generator.classifier import load_classifier
-    from generator.datasets import load_dataset
-
-    dataset = load_dataset(dataset_name, data_dir=settings.DATA_DIR)
-    return dataset, load_classifier(dataset, data_dir=settings.DATA_DIR)
-
-
-def evaluate_gallery(
-    images: np.ndarray, dataset_name: str, digit: int | None
-) -> dict[str, Any] | None:
-    """The generator's quality figures, or None: a gallery never fails for them."""
-    from generator.evaluate import evaluate_images
-
-    try:
-        dataset, classifier = _evaluation_tools(dataset_name)
-        return evaluate_images(
-            images,
-            dataset=dataset,
-            classifier=classifier,
-            requested_digit=digit,
-            pixel_max=SAMPLE_PIXEL_MAX,
-        )
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception:
-        logger.warning("Evaluating a %s gallery failed", dataset_name, exc_info=True)
-        return None

@@ -30,6 +30,8 @@ SETTING_LABELS = {
     "cv_folds": "Cross-validation folds",
     "n_train": "Training images",
     "class_conditional": "Class-conditional",
+    "pca_scope": "PCA scope",
+    "temperature": "Sampling temperature",
     "seed": "Seed",
 }
 # The grid's parts: form fields of their own.
@@ -219,6 +221,30 @@ class TrainingRunForm(forms.Form):
             "particular digit when generating."
         ),
     )
+    pca_scope = forms.CharField(
+        label="PCA scope",
+        widget=forms.RadioSelect(
+            choices=[
+                ("shared", "One PCA shared by all digits"),
+                ("per_class", "One PCA per digit (implies class-conditional)"),
+            ]
+        ),
+        help_text=(
+            "Per digit: each digit gets its own mean, components (a fraction keeps "
+            "that share of the digit's own variance) and cross-validated "
+            "bandwidth, so the few components describe how that digit varies."
+        ),
+    )
+    temperature = forms.CharField(
+        label="Sampling temperature",
+        widget=_number_input(integer=False),
+        help_text=(
+            f"{training_options.MIN_TEMPERATURE} to "
+            f"{training_options.MAX_TEMPERATURE}: the model's default scale of "
+            "every kernel's bandwidth when sampling (generations may override it). "
+            "Lower: closer to the training images; higher: more novel, noisier."
+        ),
+    )
     seed = forms.CharField(
         label="Seed",
         widget=_number_input(integer=True),
@@ -297,6 +323,8 @@ class TrainingRunForm(forms.Form):
             "cv_folds": _text(settings["cv_folds"]),
             "n_train": _text(settings["n_train"]),
             "class_conditional": settings["class_conditional"],
+            "pca_scope": settings["pca_scope"],
+            "temperature": _text(settings["temperature"]),
             "seed": _text(settings["seed"]),
         }
 
@@ -315,12 +343,15 @@ class TrainingRunForm(forms.Form):
             body["preset"] = data["preset"]
         if data.get("name"):
             body["name"] = data["name"]
-        for key in ("dataset", "kernel"):
+        for key in ("dataset", "kernel", "pca_scope"):
             if data.get(key):
                 body[key] = data[key]
         body["whiten"] = bool(data.get("whiten"))
-        body["class_conditional"] = bool(data.get("class_conditional"))
-        for key in ("n_components", "n_train", "seed"):
+        # One PCA per digit implies one density per digit, box ticked or not.
+        body["class_conditional"] = bool(data.get("class_conditional")) or (
+            data.get("pca_scope") == "per_class"
+        )
+        for key in ("n_components", "n_train", "temperature", "seed"):
             if data.get(key, "") != "":
                 body[key] = parse_number(data[key])
         mode = data.get("bandwidth_mode")
@@ -512,7 +543,8 @@ class GenerationForm(forms.Form):
         initial="1.0",
         widget=_number_input(integer=False),
         help_text=(
-            "0.1 to 3. Scales the bandwidth: lower stays closer to the training "
+            "0.1 to 3; starts at the model's own. Every kernel's bandwidth is "
+            "multiplied by it when sampling: lower stays closer to the training "
             "images, higher is more varied (and noisier)."
         ),
     )

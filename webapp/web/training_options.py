@@ -20,7 +20,9 @@ from generator.settings import (
     MAX_CV_FOLDS,
     MAX_GRID_NUM,
     MAX_SEED,
+    MAX_TEMPERATURE,
     MIN_CV_FOLDS,
+    MIN_TEMPERATURE,
 )
 from webapp.jobs import services
 
@@ -33,7 +35,9 @@ __all__ = [
     "MAX_CV_FOLDS",
     "MAX_GRID_NUM",
     "MAX_SEED",
+    "MAX_TEMPERATURE",
     "MIN_CV_FOLDS",
+    "MIN_TEMPERATURE",
     "SETTING_NAMES",
     "Availability",
     "DatasetFacts",
@@ -60,7 +64,8 @@ _PRESET_TEXT = {
     "sharp": (
         "Sharper samples",
         "The settings our evaluation found to give the most recognisable digits "
-        "without copying the training set.",
+        "without copying the training set: one PCA per digit, 30,000 MNIST "
+        "images, sampled at temperature 1.54.",
     ),
 }
 _PRESET_ORDER = ("notebook", "preview", "sharp")

@@ -138,6 +138,7 @@ _BANDWIDTH_WORDS = {
     "scott": "Scott's rule",
     "silverman": "Silverman's rule",
 }
+_SCOPE_WORDS = {"shared": "one PCA for all digits", "per_class": "one PCA per digit"}
 
 
 @register.filter
@@ -145,6 +146,8 @@ def setting(value: object, key: str) -> str:
     """A training setting as a person reads it (``{{ value|setting:"kernel" }}``)."""
     if key == "bandwidth" and isinstance(value, str):
         return _BANDWIDTH_WORDS.get(value, value)
+    if key == "pca_scope" and isinstance(value, str):
+        return _SCOPE_WORDS.get(value, value)
     if key == "n_components" and isinstance(value, float) and 0 < value < 1:
         return f"enough for {value:.0%} of the variance"
     return display(value)

@@ -116,7 +116,11 @@ def _generation_form(
     digits = None
     if model_version.is_class_conditional:
         digits = list(model_version.metrics.get("classes") or range(10))
-    return GenerationForm(data, digits=digits)
+    return GenerationForm(
+        data,
+        digits=digits,
+        initial={"temperature": f"{model_version.default_temperature:g}"},
+    )
 
 
 @login_required
