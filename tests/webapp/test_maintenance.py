@@ -13,6 +13,7 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from tests.webapp.job_rows import stale_time, training_job
+from webapp.gallery.models import Gallery
 from webapp.jobs import dispatch, maintenance, runner, services
 from webapp.jobs.models import Job
 
@@ -118,6 +119,48 @@ def test_lost_queued_jobs_are_sent_again_with_their_task_id(
     with django_capture_on_commit_callbacks(execute=True):
         assert maintenance.redispatch_lost_jobs() == 0
     assert len(dispatched.calls) == 2
+
+
+def test_lost_gallery_evaluations_are_sent_again(
+    owner: User,
+    make_model_version: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    version = make_model_version(owner)
+    State = Gallery.EvaluationState
+    lost, in_broker, _done, recent = (
+        Gallery.objects.create(
+            owner=owner,
+            model_version=version,
+            n_images=1,
+            seed=1,
+            evaluation_state=state,
+        )
+        for state in (State.PENDING, State.PENDING, State.DONE, State.PENDING)
+    )
+    Gallery.objects.exclude(pk=recent.pk).update(created_at=Now() - timedelta(hours=1))
+    monkeypatch.setattr(
+        dispatch,
+        "waiting_task_ids",
+        lambda delivered_within: {dispatch.evaluation_task_id(in_broker.pk)},
+    )
+    sent: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        dispatch,
+        "evaluate_gallery",
+        lambda gallery_id, *, task_id: sent.append((gallery_id, task_id)),
+    )
+
+    assert maintenance.sweep_jobs().evaluations == 1
+    assert sent == [(lost.pk, f"gallery-{lost.pk}-evaluate")]
+
+    # A broker that cannot be inspected could not take the message either.
+    def broker_down(delivered_within: float) -> set[str]:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(dispatch, "waiting_task_ids", broker_down)
+    assert maintenance.redispatch_lost_evaluations() == 0
+    assert len(sent) == 1
 
 
 # --- Demo seeding ---------------------------------------------------------------------

@@ -166,6 +166,7 @@ def test_sweep_task_runs_the_sweeper() -> None:
         "failed": 0,
         "cancelled": 0,
         "redispatched": 0,
+        "evaluations": 0,
     }
 
 
@@ -184,6 +185,7 @@ def test_sweep_task_reports_every_count(owner: User, make_job: Any) -> None:
         "failed": 1,
         "cancelled": 2,
         "redispatched": 0,
+        "evaluations": 0,
     }
 
 

@@ -36,13 +36,19 @@ def generate(job_id: UUID, *, task_id: str) -> None:
     app.send_task(GENERATE, args=[str(job_id)], task_id=task_id)
 
 
+def evaluation_task_id(gallery_id: int | str) -> str:
+    """The one task id of a gallery's evaluation: a message sent again for it keeps
+    it, so the broker check of the sweeper recognises it."""
+    return f"gallery-{gallery_id}-evaluate"
+
+
 def evaluate_gallery(gallery_id: int | str, *, task_id: str) -> None:
     """Queue the quality figures of a stored gallery on the ``generation`` queue."""
     app.send_task(EVALUATE_GALLERY, args=[str(gallery_id)], task_id=task_id)
 
 
 def waiting_task_ids(*, delivered_within: float) -> set[str]:
-    """Ids of the job tasks whose messages the broker holds.
+    """Ids of the tasks (jobs, gallery evaluations) whose messages the broker holds.
 
     Those waiting in the training or generation queue, and those delivered to a
     worker less than ``delivered_within`` seconds ago and not acknowledged yet (a

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.functions import Now
 
+from webapp.gallery.models import Gallery
 from webapp.jobs import dispatch
 from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale
 from webapp.jobs.services import (
@@ -36,11 +37,18 @@ class SweepResult:
     cancelled: int
     #: Queued jobs sent to the broker again (their message was lost).
     redispatched: int = 0
+    #: Pending gallery evaluations sent again (their message was lost or never sent).
+    evaluations: int = 0
 
 
 def sweep_jobs() -> SweepResult:
-    """The periodic sweep: stale running jobs, then lost queued ones."""
-    return replace(sweep_stale_jobs(), redispatched=redispatch_lost_jobs())
+    """The periodic sweep: stale running jobs, then lost queued jobs and lost
+    gallery evaluations."""
+    return replace(
+        sweep_stale_jobs(),
+        redispatched=redispatch_lost_jobs(),
+        evaluations=redispatch_lost_evaluations(),
+    )
 
 
 def sweep_stale_jobs() -> SweepResult:
@@ -100,11 +108,7 @@ def redispatch_lost_jobs() -> int:
     jobs = list(overdue.only("pk", "kind", "celery_task_id"))
     if not jobs:
         return 0
-    try:
-        waiting = dispatch.waiting_task_ids(delivered_within=grace)
-    except Exception:
-        logger.warning("Could not inspect the broker's queues", exc_info=True)
-        waiting = set()
+    waiting = _task_ids_in_broker(grace) or set()
     count = 0
     for job in jobs:
         # Conditional: another sweep (or a cancel) may have got there first.
@@ -116,6 +120,45 @@ def redispatch_lost_jobs() -> int:
     if count:
         logger.warning("Sent %s queued jobs whose message was lost again", count)
     return count
+
+
+def redispatch_lost_evaluations() -> int:
+    """Send again the evaluations of galleries pending for longer than
+    JOB_QUEUED_GRACE_SECONDS whose message the broker no longer holds (the broker
+    was down when the generation ended, or lost the message); returns how many.
+
+    Nothing is sent while the broker cannot be inspected: it could not take the
+    message either. A second delivery is harmless: the evaluation only fills in a
+    pending gallery.
+    """
+    grace = settings.JOB_QUEUED_GRACE_SECONDS
+    pending = list(
+        Gallery.objects.filter(
+            evaluation_state=Gallery.EvaluationState.PENDING,
+            created_at__lt=Now() - timedelta(seconds=grace),
+        ).values_list("pk", flat=True)
+    )
+    if not pending:
+        return 0
+    waiting = _task_ids_in_broker(grace)
+    if waiting is None:
+        return 0
+    lost = [pk for pk in pending if dispatch.evaluation_task_id(pk) not in waiting]
+    for pk in lost:
+        dispatch.evaluate_gallery(pk, task_id=dispatch.evaluation_task_id(pk))
+    if lost:
+        logger.warning("Sent %s lost gallery evaluations again", len(lost))
+    return len(lost)
+
+
+def _task_ids_in_broker(grace: float) -> set[str] | None:
+    """The task ids the broker holds (`dispatch.waiting_task_ids`); None if it
+    cannot be inspected."""
+    try:
+        return dispatch.waiting_task_ids(delivered_within=grace)
+    except Exception:
+        logger.warning("Could not inspect the broker's queues", exc_info=True)
+        return None
 
 
 def redispatch_queued_jobs() -> int:

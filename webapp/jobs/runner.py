@@ -249,10 +249,13 @@ def hand_back_trainings(running: Iterable[tuple[str, str]]) -> int:
 
 def _queue_evaluation(gallery_id: int) -> None:
     try:
-        dispatch.evaluate_gallery(gallery_id, task_id=f"gallery-{gallery_id}-evaluate")
+        dispatch.evaluate_gallery(
+            gallery_id, task_id=dispatch.evaluation_task_id(gallery_id)
+        )
     except Exception:
         # The broker is down: the job has its images and has succeeded, so this
-        # must not fail it; the gallery keeps saying its figures are pending.
+        # must not fail it; the gallery's figures stay pending until the sweeper
+        # sends the evaluation again (maintenance.redispatch_lost_evaluations).
         logger.warning("Could not queue the evaluation of gallery %s", gallery_id)
 
 

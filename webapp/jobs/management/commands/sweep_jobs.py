@@ -28,7 +28,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Stale jobs: {result.requeued} requeued, {result.failed} failed, "
             f"{result.cancelled} cancelled. Lost queued jobs sent again: "
-            f"{result.redispatched}."
+            f"{result.redispatched}. Lost gallery evaluations sent again: "
+            f"{result.evaluations}."
         )
         if options["redispatch_queued"]:
             count = maintenance.redispatch_queued_jobs()
