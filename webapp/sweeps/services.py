@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from webapp.jobs import limits
@@ -78,15 +79,19 @@ def create_sweep(
     return sweep
 
 
+def _waiting_trainings(owner_id: int | Subquery) -> QuerySet[Job]:
+    return Job.objects.filter(
+        owner_id=owner_id, kind=Job.Kind.TRAINING, state=Job.State.WAITING
+    )
+
+
 def feed_waiting_jobs(owner_id: int) -> int:
     """Queue the owner's oldest waiting jobs into their free slots; how many.
 
     With the owner's storage full, the waiting jobs fail at once with the quota's
     message rather than wait for space that may never be freed.
     """
-    waiting = Job.objects.filter(
-        owner_id=owner_id, kind=Job.Kind.TRAINING, state=Job.State.WAITING
-    )
+    waiting = _waiting_trainings(owner_id)
     if not waiting.exists():
         return 0
     released = 0
@@ -118,8 +123,15 @@ def feed_waiting_jobs(owner_id: int) -> int:
 
 
 def feed_after_job_ended(job_id: str | UUID, **kwargs: Any) -> None:
-    """The ``job_ended`` receiver: the job's owner may have a free slot."""
-    owner_id = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
+    """The ``job_ended`` receiver: the job's owner may have a free slot.
+
+    The owner is looked up together with their waiting jobs: one query, at the
+    end of every job, when they have none (the usual case).
+    """
+    owner = Job.objects.filter(pk=job_id).values("owner_id")[:1]
+    owner_id = (
+        _waiting_trainings(Subquery(owner)).values_list("owner_id", flat=True).first()
+    )
     if owner_id is not None:
         feed_waiting_jobs(owner_id)
 
