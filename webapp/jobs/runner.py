@@ -195,7 +195,8 @@ def _generate(run: _Run) -> None:
         run.report("sampling", 0.1)
         images = walk_frames(model, params, owner_id=job.owner_id)
     pngs = [image_to_png(image) for image in images]
-    run.report("saving", 0.99)
+    # No "saving" progress write: the result transaction's lock checks the claim
+    # and a cancellation a moment later, and the phase would last milliseconds.
     evaluate = settings.GALLERY_EVALUATION
     with transaction.atomic():
         job = run.lock()
