@@ -4,7 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
+
+#: A phone's viewport; the default pages are laptop-sized (1280 x 900).
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+
+
+def no_sideways_scroll(page: Page) -> bool:
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+            " && document.body.scrollWidth <= window.innerWidth"
+        )
+    )
+
+
+def check_phone_width(browser: Any, page: Page, screenshot: str) -> None:
+    """The page at a phone's width scrolls only down (screenshot ``screenshot``),
+    then back to laptop size."""
+    page.set_viewport_size(PHONE)
+    assert no_sideways_scroll(page), f"{page.url} scrolls sideways on a phone"
+    browser.screenshot(page, screenshot)
+    page.set_viewport_size(LAPTOP)
 
 
 def wait_for_images(images: Any, *, loaded: bool = False) -> None:

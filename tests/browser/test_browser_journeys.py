@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browser_support import wait_for_images
+from tests.browser.browser_support import PHONE, no_sideways_scroll, wait_for_images
 from tests.browser.test_browser_scenarios import (
     JOB_TIMEOUT_MS,
     assert_not_reloaded,
@@ -25,8 +25,6 @@ from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"width": 390, "height": 844}
-
 
 def queue_preview(page: Page, name: str, **fields: str) -> None:
     """Queue the fast preview preset with some fields changed; wait for success."""
@@ -37,15 +35,6 @@ def queue_preview(page: Page, name: str, **fields: str) -> None:
     page.get_by_role("button", name="Queue training run").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
     wait_for_state(page, "succeeded")
-
-
-def no_sideways_scroll(page: Page) -> bool:
-    return bool(
-        page.evaluate(
-            "document.documentElement.scrollWidth <= window.innerWidth"
-            " && document.body.scrollWidth <= window.innerWidth"
-        )
-    )
 
 
 def header_height(page: Page) -> float:

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 from pytest_django import Settings as SettingsWrapper
 
-from tests.browser.browser_support import wait_for_images
+from tests.browser.browser_support import check_phone_width, wait_for_images
 from tests.browser.test_browser_scenarios import sign_up
 from tests.webapp.job_rows import generation_job
 from webapp.gallery.models import Gallery
@@ -68,6 +68,7 @@ def test_sharing_a_gallery_and_a_model_with_someone_without_an_account(
     wait_for_images(images, loaded=True)
     assert_read_only(visitor)
     browser.screenshot(visitor, "61-shared-gallery")
+    check_phone_width(browser, visitor, "63-phone-shared-gallery")
     with visitor.expect_download() as download_info:
         visitor.get_by_role("link", name="Download ZIP").click()
     names = zipfile.ZipFile(io.BytesIO(download_info.value.path().read_bytes()))
@@ -85,6 +86,7 @@ def test_sharing_a_gallery_and_a_model_with_someone_without_an_account(
         "src", before or ""
     )
     browser.screenshot(visitor, "62-shared-model")
+    check_phone_width(browser, visitor, "64-phone-shared-model")
     with visitor.expect_download() as download_info:
         visitor.get_by_role("link", name="Download model").click()
     assert download_info.value.path().read_bytes() == bytes(model_version.model_file)

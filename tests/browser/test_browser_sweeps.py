@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.browser_support import check_phone_width
 from tests.browser.test_browser_scenarios import (
     JOB_TIMEOUT_MS,
     assert_not_reloaded,
@@ -58,6 +59,7 @@ def test_a_sweep_from_the_form_to_the_best_model(browser: Any, stack: Any) -> No
     expect(page.locator("#sweep-cancel-form")).to_be_hidden()
     expect(page.locator("tr.is-best #best-badge")).to_have_text("best")
     browser.screenshot(page, "61-sweep-finished")
+    check_phone_width(browser, page, "64-phone-sweep")
 
     # Sorting by a varied setting, then back down again.
     page.get_by_role("link", name="PCA components").click()

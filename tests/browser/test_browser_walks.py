@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from tests.browser.browser_support import wait_for_images
+from tests.browser.browser_support import check_phone_width, wait_for_images
 from tests.browser.test_browser_scenarios import sign_up, wait_for_state
 from webapp.gallery.models import Gallery
 
@@ -56,6 +56,7 @@ def test_walks_between_digits_and_between_gallery_images(
     assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"]  # type: ignore[index]
     assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]  # type: ignore[index]
     browser.screenshot(page, "71-walk-gallery")
+    check_phone_width(browser, page, "73-phone-walk-gallery")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Animated GIF").click()
     assert download_info.value.path().read_bytes()[:6] == b"GIF89a"
