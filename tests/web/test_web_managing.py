@@ -13,6 +13,7 @@ from django.test import Client
 from webapp.gallery.models import Gallery
 from webapp.jobs import services
 from webapp.jobs.models import Job, ModelVersion
+from webapp.sharing.services import create_share_link
 
 pytestmark = pytest.mark.django_db
 
@@ -213,6 +214,11 @@ def test_a_bandwidth_at_the_grid_edge_is_flagged_with_a_wider_search(
             "search 5 values from 0.02 to 2." in content
         ), url
         assert wider in content, url
+    # A share page explains the edge but offers no training run to its visitor.
+    content = Client().get(f"/s/{create_share_link(model)[1]}/").content.decode()
+    assert "0.2 is the smallest value tried" in content
+    assert "grid=wider" not in content
+    assert "Search a wider grid" not in content
     response = owner_client.get(f"/training/new/?model={model.pk}&grid=wider")
     initial = response.context["form"].initial
     assert (initial["grid_start"], initial["grid_stop"], initial["grid_num"]) == (
