@@ -4,8 +4,10 @@ The job page of a finished 256-image generation job and the page of its gallery,
 each loaded ``--repeats`` times (5) in a fresh browser context (nothing cached)
 and once more reloaded (the browser's cache warm), logged in as its owner,
 against gunicorn and a Celery worker (bench.generation's stack) on DATABASE_URL and
-REDIS_URL. Load time is the navigation's ``loadEventEnd`` (images included);
-bytes are the transfer sizes of the document and every resource.
+REDIS_URL; beside them the floor, the log-in page (the base layout, its
+stylesheet and script, no query) loaded anonymously the same way. Load time is
+the navigation's ``loadEventEnd`` (images included); bytes are the transfer
+sizes of the document and every resource.
 
     python -m bench.pages [--repeats 5]
 """
@@ -35,6 +37,8 @@ MEASURE = """() => {
     resources: resources.length,
   };
 }"""
+# Chromium keeps 250 resource timings by default: more would go uncounted.
+TIMING_BUFFER = "performance.setResourceTimingBufferSize(100000);"
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ def log_in(browser: Any, base_url: str, username: str) -> Any:
 def load(browser: Any, base_url: str, cookies: Any, path: str) -> tuple[dict, dict]:
     """A cold load in a fresh context, then a reload: the two measurements."""
     context = browser.new_context(base_url=base_url)
+    context.add_init_script(TIMING_BUFFER)
     context.add_cookies(cookies)
     try:
         page = context.new_page()
@@ -129,11 +134,12 @@ def _load_pages(
     cookies = log_in(browser, base_url, username)
     results = []
     pages = (
-        ("job page", f"/jobs/{job_id}/"),
-        ("256-image gallery page", f"/galleries/{gallery.body['gallery']}/"),
+        ("log-in page (floor)", "/login/", []),
+        ("job page", f"/jobs/{job_id}/", cookies),
+        ("256-image gallery page", f"/galleries/{gallery.body['gallery']}/", cookies),
     )
-    for name, path in pages:
-        runs = [load(browser, base_url, cookies, path) for _ in range(repeats)]
+    for name, path, page_cookies in pages:
+        runs = [load(browser, base_url, page_cookies, path) for _ in range(repeats)]
         cold, warm = runs[-1]
         results.append(
             PageLoad(
