@@ -322,7 +322,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "webapp.filter_backends.ListFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "webapp.filter_backends.NaturalOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["webapp.throttles.WriteThrottle"],
