@@ -32,11 +32,14 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
         """Join each gallery's model version, leaving its model file behind."""
         return self.select_related("model_version").defer("model_version__model_file")
 
-    def with_images(self) -> GalleryQuerySet:
-        """Prefetch each gallery's images without their PNG bytes."""
-        return self.prefetch_related(
-            Prefetch("images", queryset=GeneratedImage.objects.defer("png"))
+    def with_images(self, *, pngs: bool = False) -> GalleryQuerySet:
+        """Prefetch each gallery's images, without their PNG bytes unless ``pngs``."""
+        images = (
+            GeneratedImage.objects.all()
+            if pngs
+            else GeneratedImage.objects.defer("png")
         )
+        return self.prefetch_related(Prefetch("images", queryset=images))
 
 
 class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):
