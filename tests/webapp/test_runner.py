@@ -537,3 +537,17 @@ def test_a_generation_run_takes_few_queries(
     job.refresh_from_db()
     assert (job.state, job.phase) == (Job.State.SUCCEEDED, "done")
     assert Gallery.objects.get(job=job).images.count() == 16
+
+
+def test_successive_jobs_share_the_process_heartbeat_thread(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    import threading
+
+    settings.JOB_HEARTBEAT_SECONDS = 5
+    model_version = make_model_version(owner)
+    for seed in (1, 2, 3):
+        job = generation_job(owner, model_version, seed=seed)
+        assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+    names = [thread.name for thread in threading.enumerate()]
+    assert names.count("job-heartbeats") == 1

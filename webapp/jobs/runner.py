@@ -23,10 +23,11 @@ import enum
 import functools
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -175,8 +176,12 @@ def _train(run: _Run) -> None:
 
 def _generate(run: _Run) -> None:
     params = run.params
+    # Its checksum finds the model (cached, or checked against it once read): the
+    # settings and metrics need not be read and decoded.
     model_version = (
-        ModelVersion.objects.without_file().filter(pk=params["model_version"]).first()
+        ModelVersion.objects.only("model_sha256")
+        .filter(pk=params["model_version"])
+        .first()
     )
     if model_version is None:
         raise serving.ModelUnavailable("The model version no longer exists.")
@@ -474,36 +479,81 @@ def _error_text(exc: BaseException) -> str:
     return message
 
 
-@contextmanager
-def _heartbeat(job_id: str | UUID, attempt: int) -> Iterator[None]:
-    """Refresh the job's heartbeat from a thread while the body runs.
+class _Heartbeats:
+    """The process's heartbeat thread: it refreshes the heartbeat of each job this
+    process runs, every JOB_HEARTBEAT_SECONDS after the job's claim.
 
     Progress reports refresh it too, but one step of a training (a search fold on
     a large data set) can outlast the stale threshold; the thread keeps a live job
-    from being taken over.
+    from being taken over. One thread for the process's life (started on first
+    use, and again in a forked child) rather than one per job: starting and
+    joining a thread cost a short generation more than some of its queries on a
+    busy machine. Its database connection is open only while it writes.
     """
-    interval = settings.JOB_HEARTBEAT_SECONDS
-    if not interval:
-        yield
-        return
-    stop = threading.Event()
 
-    def beat() -> None:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._changed = threading.Condition()
+        # (job id, attempt) -> (interval, when the next beat is due)
+        self._due: dict[tuple[str, int], tuple[float, float]] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keep(self, job_id: str | UUID, attempt: int) -> Iterator[None]:
+        """Beat for this attempt of the job while the block runs."""
+        interval = float(settings.JOB_HEARTBEAT_SECONDS)
+        if not interval:
+            yield
+            return
+        key = (str(job_id), attempt)
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name="job-heartbeats", daemon=True
+                )
+                self._thread.start()
+            self._due[key] = (interval, time.monotonic() + interval)
+            self._changed.notify()
         try:
-            while not stop.wait(interval):
-                try:
-                    Job.objects.filter(
-                        pk=job_id, state=Job.State.RUNNING, attempts=attempt
-                    ).update(heartbeat_at=Now())
-                except DatabaseError:
-                    logger.warning("Heartbeat of job %s failed", job_id, exc_info=True)
+            yield
         finally:
-            connection.close()
+            with self._changed:
+                del self._due[key]
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+    def _beat(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [key for key, (_, at) in self._due.items() if at <= now]
+                for key in due:
+                    interval, _ = self._due[key]
+                    self._due[key] = (interval, now + interval)
+                if not due:
+                    wait = min((at for _, at in self._due.values()), default=now + 60)
+                    self._changed.wait(timeout=wait - now)
+                    continue
+            try:
+                for job_id, attempt in due:
+                    try:
+                        Job.objects.filter(
+                            pk=job_id, state=Job.State.RUNNING, attempts=attempt
+                        ).update(heartbeat_at=Now())
+                    except DatabaseError:
+                        logger.warning(
+                            "Heartbeat of job %s failed", job_id, exc_info=True
+                        )
+            finally:
+                connection.close()
+
+
+_heartbeats: _Heartbeats | None = None
+
+
+def _heartbeat(job_id: str | UUID, attempt: int) -> AbstractContextManager[None]:
+    """Beat for this attempt of the job while the block runs (see `_Heartbeats`)."""
+    global _heartbeats
+    if _heartbeats is None or _heartbeats.pid != os.getpid():
+        # First use, or a forked child (a Celery pool process): the parent's
+        # thread did not come along.
+        _heartbeats = _Heartbeats()
+    return _heartbeats.keep(job_id, attempt)
