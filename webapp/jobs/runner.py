@@ -31,7 +31,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
-import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -191,18 +190,12 @@ def _generate(run: _Run) -> None:
     n_images, digit = int(params["n_images"]), params["digit"]
     seeds = gallery_seeds(int(params["seed"]), n_images)
     walk = params.get("walk")
+    run.report("sampling", 0.1)
     if walk is None:
-        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
-        for index, seed in enumerate(seeds):
-            run.report("sampling", 0.1 + 0.85 * index / n_images)
-            images[index] = model.sample(
-                1,
-                digit=digit,
-                random_state=seed,
-                temperature=float(params["temperature"]),
-            )[0]
+        images = model.sample_seeds(
+            seeds, digit=digit, temperature=float(params["temperature"])
+        )
     else:
-        run.report("sampling", 0.1)
         images = walk_frames(model, params, owner_id=run.owner_id)
     pngs = [image_to_png(image) for image in images]
     # No "saving" progress write: the result transaction's first statement checks
