@@ -85,6 +85,9 @@ class Gallery(models.Model):
         related_name="galleries",
     )
     n_images = models.PositiveIntegerField()
+    # The bytes of its images' PNGs, written with them (a gallery's images never
+    # change): what it counts against its owner's storage quota.
+    images_size = models.PositiveBigIntegerField(default=0)
     digit = models.PositiveSmallIntegerField(null=True, blank=True)
     seed = models.PositiveBigIntegerField()
     temperature = models.FloatField(default=1.0)
