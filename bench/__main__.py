@@ -14,7 +14,7 @@ Sections (each module also runs alone, ``python -m bench.<module> --help``):
   constant DRF view, with wrk, and a web worker's peak RSS (bench/polling.py);
 - generation: 16-image jobs one at a time beside a Celery ping, then from 10
   clients, and the generation worker's peak RSS (bench/generation.py);
-- pages: the job page and a 256-image gallery in Chromium (bench/pages.py).
+- pages: the job page and 256-image galleries in Chromium (bench/pages.py).
 
 polling, generation and pages need DATABASE_URL and REDIS_URL (a PostgreSQL
 database and a Redis database the run may fill); ``make bench`` sets them.

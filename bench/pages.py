@@ -1,16 +1,20 @@
 """Pages in headless Chromium: bytes transferred and load time.
 
-The job page of a finished 256-image generation job and the page of its gallery,
-each loaded ``--repeats`` times (5) in a fresh browser context (nothing cached)
-and once more reloaded (the browser's cache warm), logged in as its owner,
-against gunicorn and a Celery worker (bench.generation's stack) on DATABASE_URL and
-REDIS_URL; beside them the floor, the log-in page (the base layout with its
-stylesheet and script) loaded anonymously the same way. Load time is
-the navigation's ``loadEventEnd`` (images included), beside its ``responseEnd``
-(the document alone, received); bytes are the transfer sizes of the document and
-every resource.
+The job page of a finished 256-image generation job and the page of its gallery
+(8x8 images of the demo model, trained on ``digits``), and the page of a
+256-image gallery of 28x28 MNIST images (the ``sharp`` preset, trained here with
+a fixed bandwidth: the search is no part of this), each loaded ``--repeats``
+times (5) in a fresh browser context (nothing cached) and once more reloaded (the
+browser's cache warm), logged in as its owner, against gunicorn and a Celery
+worker (bench.generation's stack) on DATABASE_URL and REDIS_URL; beside them the
+floor, the log-in page (the base layout with its stylesheet and script) loaded
+anonymously the same way. Load time is the navigation's ``loadEventEnd`` (images
+included), beside its ``responseEnd`` (the document alone, received); bytes are
+the transfer sizes of the document and every resource.
 
     python -m bench.pages [--repeats 5]
+
+MNIST must be in data/ (``python -m generator fetch mnist``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import statistics
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +31,10 @@ from typing import Any
 
 from bench.generation import BENCH_ENV, one_job, stack, wait_for_model
 from bench.load import REPO, call, prepare, require_services
+
+# A model of 28x28 images without the bandwidth search (seconds, not a minute).
+MNIST_TRAINING = {"name": "bench pages", "preset": "sharp", "bandwidth": 0.6}
+TRAINING_TIMEOUT_SECONDS = 300
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "bench-" + uuid.uuid4().hex
@@ -88,7 +97,9 @@ def log_in(browser: Any, base_url: str, username: str) -> Any:
     return cookies
 
 
-def load(browser: Any, base_url: str, cookies: Any, path: str) -> tuple[dict, dict]:
+def load(
+    browser: Any, base_url: str, cookies: Any, path: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A cold load in a fresh context, then a reload: the two measurements."""
     context = browser.new_context(base_url=base_url)
     context.add_init_script(TIMING_BUFFER)
@@ -112,15 +123,47 @@ def measure(repeats: int) -> list[PageLoad]:
     username, token = owner_with_password(tokens[0])
     with stack(1) as running_stack:
         base_url = running_stack.base_url
-        body = {"model_version": wait_for_model(public_model), "n_images": 256}
+        body: dict[str, object] = {
+            "model_version": wait_for_model(public_model),
+            "n_images": 256,
+        }
         _, _, job_id = one_job(base_url, token, body)
-        gallery = call(base_url, "GET", f"/api/v1/jobs/{job_id}", token=token)
+        mnist_body: dict[str, object] = {
+            "model_version": train(base_url, token),
+            "n_images": 256,
+        }
+        _, _, mnist_job_id = one_job(base_url, token, mnist_body)
+        galleries = [
+            call(base_url, "GET", f"/api/v1/jobs/{job}", token=token).body["gallery"]
+            for job in (job_id, mnist_job_id)
+        ]
         # After every ORM call: Django refuses them beside Playwright's event loop.
         with sync_playwright() as playwright:
             results = _load_pages(
-                playwright, base_url, username, job_id, gallery, repeats
+                playwright, base_url, username, job_id, galleries, repeats
             )
     return results
+
+
+def train(base_url: str, token: str) -> int:
+    """Train `MNIST_TRAINING` through the API: its model version's id."""
+    answer = call(
+        base_url, "POST", "/api/v1/training-runs", token=token, body=MNIST_TRAINING
+    )
+    if answer.status != 202:
+        raise RuntimeError(f"training refused: {answer.status} {answer.body}")
+    path = f"/api/v1/jobs/{answer.body['id']}"
+    deadline = time.monotonic() + TRAINING_TIMEOUT_SECONDS
+    while (job := call(base_url, "GET", path, token=token).body)["state"] in (
+        "queued",
+        "running",
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} still {job['state']}")
+        time.sleep(0.5)
+    if job["state"] != "succeeded":
+        raise RuntimeError(f"the MNIST training ended {job['state']}: {job['error']}")
+    return int(job["model_version"])
 
 
 def _load_pages(
@@ -128,7 +171,7 @@ def _load_pages(
     base_url: str,
     username: str,
     job_id: str,
-    gallery: Any,
+    galleries: list[int],
     repeats: int,
 ) -> list[PageLoad]:
     browser = playwright.chromium.launch(
@@ -137,10 +180,11 @@ def _load_pages(
     )
     cookies = log_in(browser, base_url, username)
     results = []
-    pages = (
+    pages: tuple[tuple[str, str, Any], ...] = (
         ("log-in page (floor)", "/login/", []),
         ("job page", f"/jobs/{job_id}/", cookies),
-        ("256-image gallery page", f"/galleries/{gallery.body['gallery']}/", cookies),
+        ("256-image gallery, 8x8", f"/galleries/{galleries[0]}/", cookies),
+        ("256-image gallery, MNIST", f"/galleries/{galleries[1]}/", cookies),
     )
     for name, path, page_cookies in pages:
         runs = [load(browser, base_url, page_cookies, path) for _ in range(repeats)]

@@ -13,9 +13,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from tests.browser.browser_support import check_phone_width, wait_for_images
 from tests.browser.test_browser_scenarios import sign_up
-from tests.webapp.job_rows import generation_job
-from webapp.gallery.models import Gallery
-from webapp.jobs import runner
+from tests.webapp.job_rows import generated_gallery
 from webapp.jobs.services import MAX_GENERATION_IMAGES
 from webapp.sharing.services import create_share_link
 
@@ -29,11 +27,9 @@ def test_a_full_gallery_loads_without_a_request_per_image(
     page = browser.new_page()
     sign_up(page, "collector")
     owner = User.objects.get(username="collector")
-    job = generation_job(
+    gallery = generated_gallery(
         owner, make_model_version(owner), n_images=MAX_GENERATION_IMAGES, seed=3
     )
-    runner.run_generation_job(job.pk)
-    gallery = Gallery.objects.get(job=job)
     token = create_share_link(gallery)[1]
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))

@@ -240,6 +240,8 @@ def test_every_page_fits_a_phone(browser: Any, stack: Any, browser_worker: Any) 
     page.get_by_role("button", name="Generate", exact=True).click()
     wait_for_state(page, "succeeded")
     page.get_by_role("link", name="Open the gallery").click()
+    # The gallery first: the job page, still showing, has no images to fail below.
+    expect(page.locator("#gallery-images img")).to_have_count(24)
     wait_for_images(page.locator("#gallery-images img"), loaded=True)
     # At least four images a row.
     tops = page.eval_on_selector_all(

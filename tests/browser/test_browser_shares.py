@@ -15,9 +15,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from tests.browser.browser_support import check_phone_width, wait_for_images
 from tests.browser.test_browser_scenarios import sign_up
-from tests.webapp.job_rows import generation_job
-from webapp.gallery.models import Gallery
-from webapp.jobs import runner
+from tests.webapp.job_rows import generated_gallery
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,9 +46,7 @@ def test_sharing_a_gallery_and_a_model_with_someone_without_an_account(
     sign_up(owner_page, "sharer")
     owner = User.objects.get(username="sharer")
     model_version = make_model_version(owner, name="shared digits")
-    job = generation_job(owner, model_version, n_images=6, digit=3, seed=7)
-    runner.run_generation_job(job.pk)
-    gallery = Gallery.objects.get(job=job)
+    gallery = generated_gallery(owner, model_version, n_images=6, digit=3, seed=7)
 
     owner_page.goto(f"/galleries/{gallery.pk}/")
     expect(owner_page.locator("#no-share-links")).to_be_visible()

@@ -1,4 +1,5 @@
-"""Job rows for the service tests: a tiny trainable training job, a generation job."""
+"""Job rows for the service tests: a tiny trainable training job, a generation job
+(and its gallery, generated)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from webapp.jobs import services
+from webapp.gallery.models import Gallery
+from webapp.jobs import runner, services
 from webapp.jobs.models import Job, ModelVersion
 
 TINY = {
@@ -42,6 +44,15 @@ def generation_job(owner: User, model_version: ModelVersion, **params: Any) -> J
     }
     values.update(params)
     return Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, params=values)
+
+
+def generated_gallery(
+    owner: User, model_version: ModelVersion, **params: Any
+) -> Gallery:
+    """A `generation_job` run here and now: its gallery."""
+    job = generation_job(owner, model_version, **params)
+    runner.run_generation_job(job.pk)
+    return Gallery.objects.get(job=job)
 
 
 def stale_time() -> Any:
