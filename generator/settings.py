@@ -249,6 +249,10 @@ class TrainingSettings:
         The model's default sampling temperature: the scale applied to every
         kernel's bandwidth when sampling (from `MIN_TEMPERATURE` to
         `MAX_TEMPERATURE`).
+    match_intensities : bool
+        Fit an intensity curve at training time and render every sample
+        through it (`generator.intensity`): the pixel distribution of the
+        training images' PCA reconstructions is mapped onto theirs.
     seed : int
         Seeds the subset, the folds and the evaluation.
 
@@ -272,6 +276,7 @@ class TrainingSettings:
     class_conditional: bool = False
     pca_scope: str = "shared"
     temperature: float = 1.0
+    match_intensities: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -428,6 +433,7 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
     check("class_conditional", lambda value: _boolean("class_conditional", value))
     check("pca_scope", _check_pca_scope)
     check("temperature", _check_temperature)
+    check("match_intensities", lambda value: _boolean("match_intensities", value))
     check("seed", _check_seed)
     per_class = checked.get("pca_scope") == "per_class"
     if per_class and "dataset" in checked:

@@ -35,6 +35,7 @@ def test_notebook_preset_is_the_default_and_the_old_notebook() -> None:
         "class_conditional": False,
         "pca_scope": "shared",
         "temperature": 1.0,
+        "match_intensities": False,
         "seed": 0,
     }
     assert validate_settings({}) == notebook
