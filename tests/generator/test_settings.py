@@ -516,14 +516,15 @@ def test_the_sharp_preset_is_the_per_class_search_winner() -> None:
     sharp = PRESETS["sharp"]
     assert (sharp.pca_scope, sharp.n_components, sharp.kernel) == (
         "per_class",
-        0.7,
+        0.75,
         "gaussian",
     )
     assert (sharp.n_train, sharp.temperature, sharp.class_conditional) == (
         30000,
-        1.54,
+        1.35,
         True,
     )
+    assert sharp.match_intensities is True
     assert sharp.bandwidth_grid == (0.02, 5.0, 33)
     # --class-conditional on top of it keeps working (it already is).
     assert validate_settings({"class_conditional": True}, preset="sharp") == sharp
