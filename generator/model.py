@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -589,18 +589,10 @@ class ImageGenerator:
             raise ValueError(
                 f"n_samples must be a non-negative integer, got {n_samples!r}"
             )
-        if temperature is None:
-            temperature = self.temperature
-        _check_temperature(temperature)
+        temperature = self._sampling_temperature(temperature)
         count = int(n_samples)
         rng = np.random.default_rng(random_state)
-        if digit is not None:
-            drawn = np.full(count, self._class_index(digit))
-        elif self.classes_ is None:
-            drawn = np.zeros(count, dtype=np.int64)
-        else:
-            assert self.class_priors_ is not None
-            drawn = rng.choice(len(self.classes_), size=count, p=self.class_priors_)
+        drawn = self._draw_classes(count, digit, rng)
         pixels = np.empty((count, self.n_features_in_), dtype=np.float64)
         if self.is_per_class:
             # Each class's points live in its own PCA space.
@@ -617,6 +609,72 @@ class ImageGenerator:
                 )
             pixels[:] = self.pca_.inverse_transform(projected)
         return self.render(pixels)
+
+    def sample_seeds(
+        self,
+        seeds: Iterable[int],
+        *,
+        digit: int | None = None,
+        temperature: float | None = None,
+    ) -> NDArray[np.uint8]:
+        """One image per seed: image ``i`` is, bit for bit,
+        ``sample(1, digit=digit, random_state=seeds[i], temperature=temperature)[0]``.
+
+        The same random draws and the same arithmetic per image, with the checks
+        made once and no pass over the classes an image does not use: a gallery
+        of per-image seeds in a fraction of the time of one `sample` call each.
+
+        Parameters
+        ----------
+        seeds : iterable of int
+        digit, temperature
+            As for `sample`.
+
+        Returns
+        -------
+        ndarray of uint8, shape (len(seeds), height, width)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).uniform(size=(60, 16))
+        >>> model = ImageGenerator(n_components=3, bandwidth=0.1)
+        >>> model = model.fit(X, image_shape=(4, 4))
+        >>> each = [model.sample(1, random_state=seed)[0] for seed in (3, 4)]
+        >>> bool(np.array_equal(model.sample_seeds([3, 4]), np.stack(each)))
+        True
+        """
+        self.check_is_fitted()
+        temperature = self._sampling_temperature(temperature)
+        seeds = list(seeds)
+        pixels = np.empty((len(seeds), self.n_features_in_), dtype=np.float64)
+        for row, seed in enumerate(seeds):
+            rng = np.random.default_rng(seed)
+            (index,) = self._draw_classes(1, digit, rng)
+            points = self._sample_kde(int(index), 1, rng, temperature)
+            pca = self.pcas_[int(index) if self.is_per_class else 0]
+            pixels[row] = pca.inverse_transform(points)[0]
+        return self.render(pixels)
+
+    def _sampling_temperature(self, temperature: float | None) -> float:
+        if temperature is None:
+            temperature = self.temperature
+        _check_temperature(temperature)
+        return float(temperature)
+
+    def _draw_classes(
+        self, count: int, digit: int | None, rng: np.random.Generator
+    ) -> NDArray[np.int64]:
+        """Each image's class index: the digit's, the only one, or drawn."""
+        if digit is not None:
+            return np.full(count, self._class_index(digit))
+        if self.classes_ is None:
+            return np.zeros(count, dtype=np.int64)
+        assert self.class_priors_ is not None
+        drawn: NDArray[np.int64] = rng.choice(
+            len(self.classes_), size=count, p=self.class_priors_
+        )
+        return drawn
 
     def render(self, pixels: FloatArray) -> NDArray[np.uint8]:
         """Images from the pixels of PCA points mapped back (the last step of `sample`).

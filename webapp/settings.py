@@ -289,8 +289,9 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# No inline scripts or styles anywhere (tests/web/test_templates_security.py);
-# generated images are data: URLs.
+# No inline scripts or styles anywhere (tests/web/test_templates_security.py).
+# Images alone may be data: URLs: every page's favicon, the sample strips, and a
+# gallery's images, inlined so that its page is not one request per image.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -321,7 +322,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "webapp.filter_backends.ListFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "webapp.filter_backends.NaturalOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["webapp.throttles.WriteThrottle"],

@@ -179,6 +179,16 @@ def test_samples_get_the_training_images_share_of_background(
     assert error_with < error_without / 3
 
 
+def test_per_seed_samples_are_rendered_through_the_curve_too(
+    model: ImageGenerator,
+) -> None:
+    seeds = [3, 4, 5]
+    each = [model.sample(1, digit=2, random_state=seed)[0] for seed in seeds]
+    assert np.array_equal(model.sample_seeds(seeds, digit=2), np.stack(each))
+    plain = twin_without_curve(model).sample_seeds(seeds, digit=2)
+    assert not np.array_equal(model.sample_seeds(seeds, digit=2), plain)
+
+
 def test_walk_frames_are_rendered_through_the_curve(model: ImageGenerator) -> None:
     start, end = model.sample(2, random_state=3)
     frames = latent_walk(model, start, end, 4)

@@ -320,3 +320,43 @@ def test_every_kernel_samples_images(features: np.ndarray, kernel: str) -> None:
     model = ImageGenerator(n_components=5, kernel=kernel, bandwidth=0.5)
     images = model.fit(features, image_shape=SHAPE).sample(10, random_state=0)
     assert images.shape == (10, *SHAPE)
+
+
+def each_seeds_sample(
+    model: ImageGenerator, seeds: range, **options: Any
+) -> np.ndarray:
+    return np.stack(
+        [model.sample(1, random_state=seed, **options)[0] for seed in seeds]
+    )
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"digit": 3}, {"temperature": 0.7}, {"digit": 0, "temperature": 2}]
+)
+def test_sample_seeds_gives_each_seeds_own_sample_bit_for_bit(
+    conditional: ImageGenerator, options: dict[str, Any]
+) -> None:
+    seeds = range(40, 100)
+    images = conditional.sample_seeds(seeds, **options)
+    assert images.dtype == np.uint8
+    assert np.array_equal(images, each_seeds_sample(conditional, seeds, **options))
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov", "cosine"])
+def test_sample_seeds_of_an_unconditional_model_match_too(
+    features: np.ndarray, kernel: str
+) -> None:
+    model = ImageGenerator(n_components=5, kernel=kernel, bandwidth=0.5)
+    model.fit(features, image_shape=SHAPE)
+    seeds = range(7, 30)
+    assert np.array_equal(model.sample_seeds(seeds), each_seeds_sample(model, seeds))
+    assert model.sample_seeds([]).shape == (0, *SHAPE)
+
+
+def test_sample_seeds_refuses_what_sample_refuses(
+    unconditional: ImageGenerator,
+) -> None:
+    with pytest.raises(ValueError, match="class-conditional"):
+        unconditional.sample_seeds([1], digit=3)
+    with pytest.raises(ValueError, match="temperature"):
+        unconditional.sample_seeds([1], temperature=0)

@@ -228,3 +228,12 @@ def test_the_model_temperature_is_the_sampling_default(digits: Dataset) -> None:
     buffer = io.BytesIO()
     save_model(warm, buffer, metadata={})
     assert load_model(buffer.getvalue())[0].temperature == 1.7
+
+
+def test_sample_seeds_gives_each_seeds_own_sample_bit_for_bit(
+    model: ImageGenerator,
+) -> None:
+    seeds = range(3, 50)
+    for digit in (None, 5):
+        each = [model.sample(1, digit=digit, random_state=seed)[0] for seed in seeds]
+        assert np.array_equal(model.sample_seeds(seeds, digit=digit), np.stack(each))

@@ -58,3 +58,19 @@ def test_pages_carry_the_policy_and_the_api_docs_have_no_inline_code(
         assert "script-src 'self'" in policy
         assert "unsafe-inline" not in policy
         assert inline_code(response.content.decode()) == []
+
+
+@pytest.mark.django_db
+def test_the_policy_allows_data_urls_for_images_alone(client: Client) -> None:
+    # The galleries, the samples and the favicon are data: URLs; no other kind
+    # of resource may be one (a data: script would run).
+    policy = client.get("/login/")["Content-Security-Policy"]
+    directives = dict(
+        (part.split()[0], part.split()[1:])
+        for part in policy.split(";")
+        if part.strip()
+    )
+    assert directives["img-src"] == ["'self'", "data:"]
+    assert [name for name, sources in directives.items() if "data:" in sources] == [
+        "img-src"
+    ]

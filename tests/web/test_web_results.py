@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from tests.web.gallery_html import download_links, inline_pngs
 from webapp.jobs.models import Job, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -271,6 +274,35 @@ def test_gallery_page_lists_downloadable_images_and_figures(
     assert len(svgs(response.content)) == 1
     for image_id in image_ids[:1]:
         assert owner_client.get(f"/api/v1/images/{image_id}.png").status_code == 200
+
+
+def test_the_gallery_page_inlines_its_images_rather_than_fetching_each(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), n_images=5)
+    html = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    images = list(gallery.images.order_by("index"))
+    assert inline_pngs(html) == [bytes(image.png) for image in images]
+    assert download_links(html) == [
+        f"/api/v1/images/{image.pk}.png" for image in images
+    ]
+    # Nothing on the page makes the browser fetch an image's own URL.
+    fetched = re.findall(r'\ssrc="([^"]+)"', html)
+    assert not [url for url in fetched if "/images/" in url]
+
+
+def test_the_gallery_page_queries_do_not_grow_with_its_images(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    model_version = make_model_version(owner)
+    counts = []
+    for n_images in (2, 24):
+        gallery = make_gallery(owner, model_version, n_images=n_images)
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client.get(f"/galleries/{gallery.pk}/")
+        assert len(inline_pngs(response.content.decode())) == n_images
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_gallery_without_evaluation_says_so(

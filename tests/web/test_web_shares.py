@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.web.gallery_html import download_links, inline_pngs
 from webapp.gallery.models import Gallery
 from webapp.jobs.models import ModelVersion
 from webapp.sharing.models import ShareLink
@@ -50,10 +51,10 @@ def test_anyone_sees_a_shared_gallery(gallery: Gallery) -> None:
     html = response.content.decode()
     assert NOINDEX in html
     assert "Shared gallery, read-only" in html
-    image_urls = re.findall(r'<img class="digit-img" src="([^"]+)"', html)
-    assert image_urls == [
-        f"{path}images/{image.pk}.png" for image in gallery.images.order_by("index")
-    ]
+    images = list(gallery.images.order_by("index"))
+    assert inline_pngs(html) == [bytes(image.png) for image in images]
+    image_urls = download_links(html)
+    assert image_urls == [f"{path}images/{image.pk}.png" for image in images]
     for url in image_urls:
         image = Client().get(url)
         assert (image.status_code, image["Content-Type"]) == (200, "image/png")

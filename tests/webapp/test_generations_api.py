@@ -182,3 +182,35 @@ def test_a_given_temperature_overrides_the_model_versions(
     response = api_client.post(URL, {"temperature": 0.8}, format="json")
     assert response.status_code == 202, response.json()
     assert Job.objects.get().params["temperature"] == 0.8
+
+
+def test_the_answer_is_the_new_job_without_reading_it_back(
+    api_client: APIClient,
+    owner: Any,
+    other_user: Any,
+    make_model_version: Any,
+    dispatched: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    model_version = make_model_version(owner)
+    Job.objects.create(owner=other_user, kind="generation")  # queued ahead
+    Job.objects.create(owner=owner, kind="training")  # another queue
+    body = {"model_version": model_version.pk, "n_images": 4}
+    # The model version; the owner's lock, then every limit's figure in one
+    # query; the insert; and the savepoint around them.
+    with django_assert_num_queries(6):
+        response = api_client.post(URL, body, format="json")
+    assert response.status_code == 202, response.json()
+    data = response.json()
+    job = Job.objects.get(pk=data["id"])
+    assert (data["state"], data["queue_position"], data["attempts"]) == (
+        "queued",
+        2,
+        0,
+    )
+    assert (data["model_version"], data["gallery"]) == (None, None)
+    assert data["links"]["model_version"] is None
+    assert data["params"] == job.params
+    # The answer says what a poll of the job says (but for a fresh heartbeat).
+    polled = api_client.get(f"/api/v1/jobs/{job.pk}").json()
+    assert data == polled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any
 
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 
 from tests.integration.integration_support import wait_for
 from tests.webapp.job_rows import generation_job, training_job
+from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import limits, services
 from webapp.jobs.models import Job, ModelVersion
 
@@ -114,10 +116,11 @@ def test_storage_counts_the_bytes_of_generated_images(
 ) -> None:
     from webapp.gallery.services import create_gallery
 
-    def gallery(user: User, pngs: list[bytes]) -> None:
+    def gallery(user: User, pngs: list[bytes]) -> Gallery:
         model_version = make_model_version(user, model_size=1000)
-        create_gallery(
-            job=generation_job(user, model_version),
+        return create_gallery(
+            job_id=generation_job(user, model_version).pk,
+            owner_id=user.pk,
             model_version=model_version,
             digit=None,
             seed=1,
@@ -126,9 +129,32 @@ def test_storage_counts_the_bytes_of_generated_images(
             pngs=pngs,
         )
 
-    gallery(owner, [b"x" * 300, b"y" * 500])
+    first = gallery(owner, [b"x" * 300, b"y" * 500])
+    gallery(owner, [b"w" * 40])
     gallery(other_user, [b"z" * 7000])
-    assert limits.storage_used(owner.pk) == 1000 + 800
+    assert limits.storage_used(owner.pk) == 2000 + 840
+    # Deleting a gallery frees its images' bytes.
+    first.delete()
+    assert limits.storage_used(owner.pk) == 2000 + 40
+
+
+def test_the_migration_sums_the_images_of_existing_galleries(owner: User) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "webapp.gallery.migrations.0005_gallery_images_size"
+    )
+    made = [
+        Gallery.objects.create(owner=owner, n_images=2, seed=1),
+        Gallery.objects.create(owner=owner, n_images=0, seed=1),
+    ]
+    GeneratedImage.objects.bulk_create(
+        GeneratedImage(gallery=made[0], index=index, seed=1, png=png)
+        for index, png in enumerate((b"a" * 30, b"b" * 12))
+    )
+    migration.sum_image_sizes(apps, None)
+    assert [Gallery.objects.get(pk=g.pk).images_size for g in made] == [42, 0]
+    assert limits.storage_used(owner.pk) == 42
 
 
 def test_two_concurrent_submissions_cannot_both_take_the_last_slot(
@@ -146,11 +172,12 @@ def test_two_concurrent_submissions_cannot_both_take_the_last_slot(
     first_checked, release = threading.Event(), threading.Event()
     real_check = limits.check_can_queue
 
-    def check_then_hold(owner_id: int, kind: str) -> None:
-        real_check(owner_id, kind)
+    def check_then_hold(owner_id: int, kind: str) -> int:
+        queued = real_check(owner_id, kind)
         if threading.current_thread().name == "first":
             first_checked.set()
             assert release.wait(timeout=30)
+        return queued
 
     monkeypatch.setattr(limits, "check_can_queue", check_then_hold)
     outcomes: dict[str, str] = {}

@@ -192,7 +192,8 @@ def make_gallery_of() -> Any:
             owner=owner, kind=Job.Kind.GENERATION, state=Job.State.SUCCEEDED
         )
         return create_gallery(
-            job=job,
+            job_id=job.pk,
+            owner_id=owner.pk,
             model_version=model_version,
             digit=None,
             seed=1,

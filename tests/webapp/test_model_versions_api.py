@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from webapp.jobs.models import ModelVersion
@@ -162,3 +164,49 @@ def test_created_filter_takes_an_offset_postgresql_refuses(
     )
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["results"]] == [model_version.pk]
+
+
+def test_names_order_naturally_as_on_the_history_page(
+    api_client: APIClient, owner: User, make_model_version: Any
+) -> None:
+    for name in ["batch 13", "Batch 7", "batch 100", "alpha", "batch 7b"]:
+        make_model_version(owner, name=name)
+    expected = ["alpha", "Batch 7", "batch 7b", "batch 13", "batch 100"]
+
+    def names(query: str) -> list[str]:
+        response = api_client.get("/api/v1/model-versions/" + query)
+        assert response.status_code == 200
+        return [item["name"] for item in response.json()["results"]]
+
+    assert names("?ordering=name") == expected
+    assert names("?ordering=-name") == expected[::-1]
+    assert names("?ordering=name&page_size=2&page=2") == expected[2:4]
+    page = Client()
+    page.force_login(owner)
+    html = page.get("/history/?tab=models&sort=name").content.decode()
+    assert re.findall(r'<a href="/models/\d+/">([^<]+) <span', html) == expected
+
+
+def test_a_later_term_orders_names_that_tie(
+    api_client: APIClient, owner: User, make_model_version: Any
+) -> None:
+    for name, dataset in [
+        ("run 10", "digits"),
+        ("run 2", "mnist"),
+        ("run 2", "digits"),
+    ]:
+        make_model_version(owner, name=name, dataset=dataset)
+    response = api_client.get("/api/v1/model-versions/?ordering=-name,dataset")
+    rows = [(item["name"], item["dataset"]) for item in response.json()["results"]]
+    assert rows == [("run 10", "digits"), ("run 2", "digits"), ("run 2", "mnist")]
+    response = api_client.get("/api/v1/model-versions/?ordering=dataset,name")
+    rows = [(item["name"], item["dataset"]) for item in response.json()["results"]]
+    assert rows == [("run 2", "digits"), ("run 10", "digits"), ("run 2", "mnist")]
+
+
+def test_a_model_version_is_found_whatever_the_ordering_asked(
+    api_client: APIClient, owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    response = api_client.get(detail(model_version) + "?ordering=name")
+    assert (response.status_code, response.json()["id"]) == (200, model_version.pk)

@@ -97,19 +97,25 @@ def test_galleries_and_images_for_an_owner(
 def test_update_returning_gives_the_new_values_of_the_rows_it_changed(
     owner: User,
 ) -> None:
-    first = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=1)
+    first = Job.objects.create(
+        owner=owner, kind=Job.Kind.TRAINING, attempts=1, params={"seed": 1}
+    )
     second = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=4)
     untouched = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, attempts=7)
 
     returned = update_returning(
         Job.objects.filter(kind=Job.Kind.TRAINING),
-        "attempts",
+        ("attempts", "params", "owner_id"),
         attempts=F("attempts") + 1,
         phase="bumped",
     )
 
-    assert sorted(returned) == [2, 5]
-    assert update_returning(Job.objects.none(), "attempts", phase="x") == []
+    # Converted as a query's values are: the JSON field comes back decoded.
+    assert sorted(returned, key=lambda row: row[0]) == [
+        (2, {"seed": 1}, owner.pk),
+        (5, {}, owner.pk),
+    ]
+    assert update_returning(Job.objects.none(), ("attempts",), phase="x") == []
     for job, attempts, phase in ((first, 2, "bumped"), (second, 5, "bumped")):
         job.refresh_from_db()
         assert (job.attempts, job.phase) == (attempts, phase)

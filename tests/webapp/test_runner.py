@@ -521,3 +521,33 @@ def test_heartbeat_thread_keeps_a_long_step_alive(
     assert runner.run_training_job(job.pk) is runner.RunOutcome.RAN
     assert len(set(beats)) >= 3
     assert beats == sorted(beats)
+
+
+def test_a_generation_run_takes_few_queries(
+    owner: User, make_model_version: Any, django_assert_num_queries: Any
+) -> None:
+    model_version = make_model_version(owner)
+    runner.run_generation_job(generation_job(owner, model_version).pk)  # loads it
+    job = generation_job(owner, model_version, n_images=16)
+    # The claim (which reads what the run needs of the job and writes the
+    # "loading" phase), the model version, the "sampling" phase; then the
+    # success, the gallery and its images in a transaction (a savepoint here).
+    with django_assert_num_queries(8):
+        assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.phase) == (Job.State.SUCCEEDED, "done")
+    assert Gallery.objects.get(job=job).images.count() == 16
+
+
+def test_successive_jobs_share_the_process_heartbeat_thread(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    import threading
+
+    settings.JOB_HEARTBEAT_SECONDS = 5
+    model_version = make_model_version(owner)
+    for seed in (1, 2, 3):
+        job = generation_job(owner, model_version, seed=seed)
+        assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+    names = [thread.name for thread in threading.enumerate()]
+    assert names.count("job-heartbeats") == 1

@@ -32,11 +32,14 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
         """Join each gallery's model version, leaving its model file behind."""
         return self.select_related("model_version").defer("model_version__model_file")
 
-    def with_images(self) -> GalleryQuerySet:
-        """Prefetch each gallery's images without their PNG bytes."""
-        return self.prefetch_related(
-            Prefetch("images", queryset=GeneratedImage.objects.defer("png"))
+    def with_images(self, *, pngs: bool = False) -> GalleryQuerySet:
+        """Prefetch each gallery's images, without their PNG bytes unless ``pngs``."""
+        images = (
+            GeneratedImage.objects.all()
+            if pngs
+            else GeneratedImage.objects.defer("png")
         )
+        return self.prefetch_related(Prefetch("images", queryset=images))
 
 
 class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):
@@ -82,6 +85,9 @@ class Gallery(models.Model):
         related_name="galleries",
     )
     n_images = models.PositiveIntegerField()
+    # The bytes of its images' PNGs, written with them (a gallery's images never
+    # change): what it counts against its owner's storage quota.
+    images_size = models.PositiveBigIntegerField(default=0)
     digit = models.PositiveSmallIntegerField(null=True, blank=True)
     seed = models.PositiveBigIntegerField()
     temperature = models.FloatField(default=1.0)

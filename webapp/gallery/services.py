@@ -17,7 +17,9 @@ from generator.render import frames_to_gif, grid_to_png
 from webapp.gallery.models import Gallery, GeneratedImage
 
 if TYPE_CHECKING:
-    from webapp.jobs.models import Job, ModelVersion
+    from uuid import UUID
+
+    from webapp.jobs.models import ModelVersion
 
 # Tiles of about this many pixels a side unless the caller asks for a scale.
 _TILE_PIXELS = 56
@@ -35,7 +37,8 @@ def gallery_seeds(seed: int, n_images: int) -> Sequence[int]:
 
 def create_gallery(
     *,
-    job: Job,
+    job_id: UUID | str,
+    owner_id: int,
     model_version: ModelVersion,
     digit: int | None,
     seed: int,
@@ -51,10 +54,11 @@ def create_gallery(
     the ``gallery.evaluate`` task that the caller queues once this is committed.
     """
     gallery = Gallery.objects.create(
-        owner_id=job.owner_id,
-        job=job,
+        owner_id=owner_id,
+        job_id=job_id,
         model_version=model_version,
         n_images=len(pngs),
+        images_size=sum(len(png) for png in pngs),
         digit=digit,
         seed=seed,
         temperature=temperature,

@@ -1,20 +1,29 @@
 """Per-user limits checked before a job is queued: active jobs and storage.
 
-`check_can_queue` runs inside the transaction that creates the job, after
-`lock_owner`: two submissions of one user are serialised on the user's row, so
-they cannot both take the last slot.
+`check_can_queue` runs inside the transaction that creates the job and locks the
+user's row as `lock_owner` does: two submissions of one user are serialised on
+it, so they cannot both take the last slot.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
-from django.db.models.functions import Length
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    BigIntegerField,
+    F,
+    Func,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 
-from webapp.gallery.models import GeneratedImage
-from webapp.jobs.models import Job, ModelVersion
+from webapp.gallery.models import Gallery
+from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 MEGABYTE = 1024 * 1024
 
@@ -80,40 +89,86 @@ def storage_quota_bytes() -> int:
     return int(settings.STORAGE_QUOTA_MB) * MEGABYTE
 
 
-def storage_used(owner_id: int) -> int:
-    """Bytes of the owner's model files and generated images, summed from the rows."""
-    models = ModelVersion.objects.filter(owner_id=owner_id).aggregate(
-        total=Sum("model_size")
-    )["total"]
-    images = GeneratedImage.objects.filter(gallery__owner_id=owner_id).aggregate(
-        total=Sum(Length("png"))
-    )["total"]
-    return int(models or 0) + int(images or 0)
+def _total(queryset: QuerySet[Any], function: str, field: str) -> Coalesce:
+    """``function`` (COUNT, SUM) over ``queryset`` as a scalar subquery, 0 if none."""
+    value = (
+        queryset.order_by()
+        .annotate(value=Func(F(field), function=function))
+        .values("value")
+    )
+    return Coalesce(Subquery(value, output_field=BigIntegerField()), 0)
 
 
-def active_jobs(owner_id: int, kind: str) -> int:
-    """The owner's queued or running jobs of ``kind``: what the limit counts."""
+def _storage_used(owner_id: int) -> Combinable:
+    # Each gallery stores its images' size: the sum runs over the owner's galleries
+    # and model versions, not over every image they hold.
+    return _total(
+        ModelVersion.objects.filter(owner_id=owner_id), "SUM", "model_size"
+    ) + _total(Gallery.objects.filter(owner_id=owner_id), "SUM", "images_size")
+
+
+def _active_jobs(owner_id: int, kind: str) -> QuerySet[Job]:
     return Job.objects.filter(
         owner_id=owner_id,
         kind=kind,
         state__in=(Job.State.QUEUED, Job.State.RUNNING),
-    ).count()
+    )
+
+
+def storage_used(owner_id: int) -> int:
+    """Bytes of the owner's model files and generated images, summed from the rows."""
+    used = (
+        get_user_model()
+        .objects.filter(pk=owner_id)
+        .values_list(_storage_used(owner_id), flat=True)
+    )
+    return int(used.first() or 0)
+
+
+def active_jobs(owner_id: int, kind: str) -> int:
+    """The owner's queued or running jobs of ``kind``: what the limit counts."""
+    return _active_jobs(owner_id, kind).count()
 
 
 def check_storage(owner_id: int) -> None:
     """Raise `StorageQuotaExceeded` if the owner's files fill their quota."""
-    used, quota = storage_used(owner_id), storage_quota_bytes()
+    _check_storage(storage_used(owner_id))
+
+
+def _check_storage(used: int) -> None:
+    quota = storage_quota_bytes()
     if used >= quota:
         raise StorageQuotaExceeded(used_bytes=used, quota_bytes=quota)
 
 
-def check_can_queue(owner_id: int, kind: str) -> None:
-    """Raise a `JobRefused` unless the owner may queue a job of ``kind`` now.
+def check_can_queue(owner_id: int, kind: str) -> int:
+    """Lock the owner's row, then raise a `JobRefused` unless the owner may queue a
+    job of ``kind`` now; else return how many jobs of ``kind`` (anyone's) are
+    queued, all of them ahead of one created now.
 
-    Call it with the owner's row locked, in the transaction that creates the job.
+    Call it in the transaction that creates the job: the lock holds until it
+    ends. One query takes it, one more reads every figure.
     """
-    active = active_jobs(owner_id, kind)
+    lock_owner(owner_id)
+    # A statement of its own, started once the lock is granted: under READ
+    # COMMITTED, the subqueries of the locking SELECT itself would still read the
+    # snapshot taken before it waited, missing the job a concurrent submission
+    # just committed.
+    figures = (
+        get_user_model()
+        .objects.filter(pk=owner_id)
+        .values_list(
+            _total(_active_jobs(owner_id, kind), "COUNT", "pk"),
+            _storage_used(owner_id),
+            _total(
+                Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"
+            ),
+        )
+        .first()
+    )
+    active, used, queued = figures or (0, 0, 0)
     limit = active_limit(kind)
     if active >= limit:
         raise TooManyActiveJobs(kind=kind, active=active, limit=limit)
-    check_storage(owner_id)
+    _check_storage(used)
+    return int(queued)

@@ -3,16 +3,18 @@
 Running a job follows one protocol for both kinds:
 
 1. Claim the row with one conditional UPDATE (queued, or running with a stale
-   heartbeat -> running, attempts + 1). Zero rows means another delivery owns it
-   or it has ended: log and return. The new ``attempts`` value is this run's
-   fencing token; every later write is conditional on it.
+   heartbeat -> running, attempts + 1) that returns what the run needs of it.
+   Zero rows means another delivery owns it or it has ended: log and return. The
+   new ``attempts`` value is this run's fencing token; every later write is
+   conditional on it.
 2. Work, writing progress, phase and heartbeat to the row (throttled), and stop
    with ``_Cancelled`` at the first report after a cancel request, or with
    ``_HandedBack`` after a stopping worker asked for its training back (the job
    is queued again with its attempt given back, and sent once this run is over).
-3. Create the result (model version or gallery) and mark the job succeeded in one
-   transaction that re-checks the token under a row lock, so a redelivery can
-   never add a second result.
+3. Mark the job succeeded and create the result (model version or gallery) in
+   one transaction whose first statement, the success's conditional UPDATE,
+   re-checks the token and takes the row lock, so a redelivery can never add a
+   second result.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import enum
 import functools
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 from uuid import UUID
 
-import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -82,23 +85,27 @@ def _run_claimed(
     job_id: str | UUID, kind: str, what: str, work: Callable[[_Run], None]
 ) -> RunOutcome:
     """Claim the job and do ``work`` under a heartbeat; its end becomes the state."""
-    owner_id = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True)
     with (
-        logs.log_context(job_id=job_id, user_id=owner_id.first()),
+        logs.log_context(job_id=job_id),
         logs.JobLog.capture(str(job_id)) as log,
     ):
-        attempt = _claim(job_id, kind)
-        if not isinstance(attempt, int):
-            return attempt
-        run = _Run(job_id, attempt)
+        run = _claim(job_id, kind)
+        if not isinstance(run, _Run):
+            return run
+        attempt = run.attempt
         try:
-            with _heartbeat(job_id, attempt), run.outcome(what):
+            with (
+                logs.log_context(user_id=run.owner_id),
+                _heartbeat(job_id, attempt),
+                run.outcome(what),
+            ):
+                logger.info("Job %s claimed (attempt %s)", job_id, attempt)
                 work(run)
         except BaseException:
             _keep_log_tail(job_id, attempt, log)
             raise
         finally:
-            signals.announce_job_ended(job_id)
+            signals.announce_job_ended(job_id, kind=kind)
         if run.handed_back:
             # Sent only now that the heartbeat thread has stopped: the next claim
             # takes this run's attempt number again.
@@ -126,8 +133,7 @@ def run_generation_job(job_id: str | UUID) -> RunOutcome:
 
 
 def _train(run: _Run) -> None:
-    job = Job.objects.get(pk=run.job_id)
-    training = validate_settings(job.params)
+    training = validate_settings(run.params)
     result = train_model(training, data_dir=settings.DATA_DIR, callback=run.report)
     run.report("saving", 1.0)
     buffer = io.BytesIO()
@@ -135,22 +141,22 @@ def _train(run: _Run) -> None:
         result.model,
         buffer,
         metadata=model_metadata(
-            result, training, code_version=settings.CODE_VERSION, job=str(job.pk)
+            result, training, code_version=settings.CODE_VERSION, job=str(run.job_id)
         ),
     )
     content = buffer.getvalue()
     with transaction.atomic():
-        job = run.lock()
-        lock_owner(job.owner_id)
-        last = ModelVersion.objects.filter(owner_id=job.owner_id).aggregate(
+        run.succeed()
+        lock_owner(run.owner_id)
+        last = ModelVersion.objects.filter(owner_id=run.owner_id).aggregate(
             last=Max("version")
         )["last"]
         has_default = ModelVersion.objects.filter(
-            owner_id=job.owner_id, is_default=True
+            owner_id=run.owner_id, is_default=True
         ).exists()
         ModelVersion.objects.create(
-            owner_id=job.owner_id,
-            name=job.name or "model",
+            owner_id=run.owner_id,
+            name=run.name or "model",
             version=(last or 0) + 1,
             dataset=result.dataset_name,
             dataset_digest=result.dataset_digest,
@@ -162,46 +168,45 @@ def _train(run: _Run) -> None:
             model_sha256=file_sha256(content),
             model_size=len(content),
             is_default=not has_default,
-            is_public=job.publish_model,
-            training_job=job,
+            is_public=run.publish_model,
+            training_job_id=run.job_id,
         )
-        run.succeed()
 
 
 def _generate(run: _Run) -> None:
-    job = Job.objects.get(pk=run.job_id)
-    params = job.params
+    params = run.params
+    # Its checksum finds the model (cached, or checked against it once read): the
+    # settings and metrics need not be read and decoded.
     model_version = (
-        ModelVersion.objects.without_file().filter(pk=params["model_version"]).first()
+        ModelVersion.objects.only("model_sha256")
+        .filter(pk=params["model_version"])
+        .first()
     )
     if model_version is None:
         raise serving.ModelUnavailable("The model version no longer exists.")
-    run.report("loading", 0.0)
+    # The claim wrote the phase; the line says it as a progress report would.
+    logger.info("Job %s: loading", run.job_id)
     model = serving.load_model_version(model_version)
     n_images, digit = int(params["n_images"]), params["digit"]
     seeds = gallery_seeds(int(params["seed"]), n_images)
     walk = params.get("walk")
+    run.report("sampling", 0.1)
     if walk is None:
-        images = np.empty((n_images, *model.image_shape_), dtype=np.uint8)
-        for index, seed in enumerate(seeds):
-            run.report("sampling", 0.1 + 0.85 * index / n_images)
-            images[index] = model.sample(
-                1,
-                digit=digit,
-                random_state=seed,
-                temperature=float(params["temperature"]),
-            )[0]
+        images = model.sample_seeds(
+            seeds, digit=digit, temperature=float(params["temperature"])
+        )
     else:
-        run.report("sampling", 0.1)
-        images = walk_frames(model, params, owner_id=job.owner_id)
+        images = walk_frames(model, params, owner_id=run.owner_id)
     pngs = [image_to_png(image) for image in images]
-    # No "saving" progress write: the result transaction's lock checks the claim
-    # and a cancellation a moment later, and the phase would last milliseconds.
+    # No "saving" progress write: the result transaction's first statement checks
+    # the claim and a cancellation a moment later, and the phase would last
+    # milliseconds.
     evaluate = settings.GALLERY_EVALUATION
     with transaction.atomic():
-        job = run.lock()
+        run.succeed()
         gallery = create_gallery(
-            job=job,
+            job_id=run.job_id,
+            owner_id=run.owner_id,
             model_version=model_version,
             digit=digit,
             seed=int(params["seed"]),
@@ -210,7 +215,6 @@ def _generate(run: _Run) -> None:
             pngs=pngs,
             walk=walk,
         )
-        run.succeed()
         if evaluate:
             # The images are the user's result; the quality figures follow from
             # their own task, so the job never waits for the classifier.
@@ -265,8 +269,12 @@ def takeover_delay() -> int:
     return settings.JOB_STALE_AFTER_SECONDS + 1
 
 
-def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
-    """The attempt number that now owns the job, or why there is none."""
+#: The phase a claim writes: a generation loads its model first thing.
+_FIRST_PHASE = {Job.Kind.TRAINING: "starting", Job.Kind.GENERATION: "loading"}
+
+
+def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
+    """The run that now owns the job, or why there is none."""
     claimable = Q(state=Job.State.QUEUED) | (
         Q(state=Job.State.RUNNING, cancel_requested=False) & heartbeat_is_stale()
     )
@@ -279,28 +287,36 @@ def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
             kind=kind,
             attempts__lt=settings.JOB_MAX_ATTEMPTS,
         ),
-        "attempts",
+        ("attempts", "owner_id", "params", "name", "publish_model"),
         state=Job.State.RUNNING,
         attempts=F("attempts") + 1,
         started_at=Now(),
         heartbeat_at=Now(),
-        phase="starting",
+        phase=_FIRST_PHASE[Job.Kind(kind)],
         progress=0.0,
         error="",
         # Asked of an earlier run (whose worker then died before handing it back).
         requeue_requested=False,
     )
     if claimed:
-        logger.info("Job %s claimed (attempt %s)", job_id, claimed[0])
-        return int(claimed[0])
+        attempt, owner_id, params, name, publish_model = claimed[0]
+        return _Run(
+            job_id,
+            attempt,
+            owner_id=owner_id,
+            params=params,
+            name=name,
+            publish_model=publish_model,
+        )
     row = (
         Job.objects.filter(pk=job_id)
-        .values("state", "attempts", "kind", "cancel_requested")
+        .values("state", "attempts", "kind", "cancel_requested", "owner_id")
         .first()
     )
     # A duplicate delivery (the broker may deliver twice), a job cancelled while
     # queued, or a crashed worker's job that is not stale yet.
-    logger.info("Job %s not claimed: %s", job_id, row or "no such job")
+    with logs.log_context(user_id=row and row["owner_id"]):
+        logger.info("Job %s not claimed: %s", job_id, row or "no such job")
     if (
         row is not None
         and row["state"] == Job.State.RUNNING
@@ -313,11 +329,25 @@ def _claim(job_id: str | UUID, kind: str) -> int | RunOutcome:
 
 
 class _Run:
-    """One claimed attempt: its progress reports, cancellation checks and ending."""
+    """One claimed attempt: what it read of the job with its claim, its progress
+    reports, cancellation checks and ending."""
 
-    def __init__(self, job_id: str | UUID, attempt: int) -> None:
+    def __init__(
+        self,
+        job_id: str | UUID,
+        attempt: int,
+        *,
+        owner_id: int,
+        params: dict[str, Any],
+        name: str,
+        publish_model: bool,
+    ) -> None:
         self.job_id = job_id
         self.attempt = attempt
+        self.owner_id = owner_id
+        self.params = params
+        self.name = name
+        self.publish_model = publish_model
         self._last_phase = ""
         self._last_write = float("-inf")
         self.handed_back = False
@@ -368,28 +398,26 @@ class _Run:
             raise _HandedBack
         raise _LostClaim(f"the job is now {row['state']}, attempt {row['attempts']}")
 
-    def lock(self) -> Job:
-        """Lock the row inside the result transaction and check we still own it."""
-        job = Job.objects.select_for_update().filter(pk=self.job_id).first()
-        if (
-            job is None
-            or job.state != Job.State.RUNNING
-            or job.attempts != self.attempt
-        ):
-            self._stop()
-        assert job is not None
-        if job.cancel_requested:
-            raise _Cancelled
-        return job
-
     def succeed(self) -> None:
-        self._mine().update(
-            state=Job.State.SUCCEEDED,
-            progress=1.0,
-            phase="done",
-            finished_at=Now(),
-            heartbeat_at=Now(),
+        """Mark the job succeeded: the first statement of the result transaction.
+
+        Its conditional UPDATE takes the row lock and checks at once that this run
+        still owns the job and that no cancellation was asked; if not, it raises
+        like a progress report (and the transaction rolls back).
+        """
+        succeeded = (
+            self._mine()
+            .filter(cancel_requested=False)
+            .update(
+                state=Job.State.SUCCEEDED,
+                progress=1.0,
+                phase="done",
+                finished_at=Now(),
+                heartbeat_at=Now(),
+            )
         )
+        if not succeeded:
+            self._stop()
 
     def _end(self, state: str, error: str = "") -> None:
         self._mine().update(state=state, error=error, finished_at=Now())
@@ -444,36 +472,81 @@ def _error_text(exc: BaseException) -> str:
     return message
 
 
-@contextmanager
-def _heartbeat(job_id: str | UUID, attempt: int) -> Iterator[None]:
-    """Refresh the job's heartbeat from a thread while the body runs.
+class _Heartbeats:
+    """The process's heartbeat thread: it refreshes the heartbeat of each job this
+    process runs, every JOB_HEARTBEAT_SECONDS after the job's claim.
 
     Progress reports refresh it too, but one step of a training (a search fold on
     a large data set) can outlast the stale threshold; the thread keeps a live job
-    from being taken over.
+    from being taken over. One thread for the process's life (started on first
+    use, and again in a forked child) rather than one per job: starting and
+    joining a thread cost a short generation more than some of its queries on a
+    busy machine. Its database connection is open only while it writes.
     """
-    interval = settings.JOB_HEARTBEAT_SECONDS
-    if not interval:
-        yield
-        return
-    stop = threading.Event()
 
-    def beat() -> None:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._changed = threading.Condition()
+        # (job id, attempt) -> (interval, when the next beat is due)
+        self._due: dict[tuple[str, int], tuple[float, float]] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keep(self, job_id: str | UUID, attempt: int) -> Iterator[None]:
+        """Beat for this attempt of the job while the block runs."""
+        interval = float(settings.JOB_HEARTBEAT_SECONDS)
+        if not interval:
+            yield
+            return
+        key = (str(job_id), attempt)
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name="job-heartbeats", daemon=True
+                )
+                self._thread.start()
+            self._due[key] = (interval, time.monotonic() + interval)
+            self._changed.notify()
         try:
-            while not stop.wait(interval):
-                try:
-                    Job.objects.filter(
-                        pk=job_id, state=Job.State.RUNNING, attempts=attempt
-                    ).update(heartbeat_at=Now())
-                except DatabaseError:
-                    logger.warning("Heartbeat of job %s failed", job_id, exc_info=True)
+            yield
         finally:
-            connection.close()
+            with self._changed:
+                del self._due[key]
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+    def _beat(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [key for key, (_, at) in self._due.items() if at <= now]
+                for key in due:
+                    interval, _ = self._due[key]
+                    self._due[key] = (interval, now + interval)
+                if not due:
+                    wait = min((at for _, at in self._due.values()), default=now + 60)
+                    self._changed.wait(timeout=wait - now)
+                    continue
+            try:
+                for job_id, attempt in due:
+                    try:
+                        Job.objects.filter(
+                            pk=job_id, state=Job.State.RUNNING, attempts=attempt
+                        ).update(heartbeat_at=Now())
+                    except DatabaseError:
+                        logger.warning(
+                            "Heartbeat of job %s failed", job_id, exc_info=True
+                        )
+            finally:
+                connection.close()
+
+
+_heartbeats: _Heartbeats | None = None
+
+
+def _heartbeat(job_id: str | UUID, attempt: int) -> AbstractContextManager[None]:
+    """Beat for this attempt of the job while the block runs (see `_Heartbeats`)."""
+    global _heartbeats
+    if _heartbeats is None or _heartbeats.pid != os.getpid():
+        # First use, or a forked child (a Celery pool process): the parent's
+        # thread did not come along.
+        _heartbeats = _Heartbeats()
+    return _heartbeats.keep(job_id, attempt)

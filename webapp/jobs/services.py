@@ -28,7 +28,7 @@ from generator.settings import (
 )
 from generator.walk import MAX_FRAMES as MAX_WALK_FRAMES
 from webapp.jobs import dispatch, limits, signals
-from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.models import Job, ModelVersion
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -160,13 +160,18 @@ def create_generation_job(
 
 def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
     with transaction.atomic():
-        # Serialises this owner's submissions, so two cannot take the last slot.
-        lock_owner(owner.pk)
-        limits.check_can_queue(owner.pk, kind)
+        # Locks the owner's row: serialises this owner's submissions, so two cannot
+        # take the last slot.
+        queued_ahead = limits.check_can_queue(owner.pk, kind)
         job = Job.objects.create(
             owner_id=owner.pk, kind=kind, celery_task_id=str(uuid.uuid4()), **fields
         )
         dispatch_on_commit(job)
+    # What Job.objects.with_results() would read of the new job, known without
+    # asking: no result yet, and the jobs queued before it are ahead of it.
+    job.result_model_version_id = None  # type: ignore[attr-defined]
+    job.result_gallery_id = None  # type: ignore[attr-defined]
+    job.queue_position = queued_ahead + 1  # type: ignore[attr-defined]
     logger.info(
         "Job %s created (%s)",
         job.pk,
@@ -218,7 +223,7 @@ def cancel_job(job: Job) -> Job:
     if not stopped:
         raise JobConflict(f"The job has already finished ({job.state}).")
     if job.is_finished:
-        signals.announce_job_ended(job.pk)
+        signals.announce_job_ended(job.pk, kind=job.kind)
     return job
 
 

@@ -7,10 +7,10 @@ from uuid import UUID
 from django.dispatch import Signal
 
 #: A job reached an end state (or a run of it stopped): its owner may have a free
-#: slot. Sent with ``job_id``.
+#: slot of its kind. Sent with ``job_id`` and ``kind``.
 job_ended = Signal()
 
 
-def announce_job_ended(job_id: str | UUID) -> None:
+def announce_job_ended(job_id: str | UUID, *, kind: str) -> None:
     """Tell the listeners; Django logs one that fails, never the job's problem."""
-    job_ended.send_robust(sender=None, job_id=job_id)
+    job_ended.send_robust(sender=None, job_id=job_id, kind=kind)

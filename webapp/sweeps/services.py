@@ -122,12 +122,16 @@ def feed_waiting_jobs(owner_id: int) -> int:
     return released
 
 
-def feed_after_job_ended(job_id: str | UUID, **kwargs: Any) -> None:
-    """The ``job_ended`` receiver: the job's owner may have a free slot.
+def feed_after_job_ended(job_id: str | UUID, kind: str, **kwargs: Any) -> None:
+    """The ``job_ended`` receiver: the job's owner may have a free training slot.
 
-    The owner is looked up together with their waiting jobs: one query, at the
-    end of every job, when they have none (the usual case).
+    A generation frees none (the waiting runs are trainings, which the periodic
+    feed also fails once the owner's storage is full), so it costs no query.
+    Otherwise the owner is looked up together with their waiting jobs: one query,
+    when they have none (the usual case).
     """
+    if kind != Job.Kind.TRAINING:
+        return
     owner = Job.objects.filter(pk=job_id).values("owner_id")[:1]
     owner_id = (
         _waiting_trainings(Subquery(owner)).values_list("owner_id", flat=True).first()

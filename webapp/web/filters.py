@@ -7,7 +7,6 @@ and the sort fall back to their defaults, as the filter form itself would send.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import django_filters
@@ -18,6 +17,7 @@ from django.db.models.expressions import OrderBy
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from webapp.filter_backends import natural_key
 from webapp.jobs.models import Job, ModelVersion
 
 #: Ways to sort, by tab: key -> (label, field; "-" for descending).
@@ -41,22 +41,6 @@ GALLERY_SORTS: Sorts = {
     "size": ("Most images", "-n_images"),
 }
 JOB_KINDS = {"training": "Training runs", "generation": "Generations", "all": "All"}
-
-
-_DIGIT_RUNS = re.compile(r"([0-9]+)")
-
-
-def natural_key(text: str) -> list[str | int]:
-    """Sort key putting "batch 7" before "batch 13": digit runs compare as numbers,
-    the rest without regard to case.
-
-    ``re.split`` with a group alternates text and digits, so two keys always
-    compare text with text and numbers with numbers.
-    """
-    return [
-        int(part) if index % 2 else part.casefold()
-        for index, part in enumerate(_DIGIT_RUNS.split(text))
-    ]
 
 
 class _IsoDateField(forms.DateField):

@@ -16,6 +16,7 @@ from webapp.web import charts
 from webapp.web.views.share_links import share_links_context
 from webapp.web.views.shared import (
     confirm_delete,
+    png_data_url,
     rename_from_post,
     request_user,
     settings_rows,
@@ -31,7 +32,9 @@ def gallery_context(
     gallery: Gallery, *, share_token: str | None = None
 ) -> dict[str, Any]:
     """What the gallery page shows; with ``share_token``, as its share page (files
-    through the token, no links to the owner's other things)."""
+    through the token, no links to the owner's other things).
+
+    ``gallery`` comes with its images' PNG bytes (``with_images(pngs=True)``)."""
     evaluation = gallery.evaluation or None
     histogram = None
     if evaluation and evaluation.get("class_histogram"):
@@ -63,8 +66,14 @@ def gallery_context(
         "is_walk": gallery.mode == Gallery.Mode.WALK,
         "walk_from": gallery.walk_end("from"),
         "walk_to": gallery.walk_end("to"),
+        # Inline, so the page costs a handful of requests rather than one per
+        # image (a few hundred bytes each); the link still downloads the file.
         "images": [
-            (image, reverse(image_view, kwargs={**token, "pk": image.pk}))
+            (
+                image,
+                reverse(image_view, kwargs={**token, "pk": image.pk}),
+                png_data_url(bytes(image.png)),
+            )
             for image in gallery.images.all()
         ],
         "evaluation": evaluation,
@@ -83,7 +92,7 @@ def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gallery = get_object_or_404(
         Gallery.objects.for_owner(request_user(request))
         .with_model_version()
-        .with_images()
+        .with_images(pngs=True)
         .select_related("job"),
         pk=pk,
     )

@@ -57,7 +57,8 @@ def visible_model_versions(user: AbstractBaseUser) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.visible_to(user).without_file().select_related("owner")
 
 
-def _png_data_url(png: bytes) -> str:
+def png_data_url(png: bytes) -> str:
+    """A PNG as a ``data:`` URL, for an ``<img>`` that costs no request."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
@@ -69,7 +70,7 @@ def sample_images(
         pngs = serving.sample_pngs(model_version, count)
     except serving.ModelUnavailable as error:
         return [], str(error)
-    return [_png_data_url(png) for png in pngs], None
+    return [png_data_url(png) for png in pngs], None
 
 
 def samples_response(request: HttpRequest, model_version: ModelVersion) -> HttpResponse:

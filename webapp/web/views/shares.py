@@ -54,11 +54,12 @@ def _link(token: str) -> ShareLink:
     return link
 
 
-def _gallery_of(link: ShareLink) -> Gallery:
+def _gallery_of(link: ShareLink, *, pngs: bool = False) -> Gallery:
     if link.gallery_id is None:
         raise Http404("This link opens no gallery.")
     return get_object_or_404(
-        Gallery.objects.with_model_version().with_images(), pk=link.gallery_id
+        Gallery.objects.with_model_version().with_images(pngs=pngs),
+        pk=link.gallery_id,
     )
 
 
@@ -82,7 +83,7 @@ def _shared_model_version(token: str) -> ModelVersion:
 def share_page(request: HttpRequest, token: str) -> HttpResponse:
     link = _link(token)
     if link.gallery_id is not None:
-        context = gallery_context(_gallery_of(link), share_token=token)
+        context = gallery_context(_gallery_of(link, pngs=True), share_token=token)
         return render(request, "web/gallery.html", context)
     context = model_context(_model_version_of(link), share_token=token)
     return render(request, "web/model.html", context)
