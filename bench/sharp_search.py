@@ -2,11 +2,13 @@
 not copy the training set, over the model family of issue 9.
 
 The family: PCA scope (``shared`` or ``per_class``) x components (an integer, or
-a variance fraction kept per PCA) x kernel x training images per class x sampling
-bandwidth scale (``temperature``). Each trained configuration is sampled at every
-temperature (the same fitted model: temperature only scales the bandwidth when
-sampling), and every row is scored by ``evaluate_model`` with the cached digit
-classifier.
+a variance fraction kept per PCA) x kernel x training images per class x intensity
+curve (``match_intensities``: off, or a curve fitted at training time that renders
+samples with the training images' pixel distribution, `generator.intensity`) x
+sampling bandwidth scale (``temperature``). Each trained configuration is sampled
+at every temperature (the same fitted model: temperature only scales the
+bandwidth when sampling), and every row is scored by ``evaluate_model`` with the
+cached digit classifier.
 
 A **real test images** row is computed by the same evaluation
 (``evaluate_images``) on the 10,000 real MNIST test images, the digit asked for
@@ -39,7 +41,7 @@ the same way, for the README's before/after.
 Usage::
 
     .venv/bin/python bench/sharp_search.py [--quick] [--n-samples 2000]
-        [--confirm-samples 10000] [--json F]
+        [--confirm-samples 10000] [--intensity-curves off on] [--json F]
 """
 
 from __future__ import annotations
@@ -66,23 +68,31 @@ from generator.settings import SettingsError, TrainingSettings, validate_setting
 from generator.training import train_model
 
 SCOPES = ("shared", "per_class")
-COMPONENTS: tuple[int | float, ...] = (20, 0.6, 0.7, 0.8)
+COMPONENTS: tuple[int | float, ...] = (20, 0.6, 0.7, 0.75, 0.8)
 KERNELS = ("gaussian", "exponential")
 IMAGES_PER_CLASS = (1000, 3000)
-TEMPERATURES = (1.0, 1.3, 1.54, 1.8)
+#: ``match_intensities``: without and with the intensity curve.
+INTENSITY_CURVES = (False, True)
+TEMPERATURES = (1.0, 1.3, 1.35, 1.4, 1.54, 1.8)
 SEARCH_GRID = (0.02, 5.0, 33)
 QUICK = {
     "components": (20, 0.7),
     "images_per_class": (3000,),
 }
 CONFIRMATION_SEED = 1
-#: The previous sharp preset (issue 2's winner), for the before/after.
+#: The previous sharp preset (issue 9's first winner, without the intensity
+#: curve), for the before/after.
 PREVIOUS_SHARP = {
     "dataset": "mnist",
-    "n_components": 20,
-    "kernel": "exponential",
-    "bandwidth": 0.107,
-    "n_train": 10000,
+    "pca_scope": "per_class",
+    "class_conditional": True,
+    "n_components": 0.7,
+    "kernel": "gaussian",
+    "bandwidth": "cv",
+    "bandwidth_grid": list(SEARCH_GRID),
+    "cv_folds": 5,
+    "n_train": 30000,
+    "temperature": 1.54,
 }
 
 
@@ -159,13 +169,14 @@ def describe(row: Row) -> str:
     match = m.get("digit_match_fraction")
     s = row.settings
     if s is None:
-        setting_cells = "| — | — | — | — | — | — "
+        setting_cells = "| — | — | — | — | — | — | — "
     else:
         bandwidth = "—" if row.bandwidth is None else f"{row.bandwidth:.3g}"
         bandwidth = f"cv→{bandwidth}" if s.bandwidth == "cv" else bandwidth
         setting_cells = (
             f"| {s.pca_scope} | {s.n_components} | {s.kernel} "
-            f"| {s.n_train // 10} | {bandwidth} | {s.temperature:g} "
+            f"| {s.n_train // 10} | {'on' if s.match_intensities else 'off'} "
+            f"| {bandwidth} | {s.temperature:g} "
         )
     train = "" if row.train_seconds is None else f"{row.train_seconds:.1f}"
     return (
@@ -178,10 +189,11 @@ def describe(row: Row) -> str:
 
 
 HEADER = (
-    "| row | scope | components | kernel | images/class | bandwidth | temperature "
+    "| row | scope | components | kernel | images/class | intensity curve "
+    "| bandwidth | temperature "
     "| mean conf. | conf. > 0.9 | entropy (bits) | score | novelty | eligible "
     "| digit match | train s |\n"
-    "|:---|:---|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"
+    "|:---|:---|---:|:---|---:|:---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"
 )
 
 
@@ -203,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--components", nargs="+", type=_as_number)
     parser.add_argument("--kernels", nargs="+", default=list(KERNELS))
     parser.add_argument("--images-per-class", nargs="+", type=int)
+    parser.add_argument(
+        "--intensity-curves",
+        nargs="+",
+        choices=("off", "on"),
+        help="match_intensities values (default: both)",
+    )
     parser.add_argument("--temperatures", nargs="+", type=float)
     parser.add_argument(
         "--baseline",
@@ -220,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         QUICK["images_per_class"] if arguments.quick else IMAGES_PER_CLASS
     )
     temperatures = arguments.temperatures or TEMPERATURES
+    curves = (
+        INTENSITY_CURVES
+        if arguments.intensity_curves is None
+        else tuple(choice == "on" for choice in arguments.intensity_curves)
+    )
 
     started = time.perf_counter()
     dataset = load_dataset("mnist", data_dir=arguments.data_dir)
@@ -261,9 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     baseline.model = None
     print(describe(baseline), file=sys.stderr, flush=True)
 
-    for scope, kept, kernel, per_class in itertools.product(
-        arguments.scopes, components, arguments.kernels, per_class_sizes
+    for scope, kept, kernel, per_class, curve in itertools.product(
+        arguments.scopes, components, arguments.kernels, per_class_sizes, curves
     ):
+        name = f"{scope} {kept} {kernel} {per_class}/class curve {curve}"
         try:
             settings = validate_settings(
                 {
@@ -276,17 +300,18 @@ def main(argv: list[str] | None = None) -> int:
                     "bandwidth_grid": list(SEARCH_GRID),
                     "cv_folds": 5,
                     "n_train": 10 * per_class,
+                    "match_intensities": curve,
                     "seed": 0,
                 }
             )
         except SettingsError as error:
-            skipped.append(f"{scope} {kept} {kernel} {per_class}/class: {error}")
+            skipped.append(f"{name}: {error}")
             print(f"skipped: {skipped[-1]}", file=sys.stderr, flush=True)
             continue
         try:
             model, bandwidth, seconds = train(settings)
         except Exception as error:  # a failed configuration is a finding, not a stop
-            skipped.append(f"{scope} {kept} {kernel} {per_class}/class: {error}")
+            skipped.append(f"{name}: {error}")
             print(f"FAILED: {skipped[-1]}", file=sys.stderr, flush=True)
             continue
         for temperature in temperatures:

@@ -9,7 +9,8 @@ One module per responsibility:
   the named data sets);
 - estimators: ``pca``, ``kde`` (on the kernel-sum engine ``kernel_sums``),
   ``search`` (bandwidth cross-validation), ``model`` (`ImageGenerator`), with
-  their argument checks in ``validation``;
+  their argument checks in ``validation``, and ``intensity`` (the intensity curve
+  of its render step);
 - training: ``settings`` (presets and validation), ``training`` (`train_model`);
 - model files: ``io`` (the layout) and ``model_description`` (its ``model``
   metadata), on ``files`` (atomic writes, digests);

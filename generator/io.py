@@ -42,6 +42,16 @@ models are still written as version 1, so older software reads them:
                                      bandwidths out
 ==========================  =======  ================================
 
+Format version 3 is written for models with an intensity curve
+(``match_intensities``, either scope; `generator.intensity`), so software from
+before the curve refuses them instead of sampling without it; models without
+one are still written as version 1 or 2:
+
+==========================  =======  ================================
+``intensity_curve``         float64  (2, k), the curve's inputs then its
+                                     outputs, both non-decreasing
+==========================  =======  ================================
+
 The metadata's ``model`` object (hyperparameters and fitted scalars) is read and
 written by `generator.model_description`.
 """
@@ -62,6 +72,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from generator.files import write_atomically
+from generator.intensity import check_intensity_curve
 from generator.kde import KernelDensity
 from generator.model import ImageGenerator
 from generator.model_description import ModelDescription, describe_model
@@ -77,8 +88,12 @@ __all__ = [
     "save_model",
 ]
 
-FORMAT_VERSION = 2
-#: What shared-scope models are written as: their layout has not changed.
+FORMAT_VERSION = 3
+#: What models without an intensity curve are written as, so that software from
+#: before the curve still reads them: per-class models 2, shared-scope ones 1
+#: (their layout has not changed). A model with a curve is version 3, which older
+#: software refuses as newer rather than sampling it without its curve.
+_PER_CLASS_FORMAT_VERSION = 2
 _SHARED_FORMAT_VERSION = 1
 #: The largest entry `load_model` reads: the KDE's points of the largest training
 #: run allowed (`generator.settings.MAX_TRAINING_CELLS` float64 values).
@@ -102,6 +117,7 @@ _OPTIONAL = {
     "cv_bandwidths": np.float64,
     "cv_fold_log_likelihood": np.float64,
     "pca_component_counts": np.int64,
+    "intensity_curve": np.float64,
 }
 # Optional within a search's entries: absent, every bandwidth was computed.
 _SEARCH_OPTIONAL = {"cv_exact": np.bool_}
@@ -150,9 +166,7 @@ def save_model(
     if clashing:
         raise ValueError(f"metadata key {clashing[0]!r} is reserved by the file format")
     document: dict[str, Any] = {
-        "format_version": FORMAT_VERSION
-        if model.is_per_class
-        else _SHARED_FORMAT_VERSION,
+        "format_version": _format_version(model),
         "library_versions": _library_versions(),
         "model": describe_model(model),
         **metadata,
@@ -219,6 +233,12 @@ def load_model(
 # --------------------------------------------------------------------------- #
 
 
+def _format_version(model: ImageGenerator) -> int:
+    if model.intensity_curve_ is not None:
+        return FORMAT_VERSION
+    return _PER_CLASS_FORMAT_VERSION if model.is_per_class else _SHARED_FORMAT_VERSION
+
+
 def _library_versions() -> dict[str, str]:
     from generator import __version__
 
@@ -262,6 +282,8 @@ def _model_arrays(model: ImageGenerator) -> dict[str, NDArray[Any]]:
         "classes": classes,
         "class_priors": priors,
     }
+    if model.intensity_curve_ is not None:
+        arrays["intensity_curve"] = np.asarray(model.intensity_curve_, np.float64)
     if model.is_per_class:
         arrays["pca_component_counts"] = np.array(
             [pca.n_components_ for pca in pcas], dtype=np.int64
@@ -571,6 +593,17 @@ def _build_model(
             )
         )
     cv_result, class_cv_results = _searches(arrays, hyper, bandwidths, per_class)
+    curve = arrays.get("intensity_curve")
+    if (curve is not None) != hyper.match_intensities:
+        raise ModelFileError(
+            "model file must hold an intensity_curve exactly when "
+            "model.match_intensities is true"
+        )
+    if curve is not None:
+        try:
+            check_intensity_curve(curve)
+        except ValueError as error:
+            raise ModelFileError(f"model file intensity_curve: {error}") from None
 
     return ImageGenerator.from_fitted(
         hyper.hyperparameters(),
@@ -583,6 +616,7 @@ def _build_model(
         image_shape=(height, width),
         fit_seconds=hyper.fit_seconds,
         class_cv_results=class_cv_results,
+        intensity_curve=curve,
     )
 
 

@@ -11,6 +11,11 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from generator.intensity import (
+    apply_intensity_curve,
+    check_intensity_curve,
+    fit_intensity_curve,
+)
 from generator.kde import BandwidthRule, KernelDensity, NotFittedError
 from generator.kernel_sums import KERNELS
 from generator.pca import PCA
@@ -34,6 +39,10 @@ ProgressCallback = Callable[[str, float], None]
 #: ``sample`` quantises every data set's images to 0..SAMPLE_PIXEL_MAX, whatever
 #: the data set's own pixel_max (16 for digits).
 SAMPLE_PIXEL_MAX = 255
+#: The most training images whose reconstructions fit the intensity curve (evenly
+#: spaced through the training set): its quantiles need no more, and the
+#: reconstructions of every image would double a large training's memory.
+MAX_INTENSITY_IMAGES = 10_000
 
 
 class ImageGenerator:
@@ -41,7 +50,8 @@ class ImageGenerator:
 
     Images are flattened and projected onto their principal components; a kernel
     density estimate in that space is sampled, and the samples are mapped back to
-    pixels, clipped to [0, 1] and quantised to ``uint8``.
+    pixels (`render`: through the intensity curve when ``match_intensities``),
+    clipped to [0, 1] and quantised to ``uint8``.
 
     Parameters
     ----------
@@ -73,6 +83,11 @@ class ImageGenerator:
     temperature : float, default=1.0
         The default of `sample`'s ``temperature`` (the bandwidth scale at
         sampling), stored with the model.
+    match_intensities : bool, default=False
+        Fit an intensity curve (`generator.intensity`): the monotone map that
+        gives the PCA reconstructions of the training images the training
+        images' pixel distribution. `render` applies it to every sample after
+        the inverse transform, before the clip.
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the cross-validation folds.
 
@@ -97,6 +112,9 @@ class ImageGenerator:
         The bandwidth search of a shared-scope model.
     class_cv_results_ : list of CrossValidationResult or None
         One bandwidth search per class (per-class scope with ``bandwidth="cv"``).
+    intensity_curve_ : ndarray of shape (2, k) or None
+        The intensity curve (``match_intensities`` only): row 0 the pixel
+        values of the reconstructions' quantiles, row 1 the training pixels'.
     image_shape_ : tuple of (int, int)
     n_features_in_ : int
     fit_seconds_ : dict of str to float
@@ -119,6 +137,7 @@ class ImageGenerator:
     kde_bandwidths_: FloatArray
     cv_result_: CrossValidationResult | None
     class_cv_results_: list[CrossValidationResult] | None
+    intensity_curve_: FloatArray | None
     image_shape_: tuple[int, int]
     n_features_in_: int
     fit_seconds_: dict[str, float]
@@ -135,6 +154,7 @@ class ImageGenerator:
         class_conditional: bool = False,
         pca_scope: str = "shared",
         temperature: float = 1.0,
+        match_intensities: bool = False,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.n_components = n_components
@@ -146,6 +166,7 @@ class ImageGenerator:
         self.class_conditional = class_conditional
         self.pca_scope = pca_scope
         self.temperature = temperature
+        self.match_intensities = match_intensities
         self.random_state = random_state
 
     @property
@@ -212,6 +233,8 @@ class ImageGenerator:
             )
         if self.is_per_class and not self.class_conditional:
             raise ValueError("pca_scope='per_class' needs class_conditional=True")
+        if not isinstance(self.match_intensities, bool):
+            raise ValueError("match_intensities must be True or False")
         _check_temperature(self.temperature)
         labels = None
         if self.class_conditional:
@@ -284,6 +307,12 @@ class ImageGenerator:
             else:
                 # Exactly the shared value: a weighted mean could round it.
                 bandwidth_value = bandwidth
+        curve = None
+        if self.match_intensities:
+            rows = _intensity_rows(len(data))
+            curve = fit_intensity_curve(
+                pca.inverse_transform(projected[rows]), data[rows]
+            )
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
         return self._set_fitted(
@@ -295,6 +324,7 @@ class ImageGenerator:
             cv_result=cv_result,
             image_shape=shape,
             fit_seconds=seconds,
+            intensity_curve=curve,
         )
 
     def _fit_per_class(
@@ -369,6 +399,22 @@ class ImageGenerator:
         bandwidth_value = (
             float(fitted[0]) if (fitted == fitted[0]).all() else float(priors @ fitted)
         )
+        curve = None
+        if self.match_intensities:
+            # The same evenly spaced images as a shared model's, each
+            # reconstructed through its own class's PCA.
+            chosen = np.zeros(len(data), dtype=bool)
+            chosen[_intensity_rows(len(data))] = True
+            reconstructed = []
+            originals = []
+            for label, pca, projected in zip(classes, pcas, projections, strict=True):
+                members = labels == label
+                kept = chosen[members]
+                reconstructed.append(pca.inverse_transform(projected[kept]))
+                originals.append(data[members][kept])
+            curve = fit_intensity_curve(
+                np.concatenate(reconstructed), np.concatenate(originals)
+            )
         seconds["fitting"] = time.perf_counter() - started
         report("fitting", 1.0)
         return self._set_fitted(
@@ -381,6 +427,7 @@ class ImageGenerator:
             image_shape=shape,
             fit_seconds=seconds,
             class_cv_results=cv_results,
+            intensity_curve=curve,
         )
 
     @classmethod
@@ -397,6 +444,7 @@ class ImageGenerator:
         image_shape: tuple[int, int],
         fit_seconds: Mapping[str, float],
         class_cv_results: Sequence[CrossValidationResult] | None = None,
+        intensity_curve: FloatArray | None = None,
     ) -> ImageGenerator:
         """A fitted model from its fitted parts (how `generator.io` rebuilds one).
 
@@ -420,6 +468,8 @@ class ImageGenerator:
             The fitted attributes of the same names (with a trailing ``_``).
         class_cv_results : sequence of CrossValidationResult, optional
             ``class_cv_results_`` (per-class scope).
+        intensity_curve : ndarray of shape (2, k), optional
+            ``intensity_curve_`` (``match_intensities`` only).
 
         Returns
         -------
@@ -454,6 +504,7 @@ class ImageGenerator:
             class_cv_results=None
             if class_cv_results is None
             else list(class_cv_results),
+            intensity_curve=intensity_curve,
         )
 
     def _set_fitted(
@@ -468,7 +519,14 @@ class ImageGenerator:
         image_shape: tuple[int, int],
         fit_seconds: dict[str, float],
         class_cv_results: list[CrossValidationResult] | None = None,
+        intensity_curve: FloatArray | None = None,
     ) -> ImageGenerator:
+        if (intensity_curve is not None) != self.match_intensities:
+            raise ValueError(
+                "a model has an intensity curve exactly when match_intensities is set"
+            )
+        if intensity_curve is not None:
+            check_intensity_curve(intensity_curve)
         self.pcas_ = pcas
         self.kdes_ = kdes
         self.classes_ = classes
@@ -479,6 +537,7 @@ class ImageGenerator:
         )
         self.cv_result_ = cv_result
         self.class_cv_results_ = class_cv_results
+        self.intensity_curve_ = intensity_curve
         self.image_shape_ = image_shape
         self.n_features_in_ = pcas[0].n_features_in_
         self.fit_seconds_ = fit_seconds
@@ -549,7 +608,7 @@ class ImageGenerator:
                     index, int(members.sum()), rng, temperature
                 )
             pixels[:] = self.pca_.inverse_transform(projected)
-        return self._to_images(pixels)
+        return self.render(pixels)
 
     def sample_seeds(
         self,
@@ -595,7 +654,7 @@ class ImageGenerator:
             points = self._sample_kde(int(index), 1, rng, temperature)
             pca = self.pcas_[int(index) if self.is_per_class else 0]
             pixels[row] = pca.inverse_transform(points)[0]
-        return self._to_images(pixels)
+        return self.render(pixels)
 
     def _sampling_temperature(self, temperature: float | None) -> float:
         if temperature is None:
@@ -617,9 +676,25 @@ class ImageGenerator:
         )
         return drawn
 
-    def _to_images(self, pixels: FloatArray) -> NDArray[np.uint8]:
-        np.clip(pixels, 0.0, 1.0, out=pixels)
-        images = np.rint(pixels * SAMPLE_PIXEL_MAX).astype(np.uint8)
+    def render(self, pixels: FloatArray) -> NDArray[np.uint8]:
+        """Images from the pixels of PCA points mapped back (the last step of `sample`).
+
+        Parameters
+        ----------
+        pixels : ndarray of shape (n, height * width)
+            What the PCA's ``inverse_transform`` returns, in units of [0, 1].
+
+        Returns
+        -------
+        ndarray of uint8, shape (n, height, width)
+            The pixels through the intensity curve (when the model has one),
+            clipped to [0, 1] and quantised to 0..SAMPLE_PIXEL_MAX.
+        """
+        self.check_is_fitted()
+        if self.intensity_curve_ is not None:
+            pixels = apply_intensity_curve(self.intensity_curve_, pixels)
+        clipped = np.clip(pixels, 0.0, 1.0)
+        images = np.rint(clipped * SAMPLE_PIXEL_MAX).astype(np.uint8)
         return images.reshape((len(pixels), *self.image_shape_))
 
     def score_samples(self, X: ArrayLike) -> FloatArray:
@@ -705,6 +780,13 @@ def _check_temperature(temperature: object) -> None:
         and float(temperature) > 0
     ):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+
+
+def _intensity_rows(n_images: int) -> NDArray[np.int64]:
+    """The training images (evenly spaced, at most MAX_INTENSITY_IMAGES) whose
+    reconstructions fit the intensity curve."""
+    count = min(n_images, MAX_INTENSITY_IMAGES)
+    return np.linspace(0, n_images - 1, count).round().astype(np.int64)
 
 
 def _log_sum_exp(terms: FloatArray) -> FloatArray:

@@ -52,6 +52,7 @@ def describe_model(model: ImageGenerator) -> dict[str, Any]:
         "class_conditional": bool(model.class_conditional),
         "pca_scope": str(model.pca_scope),
         "temperature": float(model.temperature),
+        "match_intensities": bool(model.match_intensities),
         # A Generator has no portable JSON form; the fitted state does not need it.
         "random_state": (
             int(random_state) if isinstance(random_state, numbers.Integral) else None
@@ -117,6 +118,10 @@ class ModelDescription:
         if not (_is_real(temperature) and temperature > 0):
             raise self._invalid("temperature")
         self.temperature = float(temperature)
+        # Files written before the intensity curve.
+        self.match_intensities = data.get("match_intensities", False)
+        if not isinstance(self.match_intensities, bool):
+            raise self._invalid("match_intensities")
         kernel = self._get("kernel")
         if kernel not in KERNELS:
             raise self._invalid("kernel")
@@ -215,6 +220,7 @@ class ModelDescription:
             "class_conditional": self.class_conditional,
             "pca_scope": self.pca_scope,
             "temperature": self.temperature,
+            "match_intensities": self.match_intensities,
             "random_state": self.random_state,
         }
 

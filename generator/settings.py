@@ -249,6 +249,10 @@ class TrainingSettings:
         The model's default sampling temperature: the scale applied to every
         kernel's bandwidth when sampling (from `MIN_TEMPERATURE` to
         `MAX_TEMPERATURE`).
+    match_intensities : bool
+        Fit an intensity curve at training time and render every sample
+        through it (`generator.intensity`): the pixel distribution of the
+        training images' PCA reconstructions is mapped onto theirs.
     seed : int
         Seeds the subset, the folds and the evaluation.
 
@@ -272,6 +276,7 @@ class TrainingSettings:
     class_conditional: bool = False
     pca_scope: str = "shared"
     temperature: float = 1.0
+    match_intensities: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -428,6 +433,7 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
     check("class_conditional", lambda value: _boolean("class_conditional", value))
     check("pca_scope", _check_pca_scope)
     check("temperature", _check_temperature)
+    check("match_intensities", lambda value: _boolean("match_intensities", value))
     check("seed", _check_seed)
     per_class = checked.get("pca_scope") == "per_class"
     if per_class and "dataset" in checked:
@@ -460,7 +466,7 @@ def _check_all(values: Mapping[str, Any]) -> dict[str, Any]:
         components = n_components if isinstance(n_components, int) else n_features
         # A per-class fraction is checked once each class's PCA has run
         # (generator.training): counting it as every pixel would refuse the
-        # sharp preset, whose classes keep 7 to 25 components each.
+        # sharp preset, whose classes keep 9 to 32 components each.
         fraction_per_class = per_class and not isinstance(n_components, int)
         if (
             n_components is not None
@@ -697,11 +703,12 @@ PRESETS: dict[str, TrainingSettings] = {
     # The winner of bench/sharp_search.py (README, "Models and presets"): the
     # highest classifier confidence x class balance among settings whose samples
     # are at least as far from the training set as real test images are. One PCA
-    # per digit keeping 70% of that digit's variance, 3,000 images per digit, each
-    # digit's gaussian bandwidth cross-validated, sampled at 1.54 times it.
+    # per digit keeping 75% of that digit's variance, 3,000 images per digit, each
+    # digit's gaussian bandwidth cross-validated, sampled at 1.35 times it and
+    # rendered through the intensity curve.
     "sharp": TrainingSettings(
         dataset="mnist",
-        n_components=0.7,
+        n_components=0.75,
         kernel="gaussian",
         bandwidth="cv",
         bandwidth_grid=(0.02, 5.0, 33),
@@ -709,7 +716,8 @@ PRESETS: dict[str, TrainingSettings] = {
         n_train=30000,
         class_conditional=True,
         pca_scope="per_class",
-        temperature=1.54,
+        temperature=1.35,
+        match_intensities=True,
     ),
     # Small enough to train and sample in a few seconds, for demos and smoke tests.
     "preview": TrainingSettings(

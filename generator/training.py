@@ -159,6 +159,7 @@ def train_model(
         class_conditional=settings.class_conditional,
         pca_scope=settings.pca_scope,
         temperature=settings.temperature,
+        match_intensities=settings.match_intensities,
         random_state=settings.seed,
     )
     model.fit(

@@ -105,7 +105,8 @@ def latent_walk(
     -------
     ndarray of uint8, shape (n_frames, height, width)
         Frame 0 is ``start`` as the model's PCA sees it (its projection mapped
-        back), the last frame likewise ``end``. A per-class model (one PCA per
+        back and rendered like a sample, `ImageGenerator.render`), the last
+        frame likewise ``end``. A per-class model (one PCA per
         digit) walks in the space of the digit whose PCA reconstructs ``start``
         best and in that of ``end``'s, cross-fading from the first path to the
         second, so its ends are each image as its own digit's PCA sees it.
@@ -135,9 +136,7 @@ def latent_walk(
         )
     else:
         pixels = _walk_through(model.pca_, flat, count)
-    np.clip(pixels, 0.0, 1.0, out=pixels)
-    frames = np.rint(pixels * SAMPLE_PIXEL_MAX).astype(np.uint8)
-    return frames.reshape((count, *model.image_shape_))
+    return model.render(pixels)
 
 
 def _walk_through(pca: PCA, ends: FloatArray, count: int) -> FloatArray:

@@ -32,6 +32,7 @@ SETTING_FLAGS = {
     "class_conditional": "--class-conditional",
     "pca_scope": "--pca-scope",
     "temperature": "--temperature",
+    "match_intensities": "--match-intensities",
     "seed": "--seed",
     "preset": "--preset",
 }
@@ -205,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_or_float,
         help="the model's default sampling temperature (bandwidth scale when "
         "sampling; default 1)",
+    )
+    train.add_argument(
+        "--match-intensities",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="render samples through an intensity curve fitted at training time, "
+        "which gives the training images' PCA reconstructions their pixel "
+        "distribution",
     )
     train.add_argument("--seed", type=_int_or_float, help="random seed")
     train.add_argument("--data-dir", type=Path, help="data set cache directory")

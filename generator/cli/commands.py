@@ -141,6 +141,7 @@ def _settings_from_arguments(arguments: argparse.Namespace) -> Any:
             else arguments.pca_scope.replace("-", "_"),
         ),
         ("temperature", arguments.temperature),
+        ("match_intensities", arguments.match_intensities),
         ("seed", arguments.seed),
     )
     for name, value in pairs:

@@ -135,7 +135,7 @@ def test_every_setting_flag_reaches_the_model(
     argv += ["--kernel", "epanechnikov", "--bandwidth", "cv", "--grid", "0.5", "4", "4"]
     argv += ["--folds", "3", "--n-train", "600", "--class-conditional"]
     argv += ["--pca-scope", "per-class", "--temperature", "1.25"]
-    argv += ["--seed", "7", "--quiet", "--out", str(out)]
+    argv += ["--match-intensities", "--seed", "7", "--quiet", "--out", str(out)]
     code, stdout, _ = _run(argv, capsys)
     assert code == 0
     assert f"wrote {out}" in stdout
@@ -152,6 +152,7 @@ def test_every_setting_flag_reaches_the_model(
         "class_conditional": True,
         "pca_scope": "per_class",
         "temperature": 1.25,
+        "match_intensities": True,
         "seed": 7,
     }
     assert metadata["metrics"]["n_train"] == 600
@@ -163,6 +164,7 @@ def test_every_setting_flag_reaches_the_model(
     assert model.pca_scope == "per_class"
     assert len(model.pcas_) == 10
     assert model.temperature == 1.25
+    assert model.intensity_curve_ is not None
 
 
 def test_flags_override_only_what_they_name(

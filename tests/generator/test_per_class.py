@@ -127,7 +127,8 @@ def test_save_and_load_round_trip(model: ImageGenerator, digits: Dataset) -> Non
     buffer = io.BytesIO()
     save_model(model, buffer, metadata={"note": "per class"})
     loaded, metadata = load_model(buffer.getvalue())
-    assert metadata["format_version"] == FORMAT_VERSION == 2
+    # Without an intensity curve, still version 2, which older software reads.
+    assert metadata["format_version"] == 2 < FORMAT_VERSION
     assert loaded.pca_scope == "per_class"
     for digit in (None, 0, 7):
         assert np.array_equal(

@@ -35,6 +35,7 @@ def test_notebook_preset_is_the_default_and_the_old_notebook() -> None:
         "class_conditional": False,
         "pca_scope": "shared",
         "temperature": 1.0,
+        "match_intensities": False,
         "seed": 0,
     }
     assert validate_settings({}) == notebook
@@ -87,6 +88,7 @@ VALID = [
     ("n_train", 784),
     ("n_train", 60000),
     ("class_conditional", True),
+    ("match_intensities", True),
     ("seed", 0),
     ("seed", MAX_SEED),
     ("dataset", "fashion-mnist"),
@@ -119,6 +121,9 @@ INVALID = [
     ("n_components", math.nan),
     ("whiten", 1),
     ("whiten", "false"),
+    ("match_intensities", 1),
+    ("match_intensities", "true"),
+    ("match_intensities", None),
     ("kernel", "box"),
     ("kernel", 3),
     ("bandwidth", 0),
@@ -511,14 +516,15 @@ def test_the_sharp_preset_is_the_per_class_search_winner() -> None:
     sharp = PRESETS["sharp"]
     assert (sharp.pca_scope, sharp.n_components, sharp.kernel) == (
         "per_class",
-        0.7,
+        0.75,
         "gaussian",
     )
     assert (sharp.n_train, sharp.temperature, sharp.class_conditional) == (
         30000,
-        1.54,
+        1.35,
         True,
     )
+    assert sharp.match_intensities is True
     assert sharp.bandwidth_grid == (0.02, 5.0, 33)
     # --class-conditional on top of it keeps working (it already is).
     assert validate_settings({"class_conditional": True}, preset="sharp") == sharp

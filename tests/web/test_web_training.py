@@ -44,6 +44,8 @@ def form_values(preset: str = "preview", **overrides: Any) -> dict[str, Any]:
         values["whiten"] = "on"
     if settings["class_conditional"]:
         values["class_conditional"] = "on"
+    if settings["match_intensities"]:
+        values["match_intensities"] = "on"
     values.update(overrides)
     return {key: value for key, value in values.items() if value is not None}
 
@@ -108,6 +110,7 @@ def test_presets_are_rendered_from_the_generator(owner_client: Client) -> None:
         assert values["cv_folds"] == str(settings["cv_folds"])
         assert float(values["grid_stop"]) == settings["bandwidth_grid"]["stop"]
         assert values["class_conditional"] is settings["class_conditional"]
+        assert values["match_intensities"] is settings["match_intensities"]
     for label in ["The original notebook", "Fast preview on digits", "Sharper samples"]:
         assert label in response.content.decode()
 
@@ -357,6 +360,28 @@ def test_the_per_class_scope_and_temperature_reach_the_job(
     params = Job.objects.get().params
     assert (params["pca_scope"], params["class_conditional"]) == ("per_class", True)
     assert (params["temperature"], params["n_components"]) == (1.4, 0.8)
+
+
+def test_the_intensity_curve_box_reaches_the_job(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = form_values(match_intensities="on")
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    assert Job.objects.get().params["match_intensities"] is True
+
+
+def test_the_sharp_preset_keeps_its_intensity_curve_unless_the_box_is_cleared(
+    owner_client: Client, dispatched: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = form_values("sharp")
+    assert data["match_intensities"] == "on"
+    post(owner_client, data, django_capture_on_commit_callbacks)
+    assert Job.objects.get().params["match_intensities"] is True
+    Job.objects.all().delete()
+    del data["match_intensities"]
+    post(owner_client, data, django_capture_on_commit_callbacks)
+    assert Job.objects.get().params["match_intensities"] is False
 
 
 def test_too_many_per_class_components_are_refused_on_the_field(

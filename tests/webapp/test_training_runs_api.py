@@ -297,12 +297,18 @@ def test_a_training_run_above_the_size_bound_is_a_400(
 def test_a_per_class_run_is_queued_class_conditional(
     api_client: APIClient, dispatched: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    body = {"preset": "preview", "pca_scope": "per_class", "temperature": 1.3}
+    body = {
+        "preset": "preview",
+        "pca_scope": "per_class",
+        "temperature": 1.3,
+        "match_intensities": True,
+    }
     response = post(api_client, body, django_capture_on_commit_callbacks)
     assert response.status_code == 202, response.json()
     params = Job.objects.get().params
     assert (params["pca_scope"], params["class_conditional"]) == ("per_class", True)
     assert params["temperature"] == 1.3
+    assert params["match_intensities"] is True
     assert len(dispatched.calls) == 1
 
 
@@ -322,6 +328,8 @@ def test_a_per_class_run_is_queued_class_conditional(
         ({"pca_scope": "per-pixel"}, "pca_scope", "must be one of"),
         ({"pca_scope": 3}, "pca_scope", "must be one of"),
         ({"temperature": 5}, "temperature", "from 0.1 to 3.0"),
+        ({"match_intensities": "yes"}, "match_intensities", "true or false"),
+        ({"match_intensities": 1}, "match_intensities", "true or false"),
     ],
 )
 def test_per_class_settings_that_cannot_work_are_refused(

@@ -223,6 +223,11 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
         "The model's default sampling temperature, 0.1..3: the scale applied to "
         "every kernel's bandwidth when sampling (default 1)."
     )
+    match_intensities = _BooleanSetting(
+        "Render samples through an intensity curve fitted at training time, which "
+        "gives the PCA reconstructions of the training images their pixel "
+        "distribution (default false; true for sharp)."
+    )
     seed = _IntegerSetting("Seeds the subset, the folds and the evaluation.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

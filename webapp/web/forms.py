@@ -32,6 +32,7 @@ SETTING_LABELS = {
     "class_conditional": "Class-conditional",
     "pca_scope": "PCA scope",
     "temperature": "Sampling temperature",
+    "match_intensities": "Intensity curve",
     "seed": "Seed",
 }
 # The grid's parts: form fields of their own.
@@ -245,6 +246,16 @@ class TrainingRunForm(forms.Form):
             "Lower: closer to the training images; higher: more novel, noisier."
         ),
     )
+    match_intensities = forms.BooleanField(
+        label="Match the training images' pixel intensities",
+        required=False,
+        help_text=(
+            "Fits a curve at training time that gives the PCA reconstructions of "
+            "the training images their pixel distribution, and renders every "
+            "sample through it: crisp strokes on a black background instead of "
+            "grey edges."
+        ),
+    )
     seed = forms.CharField(
         label="Seed",
         widget=_number_input(integer=True),
@@ -325,6 +336,7 @@ class TrainingRunForm(forms.Form):
             "class_conditional": settings["class_conditional"],
             "pca_scope": settings["pca_scope"],
             "temperature": _text(settings["temperature"]),
+            "match_intensities": settings["match_intensities"],
             "seed": _text(settings["seed"]),
         }
 
@@ -347,6 +359,7 @@ class TrainingRunForm(forms.Form):
             if data.get(key):
                 body[key] = data[key]
         body["whiten"] = bool(data.get("whiten"))
+        body["match_intensities"] = bool(data.get("match_intensities"))
         # One PCA per digit implies one density per digit, box ticked or not.
         body["class_conditional"] = bool(data.get("class_conditional")) or (
             data.get("pca_scope") == "per_class"
