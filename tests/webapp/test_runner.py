@@ -530,9 +530,9 @@ def test_a_generation_run_takes_few_queries(
     runner.run_generation_job(generation_job(owner, model_version).pk)  # loads it
     job = generation_job(owner, model_version, n_images=16)
     # The claim (which reads what the run needs of the job and writes the
-    # "loading" phase), the model version, the "sampling" phase; then the
-    # success, the gallery and its images in a transaction (a savepoint here).
-    with django_assert_num_queries(8):
+    # "loading" phase) and the model version (cached: no "sampling" write); then
+    # the success, the gallery and its images in a transaction (a savepoint here).
+    with django_assert_num_queries(7):
         assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
     job.refresh_from_db()
     assert (job.state, job.phase) == (Job.State.SUCCEEDED, "done")
@@ -551,3 +551,22 @@ def test_successive_jobs_share_the_process_heartbeat_thread(
         assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
     names = [thread.name for thread in threading.enumerate()]
     assert names.count("job-heartbeats") == 1
+
+
+def test_a_cancellation_while_sampling_from_a_cached_model_stores_nothing(
+    owner: User, make_model_version: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_version = make_model_version(owner)
+    runner.run_generation_job(generation_job(owner, model_version).pk)  # loads it
+    job = generation_job(owner, model_version, n_images=8)
+    real_image_to_png = runner.image_to_png
+
+    def cancel_then_render(image: Any) -> bytes:
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        return real_image_to_png(image)
+
+    monkeypatch.setattr(runner, "image_to_png", cancel_then_render)
+    assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
+    job.refresh_from_db()
+    assert (job.state, job.progress) == (Job.State.CANCELLED, 0.0)
+    assert not Gallery.objects.filter(job=job).exists()

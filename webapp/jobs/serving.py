@@ -186,9 +186,14 @@ def model_file_stream(model_version: ModelVersion) -> Iterator[bytes]:
     return _stored_chunks(model_version)
 
 
+def cached_model(model_version: ModelVersion) -> ImageGenerator | None:
+    """The model of this version if this process has it loaded already."""
+    return model_cache.get(model_version.model_sha256)
+
+
 def load_model_version(model_version: ModelVersion) -> ImageGenerator:
     """The model of this version, from the cache or its checked file."""
-    model = model_cache.get(model_version.model_sha256)
+    model = cached_model(model_version)
     if model is None:
         model, _ = load_model(model_file_bytes(model_version))
         model_cache.put(model_version.model_sha256, model)
