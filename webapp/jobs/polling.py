@@ -12,9 +12,10 @@ import functools
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.urls import get_script_prefix, reverse
 from rest_framework.fields import DateTimeField
 from rest_framework.request import Request
-from rest_framework.reverse import reverse
+from rest_framework.reverse import preserve_builtin_query_params
 
 from webapp.jobs.models import Job
 from webapp.querysets import Placeholder, PreparedQuery
@@ -24,6 +25,24 @@ _PLAIN = ("kind", "name", "state", "progress", "phase")
 _PLAIN_AFTER_QUEUE = ("attempts", "cancel_requested", "error", "log_tail", "params")
 _MOMENTS = ("created_at", "started_at", "finished_at", "heartbeat_at")
 _MOMENT = DateTimeField()
+# Stands for the id in a path reversed once (no id, a UUID or digits, holds it).
+_ID = "ID"
+
+
+@functools.cache
+def _path(view_name: str, script_prefix: str) -> str:
+    # Cached per script prefix (a deployment under a sub-path), which reverse()
+    # puts in front.
+    return reverse(view_name, kwargs={"pk": _ID})
+
+
+def _url(view_name: str, pk: Any, request: Request) -> str:
+    """DRF's ``reverse(view_name, kwargs={"pk": pk}, request=request)``.
+
+    Reversing a path anew took a tenth of a poll; its id is all that changes.
+    """
+    path = _path(view_name, get_script_prefix()).replace(_ID, str(pk))
+    return preserve_builtin_query_params(request.build_absolute_uri(path), request)
 
 
 @functools.cache
@@ -58,7 +77,7 @@ def owned_job(owner_id: Any, pk: Any) -> dict[str, Any] | None:
 
 def job_data(job: dict[str, Any], request: Request) -> dict[str, Any]:
     """`JobSerializer`'s output for a row of `owned_job`."""
-    url = reverse("api:job-detail", kwargs={"pk": job["id"]}, request=request)
+    url = _url("api:job-detail", job["id"], request)
     model_version, gallery = job["result_model_version_id"], job["result_gallery_id"]
     return {
         "id": str(job["id"]),
@@ -73,18 +92,12 @@ def job_data(job: dict[str, Any], request: Request) -> dict[str, Any]:
         "gallery": gallery,
         "links": {
             "self": url,
-            "cancel": reverse(
-                "api:job-cancel", kwargs={"pk": job["id"]}, request=request
-            ),
+            "cancel": _url("api:job-cancel", job["id"], request),
             "model_version": None
             if model_version is None
-            else reverse(
-                "api:model-version-detail",
-                kwargs={"pk": model_version},
-                request=request,
-            ),
+            else _url("api:model-version-detail", model_version, request),
             "gallery": None
             if gallery is None
-            else reverse("api:gallery-detail", kwargs={"pk": gallery}, request=request),
+            else _url("api:gallery-detail", gallery, request),
         },
     }
