@@ -53,6 +53,7 @@ def _job_query() -> PreparedQuery:
             pk=Placeholder("pk", Job._meta.pk),
         )
         .with_results()
+        .order_by()  # one row: no sort (QuerySet.get() drops it too)
         .values(
             "id",
             *_PLAIN,
