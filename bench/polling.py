@@ -4,8 +4,10 @@
 (``/bench/constant``, bench/urls.py: the floor) and ``/api/schema/``, each for
 ``--seconds`` with ``--connections`` connections, against gunicorn started as
 deploy/Dockerfile runs it (2 sync workers). Prints requests/s, p50 and p99 per
-path, and the job poll as a fraction of the floor. Needs DATABASE_URL and
-REDIS_URL naming a PostgreSQL database and a Redis database this may fill.
+path, the CPU time each request cost the web workers and PostgreSQL (what a busy,
+shared machine changes least), and the job poll as a fraction of the floor. Needs
+DATABASE_URL and REDIS_URL naming a PostgreSQL database and a Redis database this
+may fill.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/studio_bench \\
     REDIS_URL=redis://127.0.0.1:6379/14 python -m bench.polling
@@ -44,12 +46,25 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One path's wrk figures and the CPU its requests cost the server side."""
+
+    wrk: WrkResult
+    web_cpu_seconds: float
+    database_cpu_seconds: float
 
     def line(self) -> str:
+        requests = max(self.wrk.requests, 1)
         return (
-            f"{self.path:<32} {self.requests_per_second:8.0f} req/s  "
-            f"p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms  "
-            f"errors {self.errors}"
+            f"{self.wrk.path:<32} {self.wrk.requests_per_second:8.0f} req/s  "
+            f"p50 {self.wrk.p50_ms:6.1f} ms  p99 {self.wrk.p99_ms:6.1f} ms  "
+            f"errors {self.wrk.errors}  CPU per request: web "
+            f"{1e3 * self.web_cpu_seconds / requests:.2f} ms, PostgreSQL "
+            f"{1e3 * self.database_cpu_seconds / requests:.2f} ms"
         )
 
 
@@ -94,6 +109,7 @@ def wrk(
         p50_ms=_milliseconds(latency.get("50", "inf")),
         p99_ms=_milliseconds(latency.get("99", "inf")),
         errors=errors,
+        requests=int(re.search(r"(\d+) requests in", output)[1]),  # type: ignore[index]
     )
 
 
@@ -144,16 +160,55 @@ def peak_rss_mb(pid: int) -> float:
     return int(kilobytes[1]) / 1024 if kilobytes else 0.0
 
 
+def children(parent_pid: int) -> list[int]:
+    """The pids of a process's children (a server's workers)."""
+    path = Path(f"/proc/{parent_pid}/task/{parent_pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
 def children_peak_rss_mb(parent_pid: int) -> float:
     """The largest peak RSS among a server's worker processes, in MB."""
-    children = Path(f"/proc/{parent_pid}/task/{parent_pid}/children")
-    return max([peak_rss_mb(int(pid)) for pid in children.read_text().split()] or [0])
+    return max([peak_rss_mb(pid) for pid in children(parent_pid)] or [0])
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time the processes have used (those still running)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_backend_pids() -> list[int]:
+    """PostgreSQL's processes serving this database, but for this one's own."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 def measure(
-    base_url: str, token: str, job_id: str, *, connections: int, seconds: int
-) -> list[WrkResult]:
-    """Warm each path up, then the floor, /healthz, the job poll and the schema."""
+    base_url: str,
+    master_pid: int,
+    token: str,
+    job_id: str,
+    *,
+    connections: int,
+    seconds: int,
+) -> list[PathResult]:
+    """Warm each path up, then the floor, /healthz, the job poll and the schema,
+    each with the CPU time its requests cost the web workers and PostgreSQL.
+
+    PostgreSQL runs on this machine (the CPU of its processes is read from /proc).
+    """
     targets = [
         ("/bench/constant", None),
         ("/healthz", None),
@@ -163,13 +218,16 @@ def measure(
     results = []
     for path, path_token in targets:
         wrk(base_url, path, token=path_token, connections=2, seconds=1)
+        web, database = children(master_pid), database_backend_pids()
+        web_started, database_started = cpu_seconds(web), cpu_seconds(database)
+        result = wrk(
+            base_url, path, token=path_token, connections=connections, seconds=seconds
+        )
         results.append(
-            wrk(
-                base_url,
-                path,
-                token=path_token,
-                connections=connections,
-                seconds=seconds,
+            PathResult(
+                result,
+                web_cpu_seconds=cpu_seconds(web) - web_started,
+                database_cpu_seconds=cpu_seconds(database) - database_started,
             )
         )
     return results
@@ -185,7 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     token, job_id = prepare_job()
     with web_server(args.workers) as (base_url, master_pid):
         results = measure(
-            base_url, token, job_id, connections=args.connections, seconds=args.seconds
+            base_url,
+            master_pid,
+            token,
+            job_id,
+            connections=args.connections,
+            seconds=args.seconds,
         )
         peak = children_peak_rss_mb(master_pid)
     print(
@@ -195,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for result in results:
         print(result.line())
     print(f"peak RSS of a web worker after the polling: {peak:.0f} MB")
-    floor, _, poll, _ = results
+    floor, _, poll, _ = (result.wrk for result in results)
     print(
         f"job poll = {poll.requests_per_second / floor.requests_per_second:.2f} x "
         "the constant DRF view's requests/s"

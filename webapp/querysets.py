@@ -1,13 +1,14 @@
-"""What every per-owner model's queryset shares, and one UPDATE that returns."""
+"""What every per-owner model's queryset shares, one UPDATE that returns, and a
+query compiled once and run with new values."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
-from django.db.models import sql
+from django.db.models import Expression, sql
 from django.db.models.expressions import Col
 
 if TYPE_CHECKING:
@@ -71,8 +72,101 @@ def update_returning(
 
 
 def _convert(
-    value: Any, column: Col, converters: list[Any], connection: BaseDatabaseWrapper
+    value: Any,
+    column: Col | Expression,
+    converters: list[Any],
+    connection: BaseDatabaseWrapper,
 ) -> Any:
     for converter in converters:
         value = converter(value, column, connection)
     return value
+
+
+class Placeholder(Expression):
+    """A value of ``field`` that a `PreparedQuery` is given each time it runs."""
+
+    def __init__(self, name: str, field: models.Field[Any, Any]) -> None:
+        super().__init__(output_field=field)
+        self.name = name
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        return "%s", (self,)
+
+
+def _preparing_cursor(connection: Any) -> Any:
+    """A cursor of ``connection`` whose statements PostgreSQL prepares.
+
+    Django's cursors bind values into the SQL text on the client, which PostgreSQL
+    parses and plans anew every time. Where the connection prepares statements
+    (its ``prepare_threshold``, see DATABASES in the settings), this cursor sends
+    the values apart, so that a statement run often is planned once per
+    connection. Elsewhere (SQLite, or prepared statements turned off for a
+    connection pooler) it is Django's own cursor.
+    """
+    cursor = connection.cursor()
+    if connection.vendor == "postgresql" and (
+        connection.connection.prepare_threshold is not None
+    ):
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        cursor.cursor.close()
+        # django-stubs leave out psycopg's Cursor arguments.
+        cursor.cursor = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+    return cursor
+
+
+class PreparedQuery:
+    """A ``values()`` queryset compiled to SQL once, then run with new values in
+    place of its placeholders; rows come back as ``values()`` gives them.
+
+    Compiling a query (resolving its expressions, writing its SQL) costs the
+    Python of a status poll several times what running it does; the SQL of these
+    queries never depends on the values looked up, so it is written once, and
+    PostgreSQL plans it once per connection (`_preparing_cursor`).
+    """
+
+    def __init__(self, queryset: models.QuerySet[Any]) -> None:
+        self.using = queryset.db
+        query = queryset.query
+        if query.selected is None:  # a values() queryset selects its names
+            raise ValueError("A PreparedQuery needs a values() queryset.")
+        self.names = list(query.selected)
+        compiler = query.get_compiler(self.using)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        self.placeholders = {
+            param.name: (index, param.output_field)
+            for index, param in enumerate(self.params)
+            if isinstance(param, Placeholder)
+        }
+        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        # Bound to this thread's connection's operations, which read only the
+        # backend's settings (the time zone): the same for every thread.
+        self.converters: list[tuple[int, list[Callable[..., Any]], Any]] = [
+            (index, converters, expression)
+            for index, (converters, expression) in compiler.get_converters(
+                columns
+            ).items()
+        ]
+
+    def first(self, **values: Any) -> dict[str, Any] | None:
+        """The first row for these values of the placeholders, or None.
+
+        A value its field cannot take (not a UUID for a UUID field) raises the
+        field's ``ValidationError``, like a ``filter()`` would.
+        """
+        connection = connections[self.using]
+        params = list(self.params)
+        for name, (index, field) in self.placeholders.items():
+            params[index] = field.get_db_prep_value(
+                field.to_python(values[name]), connection
+            )
+        with _preparing_cursor(connection) as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = list(row)
+        for index, converters, expression in self.converters:
+            row[index] = _convert(row[index], expression, converters, connection)
+        return dict(zip(self.names, row, strict=True))

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
 from typing import Any
 
 import pytest
@@ -9,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from webapp.gallery.models import Gallery
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +44,45 @@ def test_a_poll_with_a_token_costs_at_most_two_queries(
     assert len(queries) <= 2, [query["sql"] for query in queries]
 
 
+def test_a_poll_with_a_revoked_token_is_a_401(
+    token_client: APIClient, owner: User, make_job: Any
+) -> None:
+    job = make_job(owner)
+    assert token_client.get(f"/api/v1/jobs/{job.pk}").status_code == 200
+    Token.objects.filter(user=owner).delete()
+    response = token_client.get(f"/api/v1/jobs/{job.pk}")
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "Invalid token."},
+    )
+
+
+def test_a_poll_with_the_token_of_a_deactivated_user_is_a_401(
+    token_client: APIClient, owner: User, make_job: Any
+) -> None:
+    job = make_job(owner)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    response = token_client.get(f"/api/v1/jobs/{job.pk}")
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "User inactive or deleted."},
+    )
+
+
+def test_a_poll_of_another_users_job_is_a_404(
+    token_client: APIClient, owner: User, other_user: User, make_job: Any
+) -> None:
+    theirs = make_job(other_user)
+    for job_id in (theirs.pk, uuid.uuid4(), "not-a-uuid"):
+        assert token_client.get(f"/api/v1/jobs/{job_id}").status_code == 404
+    other = APIClient()
+    other.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}"
+    )
+    assert other.get(f"/api/v1/jobs/{theirs.pk}").json()["id"] == str(theirs.pk)
+
+
 def test_listing_queued_jobs_costs_the_same_queries_for_one_or_many(
     token_client: APIClient, owner: User, make_job: Any
 ) -> None:
@@ -63,3 +106,54 @@ def test_list_filters_leave_the_poll_of_one_job_alone(
     response = token_client.get(f"/api/v1/jobs/{job.pk}?state=running")
     assert response.status_code == 200
     assert response.json()["state"] == "queued"
+
+
+def test_a_poll_shows_each_job_exactly_as_the_serializer_does(
+    token_client: APIClient, owner: User, make_job: Any, make_model_version: Any
+) -> None:
+    moment = dt.datetime(2026, 11, 30, 7, 1, 2, 345678, tzinfo=dt.UTC)
+    jobs = [make_job(owner, state=state) for state in Job.State]
+    jobs.append(
+        make_job(
+            owner,
+            state=Job.State.RUNNING,
+            progress=0.25,
+            phase="search",
+            attempts=2,
+            cancel_requested=True,
+            started_at=moment,
+            heartbeat_at=moment + dt.timedelta(seconds=1),
+        )
+    )
+    jobs.append(
+        make_job(
+            owner,
+            state=Job.State.FAILED,
+            error="Out of time.",
+            log_tail="a line\nanother, with ünïcode",
+            started_at=moment,
+            finished_at=moment,
+        )
+    )
+    training = make_job(owner, state=Job.State.SUCCEEDED, progress=1.0)
+    model_version = make_model_version(owner, training_job=training)
+    generation = make_job(
+        owner,
+        kind=Job.Kind.GENERATION,
+        state=Job.State.SUCCEEDED,
+        params={"n_images": 4, "digit": None, "temperature": 0.5},
+    )
+    Gallery.objects.create(
+        owner=owner, job=generation, model_version=model_version, n_images=0, seed=1
+    )
+    jobs += [training, generation]
+    # The list shows each job through JobSerializer.
+    listed = {
+        item["id"]: item
+        for item in token_client.get("/api/v1/jobs/?format=json").json()["results"]
+    }
+    assert len(listed) == len(jobs)
+    for job in jobs:
+        polled = token_client.get(f"/api/v1/jobs/{job.pk}?format=json").json()
+        # Same fields, values and order (json.dumps keeps the order).
+        assert json.dumps(polled) == json.dumps(listed[str(job.pk)])

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import F
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
-from webapp.querysets import update_returning
+from webapp.querysets import Placeholder, PreparedQuery, update_returning
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +124,54 @@ def test_update_returning_gives_the_new_values_of_the_rows_it_changed(
         assert (job.attempts, job.phase) == (attempts, phase)
     untouched.refresh_from_db()
     assert (untouched.attempts, untouched.phase) == (7, "")
+
+
+def test_a_prepared_query_gives_for_each_value_what_values_gives(
+    owner: User, other_user: User, make_job: Any
+) -> None:
+    jobs = [
+        make_job(owner),
+        make_job(owner, params={"n": [1, 2]}),
+        make_job(other_user),
+    ]
+    names = ("id", "owner_id", "params", "created_at", "queue_position")
+    prepared = PreparedQuery(
+        Job.objects.filter(pk=Placeholder("pk", Job._meta.pk))
+        .with_results()
+        .values(*names)
+    )
+    for job in jobs:
+        expected = Job.objects.filter(pk=job.pk).with_results().values(*names).get()
+        assert prepared.first(pk=job.pk) == expected
+        assert prepared.first(pk=str(job.pk)) == expected
+    assert prepared.first(pk=uuid.uuid4()) is None
+
+
+def test_a_prepared_query_refuses_a_value_its_field_cannot_take(owner: User) -> None:
+    prepared = PreparedQuery(
+        Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)).values("id")
+    )
+    with pytest.raises(ValidationError):
+        prepared.first(pk="not-a-uuid")
+
+
+def test_a_prepared_query_needs_a_values_queryset() -> None:
+    with pytest.raises(ValueError, match="values"):
+        PreparedQuery(Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)))
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
+)
+def test_postgresql_plans_a_prepared_query_once_per_connection(
+    owner: User, make_job: Any
+) -> None:
+    prepared = PreparedQuery(
+        Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)).values("id")
+    )
+    for job in (make_job(owner), make_job(owner), make_job(owner)):
+        assert prepared.first(pk=job.pk) == {"id": job.pk}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert statements == [prepared.sql.replace("%s", "$1")]

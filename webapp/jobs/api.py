@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from webapp import file_responses
-from webapp.jobs import limits, readiness, services, serving
+from webapp.jobs import limits, polling, readiness, services, serving
 from webapp.jobs.filters import JobFilter, ModelVersionFilter
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.permissions import IsOwner, IsOwnerOrPublicReadOnly
@@ -169,6 +169,13 @@ class JobViewSet(
 
     def get_queryset(self) -> QuerySet[Job]:
         return Job.objects.for_owner(self.request.user).with_results()
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One of your jobs: poll it for its state and progress."""
+        job = polling.owned_job(request.user.pk, kwargs["pk"])
+        if job is None:
+            raise Http404
+        return Response(polling.job_data(job, request))
 
     @extend_schema(
         request=None,

@@ -1,0 +1,104 @@
+"""The status poll's read path: one job of its owner, as `JobSerializer` shows it,
+read by one query compiled once per process and shaped without DRF's fields.
+
+A poll is the API's most frequent request. Building `JobSerializer`'s fields and
+compiling the job's query (its result annotations) anew for each one cost most of
+its time; tests/webapp/test_polling.py holds this path to the serializer's output.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.urls import get_script_prefix, reverse
+from rest_framework.fields import DateTimeField
+from rest_framework.request import Request
+from rest_framework.reverse import preserve_builtin_query_params
+
+from webapp.jobs.models import Job
+from webapp.querysets import Placeholder, PreparedQuery
+
+# JobSerializer's plain fields, in its order, each shown as read.
+_PLAIN = ("kind", "name", "state", "progress", "phase")
+_PLAIN_AFTER_QUEUE = ("attempts", "cancel_requested", "error", "log_tail", "params")
+_MOMENTS = ("created_at", "started_at", "finished_at", "heartbeat_at")
+_MOMENT = DateTimeField()
+# Stands for the id in a path reversed once (no id, a UUID or digits, holds it).
+_ID = "ID"
+
+
+@functools.cache
+def _path(view_name: str, script_prefix: str) -> str:
+    # Cached per script prefix (a deployment under a sub-path), which reverse()
+    # puts in front.
+    return reverse(view_name, kwargs={"pk": _ID})
+
+
+def _url(view_name: str, pk: Any, request: Request) -> str:
+    """DRF's ``reverse(view_name, kwargs={"pk": pk}, request=request)``.
+
+    Reversing a path anew took a tenth of a poll; its id is all that changes.
+    """
+    path = _path(view_name, get_script_prefix()).replace(_ID, str(pk))
+    return preserve_builtin_query_params(request.build_absolute_uri(path), request)
+
+
+@functools.cache
+def _job_query() -> PreparedQuery:
+    return PreparedQuery(
+        Job.objects.filter(
+            owner_id=Placeholder("owner_id", Job._meta.get_field("owner")),
+            pk=Placeholder("pk", Job._meta.pk),
+        )
+        .with_results()
+        .order_by()  # one row: no sort (QuerySet.get() drops it too)
+        .values(
+            "id",
+            *_PLAIN,
+            *_PLAIN_AFTER_QUEUE,
+            *_MOMENTS,
+            "result_model_version_id",
+            "result_gallery_id",
+            "queue_position",
+        )
+    )
+
+
+def owned_job(owner_id: Any, pk: Any) -> dict[str, Any] | None:
+    """The job ``pk`` of the user ``owner_id`` with its results (see
+    `JobQuerySet.with_results`), as a row; None for anyone else's, an unknown or
+    a malformed id."""
+    try:
+        return _job_query().first(owner_id=owner_id, pk=pk)
+    except (TypeError, ValueError, ValidationError):
+        return None
+
+
+def job_data(job: dict[str, Any], request: Request) -> dict[str, Any]:
+    """`JobSerializer`'s output for a row of `owned_job`."""
+    url = _url("api:job-detail", job["id"], request)
+    model_version, gallery = job["result_model_version_id"], job["result_gallery_id"]
+    return {
+        "id": str(job["id"]),
+        "url": url,
+        **{name: job[name] for name in _PLAIN},
+        "queue_position": (
+            job["queue_position"] if job["state"] == Job.State.QUEUED else None
+        ),
+        **{name: job[name] for name in _PLAIN_AFTER_QUEUE},
+        **{name: _MOMENT.to_representation(job[name]) for name in _MOMENTS},
+        "model_version": model_version,
+        "gallery": gallery,
+        "links": {
+            "self": url,
+            "cancel": _url("api:job-cancel", job["id"], request),
+            "model_version": None
+            if model_version is None
+            else _url("api:model-version-detail", model_version, request),
+            "gallery": None
+            if gallery is None
+            else _url("api:gallery-detail", gallery, request),
+        },
+    }
