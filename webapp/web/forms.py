@@ -247,7 +247,7 @@ class TrainingRunForm(forms.Form):
         ),
     )
     match_intensities = forms.BooleanField(
-        label="Match the training images' pixel intensities",
+        label="Render with real pixel intensities (intensity curve)",
         required=False,
         help_text=(
             "Fits a curve at training time that gives the PCA reconstructions of "
