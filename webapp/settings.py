@@ -423,6 +423,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes a pool process's database connection before and
+# after every task unless this is set, and then only every this many tasks: a
+# new PostgreSQL connection (and server process) per job otherwise. Between,
+# tasks treat their connection as requests do theirs (CONN_MAX_AGE, health
+# checks, a broken one dropped): see worker/celery_app.py.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = "generation"
 # The sweeper has a queue of its own, which every worker consumes besides its
 # job queues: it never waits behind a queue of hour-long trainings.

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from celery import Celery, signals
+from django import db
 from django.conf import settings
 
 from webapp import logs
@@ -40,6 +41,18 @@ def configure_logging(**kwargs: Any) -> None:
     logging.config.dictConfig(settings.LOGGING)
     # Warnings too, as events of the chosen format.
     logging.captureWarnings(True)
+
+
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
+def close_old_connections(sender: Any, **kwargs: Any) -> None:
+    """Around each task what Django does around each request: drop a database
+    connection past CONN_MAX_AGE or broken, and health-check the kept one at
+    its next use (CELERY_DB_REUSE_MAX keeps Celery from closing it every time).
+    An eager task (``apply()``) runs on its caller's connection and leaves it be,
+    as Celery's fixup does."""
+    if not sender.request.is_eager:
+        db.close_old_connections()
 
 
 @signals.task_prerun.connect  # type: ignore[untyped-decorator]

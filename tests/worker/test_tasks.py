@@ -4,13 +4,17 @@ tests/integration runs them in a real worker)."""
 from __future__ import annotations
 
 import inspect
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import signals
 from celery.exceptions import TimeLimitExceeded
+from celery.fixups.django import DjangoWorkerFixup
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
 from webapp.jobs import dispatch, runner, services
@@ -39,6 +43,30 @@ def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
     )
     schedule = conf.beat_schedule["sweep-stale-jobs"]
     assert schedule["task"] == "jobs.sweep"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_process_keeps_its_database_connection_from_task_to_task() -> None:
+    """What a worker's pool process does around each task (Celery's Django fixup
+    and this app's receivers) keeps a connection within CONN_MAX_AGE, and drops
+    one past it."""
+    fixup = DjangoWorkerFixup(app)
+    task = generate_images_task
+
+    def around_a_task() -> None:
+        signals.task_prerun.send(sender=task, task_id="t", task=task)
+        fixup.on_task_prerun(sender=task)
+        fixup.on_task_postrun(sender=task)
+        signals.task_postrun.send(sender=task, task_id="t", task=task)
+
+    connection.ensure_connection()
+    kept = connection.connection
+    for _ in range(3):
+        around_a_task()
+        assert connection.connection is kept
+    connection.close_at = time.monotonic() - 1
+    around_a_task()
+    assert connection.connection is None
 
 
 @pytest.mark.parametrize(
