@@ -5,8 +5,9 @@ DATABASE_URL and REDIS_URL (PostgreSQL and a Redis database this may fill):
 
 1. ``--jobs`` (200) jobs of ``--images`` (16) images, one after the other, with one
    generation worker: submit (``POST /api/v1/generations``) -> ``succeeded``, polled
-   without pause; p50 and p99. Beside it, the floor: a Celery round trip to the
-   same worker that does nothing (``app.control.ping``), as often.
+   without pause (or every ``--poll-interval`` ms); p50 and p99. Beside it, the
+   floor: a Celery round trip to the same worker that does nothing
+   (``app.control.ping``), as often.
 2. The same number of jobs from ``--clients`` (10) concurrent clients, with
    ``--throughput-workers`` (2) worker processes: jobs/s from the first submission
    to the last success, and that none was lost or duplicated.
@@ -93,9 +94,10 @@ def stack(worker_concurrency: int) -> Iterator[Stack]:
 
 
 def one_job(
-    base_url: str, token: str, body: dict[str, object]
+    base_url: str, token: str, body: dict[str, object], poll_interval: float = 0.0
 ) -> tuple[float, str, str]:
-    """Submit and poll without pause until finished: (seconds, final state, id)."""
+    """Submit and poll, ``poll_interval`` seconds apart (none: without pause),
+    until finished: (seconds, final state, id)."""
     started = time.perf_counter()
     answer = call(base_url, "POST", "/api/v1/generations", token=token, body=body)
     if answer.status != 202:
@@ -107,6 +109,7 @@ def one_job(
             return time.perf_counter() - started, state, answer.body["id"]
         if time.perf_counter() - started > 60:
             raise TimeoutError(f"{path} still {state} after 60 s")
+        time.sleep(poll_interval)
 
 
 def ping_round_trips(worker_name: str, count: int) -> list[float]:
@@ -131,7 +134,9 @@ def wait_for_model(public_model: object, timeout: float = 300.0) -> int:
     return int(model_id)
 
 
-def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
+def latency(
+    jobs: int, images: int, poll_interval: float = 0.0
+) -> tuple[Latencies, Latencies, float]:
     """Jobs one at a time with one worker process, the ping floor, and the peak
     RSS of the worker process (MB)."""
     tokens, public_model = prepare(1)
@@ -141,7 +146,8 @@ def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
         for seed in range(3):  # warm up: the worker loads the model once
             one_job(base_url, tokens[0], {**body, "seed": seed})
         results = [
-            one_job(base_url, tokens[0], {**body, "seed": seed}) for seed in range(jobs)
+            one_job(base_url, tokens[0], {**body, "seed": seed}, poll_interval)
+            for seed in range(jobs)
         ]
         if any(state != "succeeded" for _, state, _ in results):
             raise RuntimeError("a generation job did not succeed")
@@ -154,7 +160,9 @@ def latency(jobs: int, images: int) -> tuple[Latencies, Latencies, float]:
     )
 
 
-def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
+def throughput(
+    jobs: int, images: int, clients: int, workers: int, poll_interval: float = 0.0
+) -> str:
     """``jobs`` jobs from ``clients`` clients; a line with jobs/s and the tally."""
     tokens, public_model = prepare(clients)
     with stack(workers) as running_stack:
@@ -164,7 +172,7 @@ def throughput(jobs: int, images: int, clients: int, workers: int) -> str:
 
         def client(index: int) -> list[tuple[float, str, str]]:
             return [
-                one_job(base_url, tokens[index], {**body, "seed": seed})
+                one_job(base_url, tokens[index], {**body, "seed": seed}, poll_interval)
                 for seed in range(index, jobs, clients)
             ]
 
@@ -188,14 +196,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--throughput-workers", type=int, default=2)
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.0,
+        help="ms between a client's status polls (default 0: without pause)",
+    )
     args = parser.parse_args(argv)
     require_services(parser)
     os.environ.update(BENCH_ENV)
-    job, floor, peak = latency(args.jobs, args.images)
+    poll_interval = args.poll_interval / 1000
+    job, floor, peak = latency(args.jobs, args.images, poll_interval)
     print(job.line())
     print(floor.line())
     print(f"peak RSS of the generation worker process: {peak:.0f} MB")
-    print(throughput(args.jobs, args.images, args.clients, args.throughput_workers))
+    print(
+        throughput(
+            args.jobs, args.images, args.clients, args.throughput_workers, poll_interval
+        )
+    )
     return 0
 
 
