@@ -1,9 +1,10 @@
-"""The status poll's read path: one job of its owner, as `JobSerializer` shows it,
-read by one query compiled once per process and shaped without DRF's fields.
+"""How the API shows a job, and the status poll's read path: one job of its
+owner, read by one query compiled once per process and shaped without DRF's fields.
 
 A poll is the API's most frequent request. Building `JobSerializer`'s fields and
 compiling the job's query (its result annotations) anew for each one cost most of
-its time; tests/webapp/test_polling.py holds this path to the serializer's output.
+its time. `JobSerializer` (lists, answers to submissions, the schema) shows a job
+through `job_data` too, so every answer has one shape.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ _PLAIN = ("kind", "name", "state", "progress", "phase")
 _PLAIN_AFTER_QUEUE = ("attempts", "cancel_requested", "error", "log_tail", "params")
 _MOMENTS = ("created_at", "started_at", "finished_at", "heartbeat_at")
 _MOMENT = DateTimeField()
+# What job_data reads: the job's columns and `JobQuerySet.with_results`' annotations.
+ROW = (
+    "id",
+    *_PLAIN,
+    *_PLAIN_AFTER_QUEUE,
+    *_MOMENTS,
+    "result_model_version_id",
+    "result_gallery_id",
+    "queue_position",
+)
 # Stands for the id in a path reversed once (no id, a UUID or digits, holds it).
 _ID = "ID"
 
@@ -54,15 +65,7 @@ def _job_query() -> PreparedQuery:
         )
         .with_results()
         .order_by()  # one row: no sort (QuerySet.get() drops it too)
-        .values(
-            "id",
-            *_PLAIN,
-            *_PLAIN_AFTER_QUEUE,
-            *_MOMENTS,
-            "result_model_version_id",
-            "result_gallery_id",
-            "queue_position",
-        )
+        .values(*ROW)
     )
 
 
@@ -77,7 +80,8 @@ def owned_job(owner_id: Any, pk: Any) -> dict[str, Any] | None:
 
 
 def job_data(job: dict[str, Any], request: Request) -> dict[str, Any]:
-    """`JobSerializer`'s output for a row of `owned_job`."""
+    """The API's answer for a job: a row of `owned_job` (or of ``ROW`` read off a
+    job with its results), described field by field by `JobSerializer`."""
     url = _url("api:job-detail", job["id"], request)
     model_version, gallery = job["result_model_version_id"], job["result_gallery_id"]
     return {

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from webapp.gallery import services as gallery_services
 from webapp.gallery.models import Gallery, GeneratedImage
-from webapp.jobs import services, serving
+from webapp.jobs import polling, services, serving
 from webapp.jobs.models import Job, ModelVersion
 
 
@@ -34,7 +34,7 @@ _ANNOTATIONS = ("result_model_version_id", "result_gallery_id", "queue_position"
 
 class JobSerializer(serializers.ModelSerializer[Job]):
     url = serializers.HyperlinkedIdentityField(view_name="api:job-detail")
-    queue_position = serializers.SerializerMethodField()
+    queue_position = serializers.IntegerField(read_only=True, allow_null=True)
     model_version = serializers.IntegerField(
         source="result_model_version_id",
         read_only=True,
@@ -88,13 +88,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                 .values_list(*_ANNOTATIONS)
                 .first()
             ) or (None, None, services.queue_position(job))
-        return super().to_representation(job)
-
-    def get_queue_position(self, job: Job) -> int | None:
-        if job.state != Job.State.QUEUED:  # refreshed since it was read
-            return None
-        position: int | None = job.queue_position  # type: ignore[attr-defined]
-        return position
+        # The fields above describe the answer (the schema); polling.job_data, the
+        # status poll's own, builds it, so a job has one shape everywhere.
+        row = {name: getattr(job, name) for name in polling.ROW}
+        return polling.job_data(row, self.context["request"])
 
 
 class NameSerializer(serializers.Serializer[Any]):
