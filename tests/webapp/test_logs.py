@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from pythonjsonlogger.json import JsonFormatter
 
 from tests.webapp.job_rows import training_job
@@ -145,6 +147,32 @@ def test_a_failed_job_keeps_its_last_log_lines(
     assert f"ERROR webapp.jobs.runner: Job {job.pk} failed" in tail
     assert "RuntimeError: disk on fire" in tail  # the traceback
     assert "another job" not in tail
+
+
+def test_a_job_fails_and_keeps_its_log_lines_in_one_write(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client that sees "failed" must see the lines too: no write of the state
+    # first and of the lines after it.
+    job = training_job(owner)
+
+    def broken(settings: Any, *, data_dir: Any, callback: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner, "train_model", broken)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(RuntimeError):
+        runner.run_training_job(job.pk)
+
+    job_table = Job._meta.db_table
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(f'UPDATE "{job_table}"')
+        and ("log_tail" in q["sql"] or "'failed'" in q["sql"])
+    ]
+    assert len(writes) == 1, writes
+    assert "log_tail" in writes[0]
+    assert "'failed'" in writes[0]
 
 
 def test_the_log_tail_keeps_the_last_twenty_lines(

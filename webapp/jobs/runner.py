@@ -97,13 +97,10 @@ def _run_claimed(
             with (
                 logs.log_context(user_id=run.owner_id),
                 _heartbeat(job_id, attempt),
-                run.outcome(what),
+                run.outcome(what, log),
             ):
                 logger.info("Job %s claimed (attempt %s)", job_id, attempt)
                 work(run)
-        except BaseException:
-            _keep_log_tail(job_id, attempt, log)
-            raise
         finally:
             signals.announce_job_ended(job_id, kind=kind)
         if run.handed_back:
@@ -113,13 +110,6 @@ def _run_claimed(
             if job is not None:
                 dispatch_on_commit(job)
     return RunOutcome.RAN
-
-
-def _keep_log_tail(job_id: str | UUID, attempt: int, log: logs.JobLog) -> None:
-    """Store the lines this attempt logged on the job it failed."""
-    Job.objects.filter(pk=job_id, attempts=attempt, state=Job.State.FAILED).update(
-        log_tail=log.text(_LOG_TAIL_LENGTH)
-    )
 
 
 def run_training_job(job_id: str | UUID) -> RunOutcome:
@@ -425,11 +415,16 @@ class _Run:
         if not succeeded:
             self._stop()
 
-    def _end(self, state: str, error: str = "") -> None:
-        self._mine().update(state=state, error=error, finished_at=Now())
+    def _end(self, state: str, error: str = "", **columns: Any) -> None:
+        self._mine().update(state=state, error=error, finished_at=Now(), **columns)
+
+    def _fail(self, error: str, log: logs.JobLog) -> None:
+        """Fail the job with the lines this attempt logged, in the same write: a
+        client that sees ``failed`` sees them too."""
+        self._end(Job.State.FAILED, error, log_tail=log.text(_LOG_TAIL_LENGTH))
 
     @contextmanager
-    def outcome(self, what: str) -> Iterator[None]:
+    def outcome(self, what: str, log: logs.JobLog) -> Iterator[None]:
         """Turn the ways a run can end into the job's final state."""
         try:
             yield
@@ -458,11 +453,11 @@ class _Run:
                 "Job %s attempt %s abandoned: %s", self.job_id, self.attempt, lost
             )
         except SoftTimeLimitExceeded:
-            self._end(Job.State.FAILED, f"{what} exceeded its time limit.")
+            self._fail(f"{what} exceeded its time limit.", log)
             raise
         except Exception as exc:
             logger.exception("Job %s failed", self.job_id)
-            self._end(Job.State.FAILED, _error_text(exc))
+            self._fail(_error_text(exc), log)
             raise
 
 
