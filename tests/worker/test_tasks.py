@@ -45,6 +45,10 @@ def test_the_app_is_configured_for_long_idempotent_jobs() -> None:
     assert schedule["task"] == "jobs.sweep"
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the SQLite test database lives in memory: Django never closes it",
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_pool_process_keeps_its_database_connection_from_task_to_task() -> None:
     """What a worker's pool process does around each task (Celery's Django fixup
