@@ -186,9 +186,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
     else:
         scored = _number(log_likelihood)
     print(
-        f"wrote {output}: {settings.dataset}, {metrics['n_components']} "
-        f"components ({_percent(metrics['explained_variance'])} of the "
-        f"variance), {settings.kernel} kernel, bandwidth {_number(bandwidth)}, "
+        f"wrote {output}: {settings.dataset}, {_components(metrics)}, "
+        f"{settings.kernel} kernel, bandwidth {_number(bandwidth)}, "
         f"test log-likelihood {scored}, "
         f"{_number(sum(metrics['seconds'].values()))} s"
     )
@@ -203,6 +202,23 @@ def _run_train(arguments: argparse.Namespace) -> int:
             f"--grid {start:g} {stop:g} {num}"
         )
     return 0
+
+
+def _components(metrics: dict[str, Any]) -> str:
+    """The PCA of a trained model's metrics in words: per digit, the range of the
+    digits' components and of the variance each keeps."""
+    per_class = metrics["per_class"]
+    if per_class is None:
+        return (
+            f"{metrics['n_components']} components "
+            f"({_percent(metrics['explained_variance'])} of the variance)"
+        )
+    counts = [row["n_components"] for row in per_class]
+    kept = [row["explained_variance"] for row in per_class]
+    return (
+        f"one PCA per digit: {min(counts)} to {max(counts)} components "
+        f"({_percent(min(kept))} to {_percent(max(kept))} of each digit's variance)"
+    )
 
 
 def _percent(value: object) -> str:

@@ -140,6 +140,8 @@ def test_every_setting_flag_reaches_the_model(
     assert code == 0
     assert f"wrote {out}" in stdout
     model, metadata = load_model(out)
+    counts = [row["n_components"] for row in metadata["metrics"]["per_class"]]
+    assert f"one PCA per digit: {min(counts)} to {max(counts)} components" in stdout
     assert metadata["settings"] == {
         "dataset": "digits",
         "n_components": 0.8,
