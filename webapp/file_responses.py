@@ -1,7 +1,9 @@
 """The file answers that the API and the share pages both give: a generated
-image, a gallery's sheet and ZIP, a model's .npz."""
+image, a gallery's sheet and ZIP, a model's .npz; and an image as a data: URL."""
 
 from __future__ import annotations
+
+import base64
 
 from django.http import HttpResponse, StreamingHttpResponse
 
@@ -12,6 +14,12 @@ from webapp.jobs.models import ModelVersion
 
 # Images are immutable once written; private because they belong to one user.
 IMAGE_CACHE_CONTROL = "private, max-age=86400"
+
+
+def png_data_url(png: bytes) -> str:
+    """A PNG as a ``data:`` URL: an ``<img>`` (or a JSON answer) that costs no
+    request."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def png_response(png: bytes) -> HttpResponse:

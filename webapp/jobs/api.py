@@ -3,7 +3,6 @@ old app's /stats and /generate."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -389,10 +388,7 @@ class LegacyGenerateView(APIView):
             pngs = serving.sample_pngs(model_version, n_samples)
         except serving.ModelUnavailable as error:
             return _legacy_error(str(error), status.HTTP_503_SERVICE_UNAVAILABLE)
-        images = [
-            "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-            for png in pngs
-        ]
+        images = [file_responses.png_data_url(png) for png in pngs]
         return Response({"success": True, "images": images, "count": len(images)})
 
 

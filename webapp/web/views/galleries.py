@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.file_responses import png_data_url
 from webapp.gallery.models import Gallery
 from webapp.web import charts
 from webapp.web.views.share_links import share_links_context
 from webapp.web.views.shared import (
     confirm_delete,
-    png_data_url,
     rename_from_post,
     request_user,
     settings_rows,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from webapp.file_responses import png_data_url
 from webapp.jobs import limits, serving
 from webapp.jobs.models import ModelVersion
 from webapp.jobs.serializers import NameSerializer
@@ -55,11 +55,6 @@ def request_user(request: HttpRequest) -> AbstractBaseUser:
 def visible_model_versions(user: AbstractBaseUser) -> QuerySet[ModelVersion]:
     """The model versions a page may show ``user``, with their owners."""
     return ModelVersion.objects.visible_to(user).without_file().select_related("owner")
-
-
-def png_data_url(png: bytes) -> str:
-    """A PNG as a ``data:`` URL, for an ``<img>`` that costs no request."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def sample_images(
