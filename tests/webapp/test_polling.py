@@ -57,6 +57,20 @@ def test_a_poll_with_a_revoked_token_is_a_401(
     )
 
 
+@pytest.mark.parametrize("key", ["\x00", "abc\x00def"])
+def test_a_token_with_a_nul_character_is_a_401(
+    owner: User, make_job: Any, key: str
+) -> None:
+    job = make_job(owner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get(f"/api/v1/jobs/{job.pk}")
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "Invalid token."},
+    )
+
+
 def test_a_poll_with_the_token_of_a_deactivated_user_is_a_401(
     token_client: APIClient, owner: User, make_job: Any
 ) -> None:

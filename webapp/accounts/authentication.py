@@ -7,7 +7,8 @@ import functools
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from rest_framework import authentication
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 from webapp.querysets import Placeholder, PreparedQuery
@@ -39,6 +40,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        if "\x00" in key:  # no token holds one, and PostgreSQL refuses to compare it
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         row = _token_query().first(key=key)
         if row is None:
             return super().authenticate_credentials(key)
