@@ -52,7 +52,9 @@ def _url(view_name: str, pk: Any, request: Request) -> str:
 
     Reversing a path anew took a tenth of a poll; its id is all that changes.
     """
-    path = _path(view_name, get_script_prefix()).replace(_ID, str(pk))
+    # The last "ID": a script prefix in front may hold those letters too.
+    before, _, after = _path(view_name, get_script_prefix()).rpartition(_ID)
+    path = f"{before}{pk}{after}"
     return preserve_builtin_query_params(request.build_absolute_uri(path), request)
 
 
