@@ -80,21 +80,8 @@ def growth_curves() -> None:
 
 
 def polling_figures() -> None:
-    token, job_id = polling.prepare_job()
-    with polling.web_server() as (base_url, master_pid):
-        results = polling.measure(
-            base_url, master_pid, token, job_id, connections=20, seconds=10
-        )
-        peak = polling.children_peak_rss_mb(master_pid)
-    for result in results:
-        _indented(result.line())
-    floor, health, poll, _ = (result.wrk for result in results)
-    rate = poll.requests_per_second
-    _indented(
-        f"=> the job poll: {rate / floor.requests_per_second:.2f} x the constant "
-        f"DRF view, {rate / health.requests_per_second:.2f} x /healthz"
-    )
-    _indented(f"peak RSS of a web worker after the polling: {peak:.0f} MB")
+    for line in polling.figures()[1:]:
+        _indented(line)
 
 
 def generation_figures() -> None:

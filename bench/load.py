@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -271,10 +272,33 @@ def running(
 
 
 def require_services(parser: argparse.ArgumentParser) -> None:
-    """Refuse to run without DATABASE_URL and REDIS_URL."""
+    """Refuse to run without DATABASE_URL and REDIS_URL; create the database."""
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
             parser.error(f"set {name} (a database and a Redis database to fill)")
+    create_database(os.environ["DATABASE_URL"])
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names unless it exists: a fresh
+    server has only its ``postgres`` database (Django's migrate needs the
+    database itself)."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        return
+    name = urllib.parse.unquote(parts.path.lstrip("/"))
+    server = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not exists:
+            connection.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            )
 
 
 def prepare(users: int) -> tuple[list[str], Callable[[], int | None]]:

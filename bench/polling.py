@@ -3,9 +3,11 @@
 ``GET /api/v1/jobs/{id}`` with a token, ``/healthz`` and a constant-JSON DRF view
 (``/bench/constant``, bench/urls.py: the floor) and ``/api/schema/``, each for
 ``--seconds`` with ``--connections`` connections, against gunicorn started as
-deploy/Dockerfile runs it (2 sync workers). Prints requests/s, p50 and p99 per
-path, the CPU time each request cost the web workers and PostgreSQL (what a busy,
-shared machine changes least), and the job poll as a fraction of the floor. Needs
+deploy/Dockerfile runs it (2 sync workers); then the constant view again under a
+gunicorn with no middleware (the floor the issue measured). Prints requests/s,
+p50 and p99 per path, the CPU time each request cost the web workers and
+PostgreSQL (what a busy, shared machine changes least), and the job poll as a
+fraction of the floors. Needs
 DATABASE_URL and REDIS_URL naming a PostgreSQL database and a Redis database this
 may fill.
 
@@ -143,11 +145,14 @@ def gunicorn_command(port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def web_server(workers: int = 2) -> Iterator[tuple[str, int]]:
-    """gunicorn with the bench settings; yields its base URL and master's pid."""
+def web_server(
+    workers: int = 2, settings: str = "bench.settings"
+) -> Iterator[tuple[str, int]]:
+    """gunicorn with the bench settings (or ``settings``); yields its base URL and
+    master's pid."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **SERVER_ENV}
+    env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": settings}
     with running([gunicorn_command(port, workers)], env) as (master,):
         wait_until_up(base_url, timeout=60)
         yield base_url, master.pid
@@ -233,6 +238,47 @@ def measure(
     return results
 
 
+def bare_floor(*, connections: int, seconds: int, workers: int) -> WrkResult:
+    """The constant view under gunicorn with no middleware (bench/bare_settings.py):
+    the floor the issue set its target beside."""
+    with web_server(workers, "bench.bare_settings") as (base_url, _):
+        wrk(base_url, "/bench/constant", connections=2, seconds=1)
+        return wrk(
+            base_url, "/bench/constant", connections=connections, seconds=seconds
+        )
+
+
+def figures(*, connections: int = 20, seconds: int = 10, workers: int = 2) -> list[str]:
+    """Every path's line, the web worker's peak RSS and the poll beside its floors."""
+    token, job_id = prepare_job()
+    with web_server(workers) as (base_url, master_pid):
+        results = measure(
+            base_url,
+            master_pid,
+            token,
+            job_id,
+            connections=connections,
+            seconds=seconds,
+        )
+        peak = children_peak_rss_mb(master_pid)
+    bare = bare_floor(connections=connections, seconds=seconds, workers=workers)
+    floor, health, poll, _ = (result.wrk for result in results)
+    rate = poll.requests_per_second
+    return [
+        f"gunicorn {workers} sync workers, wrk {connections} connections "
+        f"x {seconds} s, {os.cpu_count()} CPUs",
+        *(result.line() for result in results),
+        f"{'/bench/constant, no middleware':<32} "
+        f"{bare.requests_per_second:8.0f} req/s  p50 {bare.p50_ms:6.1f} ms  "
+        f"p99 {bare.p99_ms:6.1f} ms  errors {bare.errors}",
+        f"=> the job poll: {rate / floor.requests_per_second:.2f} x the constant DRF "
+        f"view, {rate / health.requests_per_second:.2f} x /healthz, "
+        f"{rate / bare.requests_per_second:.2f} x the view without middleware "
+        f"(the issue's target, 1,500 req/s, was {1500 / 3900:.2f} x its 3,900)",
+        f"peak RSS of a web worker after the polling: {peak:.0f} MB",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=20)
@@ -240,29 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     require_services(parser)
-    token, job_id = prepare_job()
-    with web_server(args.workers) as (base_url, master_pid):
-        results = measure(
-            base_url,
-            master_pid,
-            token,
-            job_id,
-            connections=args.connections,
-            seconds=args.seconds,
-        )
-        peak = children_peak_rss_mb(master_pid)
-    print(
-        f"gunicorn {args.workers} sync workers, wrk {args.connections} connections "
-        f"x {args.seconds} s, {os.cpu_count()} CPUs"
-    )
-    for result in results:
-        print(result.line())
-    print(f"peak RSS of a web worker after the polling: {peak:.0f} MB")
-    floor, _, poll, _ = (result.wrk for result in results)
-    print(
-        f"job poll = {poll.requests_per_second / floor.requests_per_second:.2f} x "
-        "the constant DRF view's requests/s"
-    )
+    for line in figures(
+        connections=args.connections, seconds=args.seconds, workers=args.workers
+    ):
+        print(line)
     return 0
 
 
