@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from django.http import HttpResponse
@@ -38,10 +39,16 @@ class SchemaView(SpectacularAPIView):
     serializer, and rendering it as YAML costs as much again (together about 40
     requests/s at best). Built per version and language, as drf-spectacular
     does; rendered per media type chosen by content negotiation.
+
+    One thread at a time builds: drf-spectacular loads its extensions on first
+    use by rewriting class attributes, and threads building at once (a threaded
+    gunicorn's first requests) read them half-written and answered 500s
+    (drf-spectacular issue #1122).
     """
 
     _built: ClassVar[dict[tuple[str | None, str | None], Any]] = {}
     _rendered: ClassVar[dict[tuple[str | None, str | None, str], str | bytes]] = {}
+    _building: ClassVar[threading.Lock] = threading.Lock()
 
     def _get_schema_response(self, request: Request) -> HttpResponse:
         version = (
@@ -51,16 +58,19 @@ class SchemaView(SpectacularAPIView):
         media_type = request.accepted_media_type
         renderer = request.accepted_renderer
         if (*key, media_type) not in self._rendered:
-            if key not in self._built:
-                generator = self.generator_class(
-                    urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            with self._building:
+                if key not in self._built:
+                    generator = self.generator_class(
+                        urlconf=self.urlconf,
+                        api_version=version,
+                        patterns=self.patterns,
+                    )
+                    self._built[key] = generator.get_schema(  # type: ignore[no-untyped-call]
+                        request=request, public=self.serve_public
+                    )
+                self._rendered[(*key, media_type)] = renderer.render(
+                    self._built[key], media_type, self.get_renderer_context()
                 )
-                self._built[key] = generator.get_schema(  # type: ignore[no-untyped-call]
-                    request=request, public=self.serve_public
-                )
-            self._rendered[(*key, media_type)] = renderer.render(
-                self._built[key], media_type, self.get_renderer_context()
-            )
         filename = self._get_filename(request, version)  # type: ignore[no-untyped-call]
         charset = f"; charset={renderer.charset}" if renderer.charset else ""
         return HttpResponse(

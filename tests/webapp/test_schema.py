@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +112,43 @@ def test_the_schema_is_built_once_per_process(
     assert yaml.content.startswith(b"openapi: 3")
     assert yaml["Content-Type"].startswith("application/vnd.oai.openapi")
     assert len(builds) == 1
+
+
+# Eight threads ask a fresh process for the schema at the same moment, as the first
+# requests to a threaded gunicorn do.
+_THREADS_AT_ONCE = """
+import django, json, threading
+django.setup()
+from django.test import Client
+start, statuses = threading.Barrier(8), []
+def ask():
+    client = Client(HTTP_HOST="localhost", raise_request_exception=False)
+    start.wait()
+    statuses.append(client.get("/api/schema/").status_code)
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps(statuses))
+"""
+
+
+def test_threads_building_the_schema_at_once_all_get_it(tmp_path: Path) -> None:
+    # A fresh interpreter: drf-spectacular loads its extensions once per process,
+    # and the race was in that first load.
+    result = subprocess.run(
+        [sys.executable, "-c", _THREADS_AT_ONCE],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            "PATH": os.environ["PATH"],
+            "DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [200] * 8
