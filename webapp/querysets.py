@@ -134,11 +134,18 @@ class PreparedQuery:
         compiler = query.get_compiler(self.using)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        self.placeholders = {
-            param.name: (index, param.output_field)
-            for index, param in enumerate(self.params)
-            if isinstance(param, Placeholder)
-        }
+        # A name may stand at several places (an owner's id in each subquery).
+        self.placeholders: dict[str, tuple[list[int], models.Field[Any, Any]]] = {}
+        for index, param in enumerate(self.params):
+            if isinstance(param, Placeholder):
+                indices, field = self.placeholders.setdefault(
+                    param.name, ([], param.output_field)
+                )
+                if param.output_field is not field:
+                    raise ValueError(
+                        f"The placeholder {param.name!r} stands for two fields."
+                    )
+                indices.append(index)
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         # Bound to this thread's connection's operations, which read only the
         # backend's settings (the time zone): the same for every thread.
@@ -157,10 +164,10 @@ class PreparedQuery:
         """
         connection = connections[self.using]
         params = list(self.params)
-        for name, (index, field) in self.placeholders.items():
-            params[index] = field.get_db_prep_value(
-                field.to_python(values[name]), connection
-            )
+        for name, (indices, field) in self.placeholders.items():
+            value = field.get_db_prep_value(field.to_python(values[name]), connection)
+            for index in indices:
+                params[index] = value
         with _preparing_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()

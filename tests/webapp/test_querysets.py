@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F
+from django.db.models import Exists, F
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
@@ -145,6 +145,32 @@ def test_a_prepared_query_gives_for_each_value_what_values_gives(
         assert prepared.first(pk=job.pk) == expected
         assert prepared.first(pk=str(job.pk)) == expected
     assert prepared.first(pk=uuid.uuid4()) is None
+
+
+def test_a_placeholder_may_stand_at_several_places_of_a_prepared_query(
+    owner: User, other_user: User, make_job: Any
+) -> None:
+    user_id = Placeholder("user_id", User._meta.pk)
+    prepared = PreparedQuery(
+        User.objects.filter(pk=user_id)
+        .annotate(has_jobs=Exists(Job.objects.filter(owner_id=user_id)))
+        .values("pk", "has_jobs")
+    )
+    make_job(owner)
+    assert prepared.first(user_id=owner.pk) == {"pk": owner.pk, "has_jobs": True}
+    assert prepared.first(user_id=other_user.pk) == {
+        "pk": other_user.pk,
+        "has_jobs": False,
+    }
+
+
+def test_a_placeholder_name_stands_for_one_field() -> None:
+    queryset = Job.objects.filter(
+        pk=Placeholder("value", Job._meta.pk),
+        name=Placeholder("value", Job._meta.get_field("name")),
+    ).values("id")
+    with pytest.raises(ValueError, match="two fields"):
+        PreparedQuery(queryset)
 
 
 def test_a_prepared_query_refuses_a_value_its_field_cannot_take(owner: User) -> None:
