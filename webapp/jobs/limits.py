@@ -7,6 +7,7 @@ it, so they cannot both take the last slot.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db.models.functions import Coalesce
 
 from webapp.gallery.models import Gallery
 from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.querysets import Placeholder, PreparedQuery
 
 MEGABYTE = 1024 * 1024
 
@@ -99,7 +101,7 @@ def _total(queryset: QuerySet[Any], function: str, field: str) -> Coalesce:
     return Coalesce(Subquery(value, output_field=BigIntegerField()), 0)
 
 
-def _storage_used(owner_id: int) -> Combinable:
+def _storage_used(owner_id: Placeholder) -> Combinable:
     # Each gallery stores its images' size: the sum runs over the owner's galleries
     # and model versions, not over every image they hold.
     return _total(
@@ -107,7 +109,7 @@ def _storage_used(owner_id: int) -> Combinable:
     ) + _total(Gallery.objects.filter(owner_id=owner_id), "SUM", "images_size")
 
 
-def _active_jobs(owner_id: int, kind: str) -> QuerySet[Job]:
+def _active_jobs(owner_id: int | Placeholder, kind: str | Placeholder) -> QuerySet[Job]:
     return Job.objects.filter(
         owner_id=owner_id,
         kind=kind,
@@ -115,14 +117,25 @@ def _active_jobs(owner_id: int, kind: str) -> QuerySet[Job]:
     )
 
 
-def storage_used(owner_id: int) -> int:
-    """Bytes of the owner's model files and generated images, summed from the rows."""
-    used = (
+def _owner_id() -> Placeholder:
+    return Placeholder("owner_id", get_user_model()._meta.pk)
+
+
+@functools.cache
+def _storage_query() -> PreparedQuery:
+    owner_id = _owner_id()
+    return PreparedQuery(
         get_user_model()
         .objects.filter(pk=owner_id)
-        .values_list(_storage_used(owner_id), flat=True)
+        .order_by()
+        .values(used=_storage_used(owner_id))
     )
-    return int(used.first() or 0)
+
+
+def storage_used(owner_id: int) -> int:
+    """Bytes of the owner's model files and generated images, summed from the rows."""
+    row = _storage_query().first(owner_id=owner_id)
+    return int(row["used"]) if row is not None else 0
 
 
 def active_jobs(owner_id: int, kind: str) -> int:
@@ -141,6 +154,26 @@ def _check_storage(used: int) -> None:
         raise StorageQuotaExceeded(used_bytes=used, quota_bytes=quota)
 
 
+@functools.cache
+def _figures_query() -> PreparedQuery:
+    """What `check_can_queue` reads of the owner ``owner_id``, for jobs of ``kind``:
+    ``active``, ``used`` (bytes) and ``queued`` (anyone's)."""
+    owner_id = _owner_id()
+    kind = Placeholder("kind", Job._meta.get_field("kind"))
+    return PreparedQuery(
+        get_user_model()
+        .objects.filter(pk=owner_id)
+        .order_by()
+        .values(
+            active=_total(_active_jobs(owner_id, kind), "COUNT", "pk"),
+            used=_storage_used(owner_id),
+            queued=_total(
+                Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"
+            ),
+        )
+    )
+
+
 def check_can_queue(owner_id: int, kind: str) -> int:
     """Lock the owner's row, then raise a `JobRefused` unless the owner may queue a
     job of ``kind`` now; else return how many jobs of ``kind`` (anyone's) are
@@ -154,19 +187,12 @@ def check_can_queue(owner_id: int, kind: str) -> int:
     # COMMITTED, the subqueries of the locking SELECT itself would still read the
     # snapshot taken before it waited, missing the job a concurrent submission
     # just committed.
-    figures = (
-        get_user_model()
-        .objects.filter(pk=owner_id)
-        .values_list(
-            _total(_active_jobs(owner_id, kind), "COUNT", "pk"),
-            _storage_used(owner_id),
-            _total(
-                Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"
-            ),
-        )
-        .first()
-    )
-    active, used, queued = figures or (0, 0, 0)
+    figures = _figures_query().first(owner_id=owner_id, kind=kind) or {
+        "active": 0,
+        "used": 0,
+        "queued": 0,
+    }
+    active, used, queued = figures["active"], figures["used"], figures["queued"]
     limit = active_limit(kind)
     if active >= limit:
         raise TooManyActiveJobs(kind=kind, active=active, limit=limit)
