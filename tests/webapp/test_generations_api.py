@@ -91,6 +91,19 @@ def test_another_users_private_model_is_like_an_unknown_one(
     assert not Job.objects.exists()
 
 
+def test_a_model_version_id_beyond_the_integer_range_is_like_an_unknown_one(
+    api_client: APIClient, owner: Any, make_model_version: Any, dispatched: Any
+) -> None:
+    make_model_version(owner)
+    huge = api_client.post(URL, {"model_version": 2**64}, format="json")
+    unknown = api_client.post(URL, {"model_version": 999999}, format="json")
+    assert huge.status_code == unknown.status_code == 400
+    assert huge.json()["model_version"][0].replace(
+        str(2**64), "ID"
+    ) == unknown.json()["model_version"][0].replace("999999", "ID")
+    assert not Job.objects.exists()
+
+
 def test_no_default_model_is_a_clear_400(
     api_client: APIClient, dispatched: Any
 ) -> None:

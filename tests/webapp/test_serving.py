@@ -6,7 +6,8 @@ import io
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
@@ -17,6 +18,35 @@ pytestmark = pytest.mark.django_db
 
 
 # --- Model versions and models --------------------------------------------------------
+
+
+def test_a_usable_model_version_is_one_visible_to_the_user_without_its_file(
+    owner: User, other_user: User, make_model_version: Any
+) -> None:
+    mine = make_model_version(owner)
+    public = make_model_version(other_user, is_public=True)
+    theirs = make_model_version(other_user)
+    usable = {
+        name: {
+            model_version.pk
+            for model_version in (mine, public, theirs)
+            if serving.usable_model_version(user, str(model_version.pk)) is not None
+        }
+        for name, user in (("owner", owner), ("anonymous", AnonymousUser()))
+    }
+    assert usable == {"owner": {mine.pk, public.pk}, "anonymous": {public.pk}}
+    assert serving.usable_model_version(owner, 2**64) is None
+    found = serving.usable_model_version(owner, mine.pk)
+    assert found is not None
+    assert found.get_deferred_fields() == {"model_file"}
+    assert (found.pk, found.owner_id, found.settings, found.metrics) == (
+        mine.pk,
+        owner.pk,
+        mine.settings,
+        mine.metrics,
+    )
+    with pytest.raises(ValidationError):
+        serving.usable_model_version(owner, "abc")
 
 
 def test_set_default_swaps_atomically(owner: User, make_model_version: Any) -> None:

@@ -178,9 +178,14 @@ class ModelVersionQuerySet(OwnedQuerySet["ModelVersion"]):
         self, user: AbstractBaseUser | AnonymousUser
     ) -> ModelVersionQuerySet:
         """What ``user`` may read and sample: their own and public versions."""
+        return self.visible_to_user_id(user.pk if user.is_authenticated else None)
+
+    def visible_to_user_id(self, user_id: Any) -> ModelVersionQuerySet:
+        """`visible_to` the user ``user_id`` (None: an anonymous visitor), or to
+        the user a `webapp.querysets.Placeholder` stands for."""
         visible = Q(is_public=True)
-        if user.is_authenticated:
-            visible |= Q(owner_id=user.pk)
+        if user_id is not None:
+            visible |= Q(owner_id=user_id)
         return self.filter(visible)
 
     def without_file(self) -> ModelVersionQuerySet:

@@ -3,15 +3,16 @@ serves a user."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import BinaryField
 from django.db.models.functions import Length, Substr
 
@@ -20,6 +21,7 @@ from generator.io import load_model
 from generator.model import ImageGenerator
 from generator.render import image_to_png
 from webapp.jobs.models import ModelVersion, lock_owner
+from webapp.querysets import Placeholder, PreparedQuery
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -28,6 +30,14 @@ logger = logging.getLogger(__name__)
 
 MAX_SYNC_SAMPLES = 16
 MODEL_FILE_CHUNK_BYTES = 1 << 20
+
+
+# What `ModelVersionQuerySet.without_file` reads of a model version.
+_FIELDS_WITHOUT_FILE = [
+    field.attname
+    for field in ModelVersion._meta.concrete_fields
+    if field.name != "model_file"
+]
 
 
 class ModelUnavailable(Exception):
@@ -41,6 +51,47 @@ def default_model_version(user: AbstractBaseUser) -> ModelVersion | None:
         .filter(is_default=True)
         .without_file()
         .first()
+    )
+
+
+@functools.cache
+def _usable_model_version_query() -> PreparedQuery:
+    return PreparedQuery(
+        ModelVersion.objects.visible_to_user_id(
+            Placeholder("user_id", ModelVersion._meta.get_field("owner"))
+        )
+        .filter(pk=Placeholder("pk", ModelVersion._meta.pk))
+        .order_by()  # one row: no sort
+        .values(*_FIELDS_WITHOUT_FILE)
+    )
+
+
+def usable_model_version(
+    user: AbstractBaseUser | AnonymousUser, pk: Any
+) -> ModelVersion | None:
+    """The model version ``pk`` if ``user`` may sample it (their own or a public
+    one, as `ModelVersionQuerySet.visible_to` says), without its file; else None.
+
+    A ``pk`` that is no integer raises ``ValidationError``. One query compiled
+    once per process: the lookup of every submission.
+    """
+    query = _usable_model_version_query()
+    field = ModelVersion._meta.pk
+    assert field is not None
+    value = field.to_python(pk)
+    # Beyond the column's range no row can match (SQLite would refuse the value).
+    low, high = connections[query.using].ops.integer_field_range(
+        field.get_internal_type()
+    )
+    if (low is not None and value < low) or (high is not None and value > high):
+        return None
+    row = query.first(user_id=user.pk, pk=value)
+    if row is None:
+        return None
+    return ModelVersion.from_db(
+        query.using,
+        _FIELDS_WITHOUT_FILE,
+        [row[name] for name in _FIELDS_WITHOUT_FILE],
     )
 
 
