@@ -98,9 +98,9 @@ def test_a_model_version_id_beyond_the_integer_range_is_like_an_unknown_one(
     huge = api_client.post(URL, {"model_version": 2**64}, format="json")
     unknown = api_client.post(URL, {"model_version": 999999}, format="json")
     assert huge.status_code == unknown.status_code == 400
-    assert huge.json()["model_version"][0].replace(
-        str(2**64), "ID"
-    ) == unknown.json()["model_version"][0].replace("999999", "ID")
+    assert huge.json()["model_version"][0].replace(str(2**64), "ID") == unknown.json()[
+        "model_version"
+    ][0].replace("999999", "ID")
     assert not Job.objects.exists()
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.db.transaction import TransactionManagementError
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
@@ -16,7 +17,7 @@ from tests.integration.integration_support import wait_for
 from tests.webapp.job_rows import generation_job, training_job
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import limits, services
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.models import Job, ModelVersion, lock_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +216,12 @@ def test_two_concurrent_submissions_cannot_both_take_the_last_slot(
     second.join(timeout=30)
     assert outcomes == {"first": "queued", "second": "refused"}
     assert Job.objects.filter(owner=owner).count() == 1
+
+
+def test_the_owner_lock_needs_a_transaction(
+    transactional_db: None, owner: User
+) -> None:
+    with pytest.raises(TransactionManagementError):
+        lock_owner(owner.pk)
+    with transaction.atomic():
+        lock_owner(owner.pk)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connections, models
 from django.db.models import (
     Case,
     Count,
@@ -22,8 +22,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Now
+from django.db.transaction import TransactionManagementError
 
-from webapp.querysets import OwnedQuerySet
+from webapp.querysets import OwnedQuerySet, Placeholder, PreparedQuery
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -296,10 +297,26 @@ def heartbeat_is_stale() -> Q:
     return Q(heartbeat_at__lt=Now() - stale_after)
 
 
+@functools.cache
+def _owner_lock() -> PreparedQuery:
+    user_model = get_user_model()
+    return PreparedQuery(
+        user_model.objects.select_for_update()
+        .filter(pk=Placeholder("pk", user_model._meta.pk))
+        .values("pk")
+    )
+
+
 def lock_owner(owner_id: int) -> None:
     """Lock the owner's row until the transaction ends.
 
     Serialises per-owner version numbering and default swaps (a no-op on SQLite,
-    where write transactions are serial anyway).
+    where write transactions are serial anyway). Every submission takes it: its
+    query is compiled once per process.
     """
-    list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))
+    lock = _owner_lock()
+    if connections[lock.using].get_autocommit():
+        # What select_for_update() refuses when compiled (once per process): the
+        # lock would end with its statement.
+        raise TransactionManagementError("lock_owner needs a transaction.")
+    lock.first(pk=owner_id)
