@@ -206,7 +206,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "webapp.cache.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": "studio",
     }

@@ -507,7 +507,7 @@ def producer_and_cache_on(redis: RedisDatabases, *, key_prefix: str) -> Iterator
     caches = override_settings(
         CACHES={
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "webapp.cache.RedisCache",
                 "LOCATION": redis.cache_url,
                 "KEY_PREFIX": key_prefix,
             }

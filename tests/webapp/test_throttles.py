@@ -200,7 +200,7 @@ def unreachable_cache(settings: SettingsWrapper) -> None:
     """The cache on a port where no Redis answers."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "webapp.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }
