@@ -215,6 +215,7 @@ def test_the_answer_is_the_new_job_without_reading_it_back(
         response = api_client.post(URL, body, format="json")
     assert response.status_code == 202, response.json()
     data = response.json()
+    assert response["Location"] == data["url"]
     job = Job.objects.get(pk=data["id"])
     assert (data["state"], data["queue_position"], data["attempts"]) == (
         "queued",
