@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,8 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
+
+from tests.integration.integration_support import wait_for
 
 PASSWORD = "a-long-test-password-42"
 
@@ -189,6 +191,35 @@ def make_model_version(
         return ModelVersion.objects.create(**values)
 
     return make
+
+
+@pytest.fixture
+def terminate_backends() -> Iterator[Callable[[Sequence[int]], None]]:
+    """End PostgreSQL backends by pid, as a server restart or an idle timeout
+    does, and wait until they are gone (by then each has sent its client an error
+    and closed its socket)."""
+    from django.db import connection
+
+    killer = connection.copy()
+
+    def terminate(pids: Sequence[int]) -> None:
+        assert pids, "no backend to terminate"
+        with killer.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", [list(pids)]
+            )
+
+            def gone() -> bool:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                    [list(pids)],
+                )
+                return bool(cursor.fetchone()[0] == 0)
+
+            wait_for(gone, timeout=30, what=f"backends {pids} to end")
+
+    yield terminate
+    killer.close()
 
 
 @pytest.fixture

@@ -191,6 +191,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a health check that makes no round trip on a
+        # healthy connection (webapp/postgresql/base.py).
+        _database["ENGINE"] = "webapp.postgresql"
     _database["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     _database["CONN_HEALTH_CHECKS"] = True
     # The queries of every status poll (webapp.querysets.PreparedQuery) are

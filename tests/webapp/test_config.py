@@ -115,7 +115,7 @@ def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert (loaded["db"], loaded["name"]) == (
-        "django.db.backends.postgresql",
+        "webapp.postgresql",
         "studio",
     )
     assert loaded["broker"] == "redis://cache.example:6379/2"

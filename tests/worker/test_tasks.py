@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -71,6 +72,27 @@ def test_a_pool_process_keeps_its_database_connection_from_task_to_task() -> Non
     connection.close_at = time.monotonic() - 1
     around_a_task()
     assert connection.connection is None
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the SQLite test database lives in memory: Django never closes it",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_process_replaces_a_connection_the_server_ended_between_tasks(
+    terminate_backends: Callable[[Sequence[int]], None],
+) -> None:
+    fixup = DjangoWorkerFixup(app)
+    task = generate_images_task
+    connection.ensure_connection()
+    ended = connection.connection.info.backend_pid
+    signals.task_postrun.send(sender=task, task_id="t", task=task)
+    fixup.on_task_postrun(sender=task)
+    terminate_backends([ended])
+    signals.task_prerun.send(sender=task, task_id="t", task=task)
+    fixup.on_task_prerun(sender=task)
+    assert Job.objects.count() == 0
+    assert connection.connection.info.backend_pid != ended
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, its health check without a round trip (base.py)."""

@@ -1,0 +1,48 @@
+"""Django's PostgreSQL backend, whose health check makes no round trip on a quiet
+connection (``ENGINE = "webapp.postgresql"``, see DATABASES in the settings).
+
+With CONN_HEALTH_CHECKS, Django runs ``SELECT 1`` on a kept connection before the
+first query of each request (and of each Celery task, worker/celery_app.py), so
+that a connection the server closed meanwhile (a restart, ``pg_terminate_backend``,
+an idle timeout) is replaced instead of failing the request. That round trip cost
+a status poll about a tenth of its CPU. A server that ends a connection first
+sends it an error and then end of file, so the socket of a connection it closed
+has something to read, while that of an idle healthy one has nothing; only then
+does this run Django's own check, which also consumes harmless asynchronous
+messages (notices, parameter changes) that make a healthy socket readable.
+
+What neither check can see: a server that vanished without a word (a host or a
+network gone, no FIN); the next query then waits for TCP to give up, as a
+``SELECT 1`` would have.
+"""
+
+from __future__ import annotations
+
+import select
+
+from django.db.backends.postgresql import base
+from psycopg import Error
+from psycopg.pq import TransactionStatus
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        """Usable without a query when idle with nothing to read; otherwise
+        Django's ``SELECT 1`` decides."""
+        return self._is_idle_and_quiet() or super().is_usable()
+
+    def _is_idle_and_quiet(self) -> bool:
+        connection = self.connection
+        if connection is None or (
+            connection.info.transaction_status != TransactionStatus.IDLE
+        ):
+            return False
+        try:
+            socket = connection.fileno()
+        except Error:  # libpq has already seen the connection lost
+            return False
+        # poll() rather than select(): no FD_SETSIZE limit on the descriptor.
+        # It reports hang-ups and errors even when only POLLIN is asked for.
+        readiness = select.poll()
+        readiness.register(socket, select.POLLIN)
+        return not readiness.poll(0)
