@@ -5,11 +5,12 @@ With CONN_HEALTH_CHECKS, Django runs ``SELECT 1`` on a kept connection before th
 first query of each request (and of each Celery task, worker/celery_app.py), so
 that a connection the server closed meanwhile (a restart, ``pg_terminate_backend``,
 an idle timeout) is replaced instead of failing the request. That round trip cost
-a status poll about a tenth of its CPU. A server that ends a connection first
-sends it an error and then end of file, so the socket of a connection it closed
-has something to read, while that of an idle healthy one has nothing; only then
-does this run Django's own check, which also consumes harmless asynchronous
-messages (notices, parameter changes) that make a healthy socket readable.
+a status poll about a twentieth of its CPU, and PostgreSQL a query. A server that
+ends a connection first sends it an error and then end of file, so the socket of
+a connection it closed has something to read, while that of an idle healthy one
+has nothing; only then does this run Django's own check, which also consumes
+harmless asynchronous messages (notices, parameter changes) that make a healthy
+socket readable.
 
 What neither check can see: a server that vanished without a word (a host or a
 network gone, no FIN); the next query then waits for TCP to give up, as a
