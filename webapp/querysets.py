@@ -1,12 +1,11 @@
-"""What every per-owner model's queryset shares, one UPDATE that returns, and a
-query compiled once and run with new values."""
+"""What every per-owner model's queryset shares, and queries and UPDATEs (which may
+return what they wrote) compiled once and run with new values."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 from django.db.models import Expression, sql
 from django.db.models.expressions import Col
@@ -25,52 +24,6 @@ class OwnedQuerySet(models.QuerySet[_M]):
         return self.filter(owner_id=user.pk)
 
 
-def update_returning(
-    queryset: models.QuerySet[_M], returning: Sequence[str], **values: Any
-) -> list[tuple[Any, ...]]:
-    """``queryset.update(**values)`` as one ``UPDATE … RETURNING returning``.
-
-    The new values of the ``returning`` fields in the rows changed, one tuple per
-    row, read by the statement that changed them (no second query can see another
-    writer's update in between), converted as a query would (a JSON field comes
-    back decoded). Django's ``update()`` returns only a count; PostgreSQL and
-    SQLite (3.35 and later) both support RETURNING.
-    """
-    query = queryset.query.chain(sql.UpdateQuery)
-    assert isinstance(query, sql.UpdateQuery)
-    query.add_update_values(values)
-    connection = connections[queryset.db]
-    try:
-        statement, params = query.get_compiler(queryset.db).as_sql()
-    except EmptyResultSet:  # a filter that matches nothing, such as pk__in=[]
-        return []
-    columns = []
-    for name in returning:
-        field = queryset.model._meta.get_field(name)
-        assert isinstance(field, models.Field), f"{name} is not a column"
-        column = field.get_col(queryset.model._meta.db_table)
-        converters = connection.ops.get_db_converters(
-            column
-        ) + column.get_db_converters(connection)
-        columns.append((column, converters))
-    names = ", ".join(
-        connection.ops.quote_name(str(c.target.column)) for c, _ in columns
-    )
-    with (
-        transaction.mark_for_rollback_on_error(using=queryset.db),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(f"{statement} RETURNING {names}", params)
-        rows = cursor.fetchall()
-    return [
-        tuple(
-            _convert(value, column, converters, connection)
-            for value, (column, converters) in zip(row, columns, strict=True)
-        )
-        for row in rows
-    ]
-
-
 def _convert(
     value: Any,
     column: Col | Expression,
@@ -83,7 +36,8 @@ def _convert(
 
 
 class Placeholder(Expression):
-    """A value of ``field`` that a `PreparedQuery` is given each time it runs."""
+    """A value of ``field`` that a prepared statement (`PreparedQuery`,
+    `PreparedUpdate`) is given each time it runs."""
 
     def __init__(self, name: str, field: models.Field[Any, Any]) -> None:
         super().__init__(output_field=field)
@@ -115,24 +69,18 @@ def _preparing_cursor(connection: Any) -> Any:
     return cursor
 
 
-class PreparedQuery:
-    """A ``values()`` queryset compiled to SQL once, then run with new values in
-    place of its placeholders; rows come back as ``values()`` gives them.
+class _PreparedStatement:
+    """SQL compiled once, with `Placeholder` parameters filled in at each run.
 
     Compiling a query (resolving its expressions, writing its SQL) costs the
     Python of a status poll several times what running it does; the SQL of these
-    queries never depends on the values looked up, so it is written once, and
-    PostgreSQL plans it once per connection (`_preparing_cursor`).
+    statements never depends on the values they are run with, so it is written
+    once, and PostgreSQL plans it once per connection (`_preparing_cursor`).
     """
 
-    def __init__(self, queryset: models.QuerySet[Any]) -> None:
-        self.using = queryset.db
-        query = queryset.query
-        if query.selected is None:  # a values() queryset selects its names
-            raise ValueError("A PreparedQuery needs a values() queryset.")
-        self.names = list(query.selected)
-        compiler = query.get_compiler(self.using)
-        self.sql, params = compiler.as_sql()
+    def __init__(self, using: str, statement: str, params: Sequence[Any]) -> None:
+        self.using = using
+        self.sql = statement
         self.params = list(params)
         # A name may stand at several places (an owner's id in each subquery).
         self.placeholders: dict[str, tuple[list[int], models.Field[Any, Any]]] = {}
@@ -146,6 +94,39 @@ class PreparedQuery:
                         f"The placeholder {param.name!r} stands for two fields."
                     )
                 indices.append(index)
+
+    def _execute(self, values: dict[str, Any]) -> Any:
+        """A cursor that ran the statement with these values of the placeholders.
+
+        A value its field cannot take (not a UUID for a UUID field) raises the
+        field's ``ValidationError``, like a ``filter()`` would.
+        """
+        connection = connections[self.using]
+        params = list(self.params)
+        for name, (indices, field) in self.placeholders.items():
+            value = field.get_db_prep_value(field.to_python(values[name]), connection)
+            for index in indices:
+                params[index] = value
+        cursor = _preparing_cursor(connection)
+        try:
+            cursor.execute(self.sql, params)
+        except BaseException:
+            cursor.close()
+            raise
+        return cursor
+
+
+class PreparedQuery(_PreparedStatement):
+    """A ``values()`` queryset compiled to SQL once, then run with new values in
+    place of its placeholders; rows come back as ``values()`` gives them."""
+
+    def __init__(self, queryset: models.QuerySet[Any]) -> None:
+        query = queryset.query
+        if query.selected is None:  # a values() queryset selects its names
+            raise ValueError("A PreparedQuery needs a values() queryset.")
+        self.names = list(query.selected)
+        compiler = query.get_compiler(queryset.db)
+        super().__init__(queryset.db, *compiler.as_sql())
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         # Bound to this thread's connection's operations, which read only the
         # backend's settings (the time zone): the same for every thread.
@@ -157,23 +138,77 @@ class PreparedQuery:
         ]
 
     def first(self, **values: Any) -> dict[str, Any] | None:
-        """The first row for these values of the placeholders, or None.
-
-        A value its field cannot take (not a UUID for a UUID field) raises the
-        field's ``ValidationError``, like a ``filter()`` would.
-        """
-        connection = connections[self.using]
-        params = list(self.params)
-        for name, (indices, field) in self.placeholders.items():
-            value = field.get_db_prep_value(field.to_python(values[name]), connection)
-            for index in indices:
-                params[index] = value
-        with _preparing_cursor(connection) as cursor:
-            cursor.execute(self.sql, params)
+        """The first row for these values of the placeholders, or None."""
+        with self._execute(values) as cursor:
             row = cursor.fetchone()
         if row is None:
             return None
+        connection = connections[self.using]
         row = list(row)
         for index, converters, expression in self.converters:
             row[index] = _convert(row[index], expression, converters, connection)
         return dict(zip(self.names, row, strict=True))
+
+
+class PreparedUpdate(_PreparedStatement):
+    """``queryset.update(**values)`` compiled once, as ``UPDATE … RETURNING
+    returning``; the queryset's filters and the values may hold placeholders.
+
+    `rows` gives the new values of the ``returning`` fields in the rows changed,
+    one tuple per row, read by the statement that changed them (no second query
+    can see another writer's update in between), converted as a query would (a
+    JSON field comes back decoded). Django's ``update()`` returns only a count;
+    PostgreSQL and SQLite (3.35 and later) both support RETURNING. A filter that
+    can match nothing (``pk__in=[]``) raises ``EmptyResultSet``.
+    """
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[Any],
+        returning: Sequence[str] = (),
+        **values: Any,
+    ) -> None:
+        query = queryset.query.chain(sql.UpdateQuery)
+        assert isinstance(query, sql.UpdateQuery)
+        query.add_update_values(values)
+        connection = connections[queryset.db]
+        statement, params = query.get_compiler(queryset.db).as_sql()
+        self.columns = []
+        for name in returning:
+            field = queryset.model._meta.get_field(name)
+            assert isinstance(field, models.Field), f"{name} is not a column"
+            column = field.get_col(queryset.model._meta.db_table)
+            converters = connection.ops.get_db_converters(
+                column
+            ) + column.get_db_converters(connection)
+            self.columns.append((column, converters))
+        if returning:
+            names = ", ".join(
+                connection.ops.quote_name(str(c.target.column)) for c, _ in self.columns
+            )
+            statement = f"{statement} RETURNING {names}"
+        super().__init__(queryset.db, statement, params)
+
+    def count(self, **values: Any) -> int:
+        """Run it with these values of the placeholders: how many rows changed."""
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            self._execute(values) as cursor,
+        ):
+            return int(cursor.rowcount)
+
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        """Run it with these values of the placeholders: the rows it returned."""
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            self._execute(values) as cursor,
+        ):
+            rows = cursor.fetchall()
+        connection = connections[self.using]
+        return [
+            tuple(
+                _convert(value, column, converters, connection)
+                for value, (column, converters) in zip(row, self.columns, strict=True)
+            )
+            for row in rows
+        ]

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import Exists, F
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
-from webapp.querysets import Placeholder, PreparedQuery, update_returning
+from webapp.querysets import Placeholder, PreparedQuery, PreparedUpdate
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_galleries_and_images_for_an_owner(
     ]
 
 
-def test_update_returning_gives_the_new_values_of_the_rows_it_changed(
+def test_a_prepared_update_returns_the_new_values_of_the_rows_it_changed(
     owner: User,
 ) -> None:
     first = Job.objects.create(
@@ -106,24 +106,45 @@ def test_update_returning_gives_the_new_values_of_the_rows_it_changed(
     second = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=4)
     untouched = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, attempts=7)
 
-    returned = update_returning(
+    returned = PreparedUpdate(
         Job.objects.filter(kind=Job.Kind.TRAINING),
         ("attempts", "params", "owner_id"),
         attempts=F("attempts") + 1,
         phase="bumped",
-    )
+    ).rows()
 
     # Converted as a query's values are: the JSON field comes back decoded.
     assert sorted(returned, key=lambda row: row[0]) == [
         (2, {"seed": 1}, owner.pk),
         (5, {}, owner.pk),
     ]
-    assert update_returning(Job.objects.none(), ("attempts",), phase="x") == []
+    with pytest.raises(EmptyResultSet):
+        PreparedUpdate(Job.objects.none(), ("attempts",), phase="x")
     for job, attempts, phase in ((first, 2, "bumped"), (second, 5, "bumped")):
         job.refresh_from_db()
         assert (job.attempts, job.phase) == (attempts, phase)
     untouched.refresh_from_db()
     assert (untouched.attempts, untouched.phase) == (7, "")
+
+
+def test_a_prepared_update_writes_the_values_it_is_run_with(owner: User) -> None:
+    jobs = [
+        Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, attempts=attempts)
+        for attempts in (1, 2, 3)
+    ]
+    update = PreparedUpdate(
+        Job.objects.filter(
+            pk=Placeholder("pk", Job._meta.get_field("id")),
+            attempts__lt=Placeholder("below", Job._meta.get_field("attempts")),
+        ),
+        phase=Placeholder("phase", Job._meta.get_field("phase")),
+    )
+    assert update.count(pk=jobs[0].pk, below=2, phase="first") == 1
+    assert update.count(pk=str(jobs[1].pk), below=2, phase="second") == 0
+    assert update.count(pk=jobs[2].pk, below=9, phase="third") == 1
+    assert [Job.objects.get(pk=job.pk).phase for job in jobs] == ["first", "", "third"]
+    with pytest.raises(ValidationError):
+        update.count(pk="not-a-uuid", below=2, phase="x")
 
 
 def test_a_prepared_query_gives_for_each_value_what_values_gives(

@@ -13,6 +13,7 @@ from django.db import connections, models
 from django.db.models import (
     Case,
     Count,
+    Expression,
     F,
     IntegerField,
     OuterRef,
@@ -287,14 +288,19 @@ class ModelVersion(models.Model):
         return stats
 
 
-def heartbeat_is_stale() -> Q:
-    """A job's heartbeat is older than JOB_STALE_AFTER_SECONDS.
+def stale_after() -> timedelta:
+    """How old a running job's heartbeat may get (JOB_STALE_AFTER_SECONDS)."""
+    return timedelta(seconds=django_settings.JOB_STALE_AFTER_SECONDS)
+
+
+def heartbeat_is_stale(age: timedelta | Expression | None = None) -> Q:
+    """A job's heartbeat is older than ``age`` (by default `stale_after`; a
+    compiled statement passes a `Placeholder` for it).
 
     Judged by the database's clock, which also writes every heartbeat: servers
     whose clocks disagree still agree on which jobs are stale.
     """
-    stale_after = timedelta(seconds=django_settings.JOB_STALE_AFTER_SECONDS)
-    return Q(heartbeat_at__lt=Now() - stale_after)
+    return Q(heartbeat_at__lt=Now() - (stale_after() if age is None else age))
 
 
 @functools.cache

@@ -34,7 +34,7 @@ from uuid import UUID
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import DurationField, F, Max, Q, QuerySet
 from django.db.models.functions import Now
 
 from generator.files import file_sha256
@@ -45,10 +45,16 @@ from generator.training import model_metadata, train_model
 from webapp import logs
 from webapp.gallery.services import create_gallery, gallery_seeds
 from webapp.jobs import dispatch, serving, signals
-from webapp.jobs.models import Job, ModelVersion, heartbeat_is_stale, lock_owner
+from webapp.jobs.models import (
+    Job,
+    ModelVersion,
+    heartbeat_is_stale,
+    lock_owner,
+    stale_after,
+)
 from webapp.jobs.services import dispatch_on_commit
 from webapp.jobs.walks import walk_frames
-from webapp.querysets import update_returning
+from webapp.querysets import Placeholder, PreparedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -167,11 +173,7 @@ def _generate(run: _Run) -> None:
     params = run.params
     # Its checksum finds the model (cached, or checked against it once read): the
     # settings and metrics need not be read and decoded.
-    model_version = (
-        ModelVersion.objects.only("model_sha256")
-        .filter(pk=params["model_version"])
-        .first()
-    )
+    model_version = serving.model_version_checksum(params["model_version"])
     if model_version is None:
         raise serving.ModelUnavailable("The model version no longer exists.")
     # The claim wrote the phase; the line says it as a progress report would.
@@ -269,30 +271,44 @@ def takeover_delay() -> int:
 _FIRST_PHASE = {Job.Kind.TRAINING: "starting", Job.Kind.GENERATION: "loading"}
 
 
-def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
-    """The run that now owns the job, or why there is none."""
+@functools.cache
+def _claim_update() -> PreparedUpdate:
+    """The claim's UPDATE, compiled once per process; the settings it depends on
+    are placeholders, read at each claim."""
     claimable = Q(state=Job.State.QUEUED) | (
-        Q(state=Job.State.RUNNING, cancel_requested=False) & heartbeat_is_stale()
+        Q(state=Job.State.RUNNING, cancel_requested=False)
+        & heartbeat_is_stale(Placeholder("stale_after", DurationField()))
     )
-    # The new attempt number comes back from the UPDATE itself: read afterwards, it
-    # could already be a later claim's.
-    claimed = update_returning(
+    return PreparedUpdate(
         Job.objects.filter(
             claimable,
-            pk=job_id,
-            kind=kind,
-            attempts__lt=settings.JOB_MAX_ATTEMPTS,
+            pk=Placeholder("pk", Job._meta.get_field("id")),
+            kind=Placeholder("kind", Job._meta.get_field("kind")),
+            attempts__lt=Placeholder("max_attempts", Job._meta.get_field("attempts")),
         ),
         ("attempts", "owner_id", "params", "name", "publish_model"),
         state=Job.State.RUNNING,
         attempts=F("attempts") + 1,
         started_at=Now(),
         heartbeat_at=Now(),
-        phase=_FIRST_PHASE[Job.Kind(kind)],
+        phase=Placeholder("phase", Job._meta.get_field("phase")),
         progress=0.0,
         error="",
         # Asked of an earlier run (whose worker then died before handing it back).
         requeue_requested=False,
+    )
+
+
+def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
+    """The run that now owns the job, or why there is none."""
+    # The new attempt number comes back from the UPDATE itself: read afterwards, it
+    # could already be a later claim's.
+    claimed = _claim_update().rows(
+        pk=job_id,
+        kind=kind,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        stale_after=stale_after(),
+        phase=_FIRST_PHASE[Job.Kind(kind)],
     )
     if claimed:
         attempt, owner_id, params, name, publish_model = claimed[0]
@@ -324,6 +340,27 @@ def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
     return RunOutcome.SKIPPED
 
 
+def _attempt_rows(job_id: Any, attempt: Any) -> QuerySet[Job]:
+    """The job's row while this attempt of it runs (values or placeholders)."""
+    return Job.objects.filter(pk=job_id, state=Job.State.RUNNING, attempts=attempt)
+
+
+@functools.cache
+def _success_update() -> PreparedUpdate:
+    """The success's UPDATE (`_Run.succeed`), compiled once per process."""
+    return PreparedUpdate(
+        _attempt_rows(
+            Placeholder("pk", Job._meta.get_field("id")),
+            Placeholder("attempt", Job._meta.get_field("attempts")),
+        ).filter(cancel_requested=False),
+        state=Job.State.SUCCEEDED,
+        progress=1.0,
+        phase="done",
+        finished_at=Now(),
+        heartbeat_at=Now(),
+    )
+
+
 class _Run:
     """One claimed attempt: what it read of the job with its claim, its progress
     reports, cancellation checks and ending."""
@@ -349,9 +386,7 @@ class _Run:
         self.handed_back = False
 
     def _mine(self) -> QuerySet[Job]:
-        return Job.objects.filter(
-            pk=self.job_id, state=Job.State.RUNNING, attempts=self.attempt
-        )
+        return _attempt_rows(self.job_id, self.attempt)
 
     def report(self, phase: str, fraction: float) -> None:
         """Progress callback: write it (throttled) and stop if cancelled."""
@@ -401,18 +436,7 @@ class _Run:
         still owns the job and that no cancellation was asked; if not, it raises
         like a progress report (and the transaction rolls back).
         """
-        succeeded = (
-            self._mine()
-            .filter(cancel_requested=False)
-            .update(
-                state=Job.State.SUCCEEDED,
-                progress=1.0,
-                phase="done",
-                finished_at=Now(),
-                heartbeat_at=Now(),
-            )
-        )
-        if not succeeded:
+        if not _success_update().count(pk=self.job_id, attempt=self.attempt):
             self._stop()
 
     def _end(self, state: str, error: str = "", **columns: Any) -> None:

@@ -95,6 +95,28 @@ def usable_model_version(
     )
 
 
+@functools.cache
+def _checksum_query() -> PreparedQuery:
+    return PreparedQuery(
+        ModelVersion.objects.filter(pk=Placeholder("pk", ModelVersion._meta.pk))
+        .order_by()  # one row: no sort
+        .values("id", "model_sha256")
+    )
+
+
+def model_version_checksum(pk: Any) -> ModelVersion | None:
+    """The model version ``pk`` with only its id and checksum read (enough to find
+    its model in the cache, or check its file once read); None if it is gone.
+
+    One query compiled once per process: the lookup of every generation job.
+    """
+    query = _checksum_query()
+    row = query.first(pk=pk)
+    if row is None:
+        return None
+    return ModelVersion.from_db(query.using, list(row), list(row.values()))
+
+
 def serving_model_version(
     user: AbstractBaseUser | AnonymousUser,
 ) -> ModelVersion | None:
