@@ -3,10 +3,10 @@ return what they wrote) compiled once and run with new values."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Expression, sql
 from django.db.models.expressions import Col
 
@@ -212,3 +212,71 @@ class PreparedUpdate(_PreparedStatement):
             )
             for row in rows
         ]
+
+
+class PreparedInsert:
+    """``bulk_create`` of rows of ``model``'s ``fields``, its SQL compiled once per
+    number of rows, then run with new values (sent apart from the SQL where the
+    connection prepares statements, see `_preparing_cursor`).
+
+    Each value goes through its field's ``get_db_prep_save``, as Django's INSERT
+    does. A field that ``pre_save`` fills in (``auto_now``) is refused: its value
+    would be the caller's to give. The SQL is Django's: on PostgreSQL, several
+    rows of fields that need no placeholder of their own (unlike BinaryField) are
+    one array per column (``UNNEST``).
+    """
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+        self.model = model
+        self.using = router.db_for_write(model)
+        self.fields: list[models.Field[Any, Any]] = []
+        for name in fields:
+            field = model._meta.get_field(name)
+            assert isinstance(field, models.Field), f"{name} is not a column"
+            if getattr(field, "auto_now", False) or getattr(
+                field, "auto_now_add", False
+            ):
+                raise ValueError(f"{name} is filled in by pre_save.")
+            self.fields.append(field)
+        # Number of rows -> (SQL, whether it takes one array per column).
+        self._statements: dict[int, tuple[str, bool]] = {}
+
+    def _statement(self, rows: int) -> tuple[str, bool]:
+        statement = self._statements.get(rows)
+        if statement is None:
+            query = sql.InsertQuery(self.model)
+            # Rows of NULLs read as they are (raw: not through pre_save): the SQL
+            # of literal values depends on their number only.
+            empty = {field.attname: None for field in self.fields}
+            query.insert_values(
+                self.fields, [self.model(**empty) for _ in range(rows)], raw=True
+            )
+            [(text, params)] = query.get_compiler(self.using).as_sql()
+            by_column = isinstance(params[0], list)
+            assert len(params) == len(self.fields) * (1 if by_column else rows)
+            statement = self._statements[rows] = (text, by_column)
+        return statement
+
+    def run(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert these rows, each a value of every field in order."""
+        connection = connections[self.using]
+        values = [
+            [
+                field.get_db_prep_save(value, connection)
+                for field, value in zip(self.fields, row, strict=True)
+            ]
+            for row in rows
+        ]
+        if not values:
+            return
+        text, by_column = self._statement(len(values))
+        params = (
+            [list(column) for column in zip(*values, strict=True)]
+            if by_column
+            else [value for row in values for value in row]
+        )
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            _preparing_cursor(connection) as cursor,
+        ):
+            cursor.execute(text, params)

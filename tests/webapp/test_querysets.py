@@ -13,7 +13,12 @@ from django.db.models import Exists, F
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
-from webapp.querysets import Placeholder, PreparedQuery, PreparedUpdate
+from webapp.querysets import (
+    Placeholder,
+    PreparedInsert,
+    PreparedQuery,
+    PreparedUpdate,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +150,63 @@ def test_a_prepared_update_writes_the_values_it_is_run_with(owner: User) -> None
     assert [Job.objects.get(pk=job.pk).phase for job in jobs] == ["first", "", "third"]
     with pytest.raises(ValidationError):
         update.count(pk="not-a-uuid", below=2, phase="x")
+
+
+def test_a_prepared_insert_writes_the_rows_it_is_run_with(
+    owner: User, django_assert_num_queries: Any
+) -> None:
+    gallery = Gallery.objects.create(
+        owner=owner,
+        job=Job.objects.create(owner=owner, kind=Job.Kind.GENERATION),
+        n_images=6,
+        seed=1,
+    )
+    insert = PreparedInsert(
+        GeneratedImage, ("gallery", "index", "digit", "seed", "png")
+    )
+    batches = [
+        [(gallery.pk, 0, None, 5, b"\x00a"), (gallery.pk, 1, 3, 6, b"b")],
+        [(gallery.pk, 2, 1, 2**40, b"")],
+        [(gallery.pk, 3, None, 0, b"c"), (gallery.pk, 4, 9, 1, b"d")],
+        [(gallery.pk, 5, None, 7, b"e" * 1000)],
+    ]
+    with django_assert_num_queries(len(batches)):
+        for batch in batches:
+            insert.run(batch)
+        insert.run([])
+    rows = GeneratedImage.objects.order_by("index").values_list(
+        "gallery_id", "index", "digit", "seed", "png"
+    )
+    assert [(*row[:4], bytes(row[4])) for row in rows] == [
+        row for batch in batches for row in batch
+    ]
+    with pytest.raises(ValueError, match="zip"):
+        insert.run([(gallery.pk, 6, None, 0)])
+
+
+def test_a_prepared_insert_without_a_binary_field_writes_its_rows(
+    django_assert_num_queries: Any,
+) -> None:
+    # On PostgreSQL, Django sends such rows as one array per column.
+    from django.utils import timezone
+
+    names = ("username", "email", "password", "first_name", "last_name")
+    flags = ("is_superuser", "is_staff", "is_active")
+    insert = PreparedInsert(User, (*names, *flags, "date_joined"))
+    now = timezone.now()
+    users = [("a", "a@example.com"), ("b", ""), ("c", "c@example.com")]
+    with django_assert_num_queries(2):
+        for batch in (users[:2], users[2:]):
+            insert.run(
+                (username, email, "!", "", "", False, False, True, now)
+                for username, email in batch
+            )
+    assert list(User.objects.order_by("username").values_list(*names[:2])) == users
+
+
+def test_a_prepared_insert_refuses_what_pre_save_fills_in() -> None:
+    with pytest.raises(ValueError, match="created_at"):
+        PreparedInsert(Gallery, ("seed", "created_at"))
 
 
 def test_a_prepared_query_gives_for_each_value_what_values_gives(

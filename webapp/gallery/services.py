@@ -3,6 +3,7 @@ the ZIP download."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -15,6 +16,7 @@ from PIL import Image
 
 from generator.render import frames_to_gif, grid_to_png
 from webapp.gallery.models import Gallery, GeneratedImage
+from webapp.querysets import PreparedInsert
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -69,13 +71,18 @@ def create_gallery(
         walk=walk,
     )
     seeds = gallery_seeds(seed, len(pngs)) if walk is None else [seed] * len(pngs)
-    GeneratedImage.objects.bulk_create(
-        GeneratedImage(
-            gallery=gallery, index=index, digit=digit, seed=image_seed, png=png
-        )
+    _images_insert().run(
+        (gallery.pk, index, digit, image_seed, png)
         for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
     )
     return gallery
+
+
+@functools.cache
+def _images_insert() -> PreparedInsert:
+    """The INSERT of a gallery's images, compiled once per process (and number of
+    images: one statement for all on PostgreSQL)."""
+    return PreparedInsert(GeneratedImage, ("gallery", "index", "digit", "seed", "png"))
 
 
 def _images(gallery: Gallery) -> list[GeneratedImage]:
