@@ -3,7 +3,7 @@ return what they wrote) compiled once and run with new values."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.db import connections, models, router, transaction
@@ -33,6 +33,21 @@ def _convert(
     for converter in converters:
         value = converter(value, column, connection)
     return value
+
+
+def _returned_columns(
+    fields: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper
+) -> list[tuple[Col, list[Any]]]:
+    """The columns of ``fields`` a statement returns, each with the converters a
+    query applies to its values."""
+    columns = []
+    for field in fields:
+        column = field.get_col(field.model._meta.db_table)
+        converters = connection.ops.get_db_converters(
+            column
+        ) + column.get_db_converters(connection)
+        columns.append((column, converters))
+    return columns
 
 
 class Placeholder(Expression):
@@ -173,15 +188,12 @@ class PreparedUpdate(_PreparedStatement):
         query.add_update_values(values)
         connection = connections[queryset.db]
         statement, params = query.get_compiler(queryset.db).as_sql()
-        self.columns = []
+        fields = []
         for name in returning:
             field = queryset.model._meta.get_field(name)
             assert isinstance(field, models.Field), f"{name} is not a column"
-            column = field.get_col(queryset.model._meta.db_table)
-            converters = connection.ops.get_db_converters(
-                column
-            ) + column.get_db_converters(connection)
-            self.columns.append((column, converters))
+            fields.append(field)
+        self.columns = _returned_columns(fields, connection)
         if returning:
             names = ", ".join(
                 connection.ops.quote_name(str(c.target.column)) for c, _ in self.columns
@@ -215,29 +227,29 @@ class PreparedUpdate(_PreparedStatement):
 
 
 class PreparedInsert:
-    """``bulk_create`` of rows of ``model``'s ``fields``, its SQL compiled once per
-    number of rows, then run with new values (sent apart from the SQL where the
-    connection prepares statements, see `_preparing_cursor`).
+    """``bulk_create`` of ``model`` objects, its SQL compiled once per number of
+    objects, then run with new ones.
 
-    Each value goes through its field's ``get_db_prep_save``, as Django's INSERT
-    does. A field that ``pre_save`` fills in (``auto_now``) is refused: its value
-    would be the caller's to give. The SQL is Django's: on PostgreSQL, several
-    rows of fields that need no placeholder of their own (unlike BinaryField) are
-    one array per column (``UNNEST``).
+    It does what ``bulk_create`` does (no save signals): each field's value goes
+    through its ``pre_save`` and ``get_db_prep_save``, and the fields the
+    database gives (the primary key) come back from the INSERT's RETURNING onto
+    the objects. The values are sent apart from the SQL where the connection
+    prepares statements (`_preparing_cursor`). The SQL is Django's: on
+    PostgreSQL, several rows of fields that need no placeholder of their own
+    (unlike BinaryField) are one array per column (``UNNEST``).
     """
 
-    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+    def __init__(self, model: type[models.Model]) -> None:
+        opts = model._meta
         self.model = model
         self.using = router.db_for_write(model)
-        self.fields: list[models.Field[Any, Any]] = []
-        for name in fields:
-            field = model._meta.get_field(name)
-            assert isinstance(field, models.Field), f"{name} is not a column"
-            if getattr(field, "auto_now", False) or getattr(
-                field, "auto_now_add", False
-            ):
-                raise ValueError(f"{name} is filled in by pre_save.")
-            self.fields.append(field)
+        # What save() writes of a new object whose primary key the database gives.
+        self.fields = [
+            field
+            for field in opts.local_concrete_fields
+            if field is not opts.auto_field and not field.generated
+        ]
+        self.returning = list(opts.db_returning_fields)
         # Number of rows -> (SQL, whether it takes one array per column).
         self._statements: dict[int, tuple[str, bool]] = {}
 
@@ -251,25 +263,27 @@ class PreparedInsert:
             query.insert_values(
                 self.fields, [self.model(**empty) for _ in range(rows)], raw=True
             )
-            [(text, params)] = query.get_compiler(self.using).as_sql()
+            compiler = query.get_compiler(self.using)
+            compiler.returning_fields = self.returning
+            [(text, params)] = compiler.as_sql()
             by_column = isinstance(params[0], list)
             assert len(params) == len(self.fields) * (1 if by_column else rows)
             statement = self._statements[rows] = (text, by_column)
         return statement
 
-    def run(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Insert these rows, each a value of every field in order."""
+    def run(self, objs: Sequence[models.Model]) -> None:
+        """Insert these new objects, and set what the database gave them."""
+        if not objs:
+            return
         connection = connections[self.using]
         values = [
             [
-                field.get_db_prep_save(value, connection)
-                for field, value in zip(self.fields, row, strict=True)
+                field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+                for field in self.fields
             ]
-            for row in rows
+            for obj in objs
         ]
-        if not values:
-            return
-        text, by_column = self._statement(len(values))
+        text, by_column = self._statement(len(objs))
         params = (
             [list(column) for column in zip(*values, strict=True)]
             if by_column
@@ -280,3 +294,14 @@ class PreparedInsert:
             _preparing_cursor(connection) as cursor,
         ):
             cursor.execute(text, params)
+            rows = cursor.fetchall()
+        columns = _returned_columns(self.returning, connection)
+        for obj, row in zip(objs, rows, strict=True):
+            for (column, converters), value in zip(columns, row, strict=True):
+                setattr(
+                    obj,
+                    column.target.attname,
+                    _convert(value, column, converters, connection),
+                )
+            obj._state.adding = False
+            obj._state.db = self.using

@@ -152,61 +152,58 @@ def test_a_prepared_update_writes_the_values_it_is_run_with(owner: User) -> None
         update.count(pk="not-a-uuid", below=2, phase="x")
 
 
-def test_a_prepared_insert_writes_the_rows_it_is_run_with(
+def test_a_prepared_insert_writes_what_bulk_create_would(
     owner: User, django_assert_num_queries: Any
 ) -> None:
-    gallery = Gallery.objects.create(
-        owner=owner,
-        job=Job.objects.create(owner=owner, kind=Job.Kind.GENERATION),
-        n_images=6,
-        seed=1,
-    )
-    insert = PreparedInsert(
-        GeneratedImage, ("gallery", "index", "digit", "seed", "png")
-    )
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION)
+    gallery = Gallery(owner=owner, job=job, n_images=6, seed=1, walk={"to": 3})
+    PreparedInsert(Gallery).run([gallery])
+    assert not gallery._state.adding
+    stored = Gallery.objects.get(pk=gallery.pk)
+    # Defaults, and created_at from pre_save (auto_now_add), as a save() gives.
+    assert (stored.job_id, stored.name, stored.walk) == (job.pk, "", {"to": 3})
+    assert stored.created_at == gallery.created_at is not None
+
+    insert = PreparedInsert(GeneratedImage)
     batches = [
-        [(gallery.pk, 0, None, 5, b"\x00a"), (gallery.pk, 1, 3, 6, b"b")],
-        [(gallery.pk, 2, 1, 2**40, b"")],
-        [(gallery.pk, 3, None, 0, b"c"), (gallery.pk, 4, 9, 1, b"d")],
-        [(gallery.pk, 5, None, 7, b"e" * 1000)],
+        [(0, None, 5, b"\x00a"), (1, 3, 6, b"b")],
+        [(2, 1, 2**40, b"")],
+        [(3, None, 0, b"c"), (4, 9, 1, b"d")],
+        [(5, None, 7, b"e" * 1000)],
     ]
+    images = []
     with django_assert_num_queries(len(batches)):
         for batch in batches:
-            insert.run(batch)
+            objs = [
+                GeneratedImage(gallery=gallery, index=index, digit=d, seed=s, png=p)
+                for index, d, s, p in batch
+            ]
+            insert.run(objs)
+            images += objs
         insert.run([])
     rows = GeneratedImage.objects.order_by("index").values_list(
-        "gallery_id", "index", "digit", "seed", "png"
+        "pk", "index", "digit", "seed", "png"
     )
     assert [(*row[:4], bytes(row[4])) for row in rows] == [
-        row for batch in batches for row in batch
+        (image.pk, *values)
+        for image, values in zip(
+            images, [row for batch in batches for row in batch], strict=True
+        )
     ]
-    with pytest.raises(ValueError, match="zip"):
-        insert.run([(gallery.pk, 6, None, 0)])
 
 
-def test_a_prepared_insert_without_a_binary_field_writes_its_rows(
+def test_a_prepared_insert_without_a_binary_field_writes_its_objects(
     django_assert_num_queries: Any,
 ) -> None:
     # On PostgreSQL, Django sends such rows as one array per column.
-    from django.utils import timezone
-
-    names = ("username", "email", "password", "first_name", "last_name")
-    flags = ("is_superuser", "is_staff", "is_active")
-    insert = PreparedInsert(User, (*names, *flags, "date_joined"))
-    now = timezone.now()
-    users = [("a", "a@example.com"), ("b", ""), ("c", "c@example.com")]
+    insert = PreparedInsert(User)
+    users = [User(username=name, email=f"{name}@example.com") for name in "abc"]
     with django_assert_num_queries(2):
-        for batch in (users[:2], users[2:]):
-            insert.run(
-                (username, email, "!", "", "", False, False, True, now)
-                for username, email in batch
-            )
-    assert list(User.objects.order_by("username").values_list(*names[:2])) == users
-
-
-def test_a_prepared_insert_refuses_what_pre_save_fills_in() -> None:
-    with pytest.raises(ValueError, match="created_at"):
-        PreparedInsert(Gallery, ("seed", "created_at"))
+        insert.run(users[:2])
+        insert.run(users[2:])
+    assert list(User.objects.order_by("username").values_list("pk", "email")) == [
+        (user.pk, user.email) for user in users
+    ]
 
 
 def test_a_prepared_query_gives_for_each_value_what_values_gives(

@@ -55,7 +55,7 @@ def create_gallery(
     With ``evaluate``, the gallery waits in the ``pending`` evaluation state for
     the ``gallery.evaluate`` task that the caller queues once this is committed.
     """
-    gallery = Gallery.objects.create(
+    gallery = Gallery(
         owner_id=owner_id,
         job_id=job_id,
         model_version=model_version,
@@ -70,19 +70,23 @@ def create_gallery(
         mode=Gallery.Mode.SAMPLES if walk is None else Gallery.Mode.WALK,
         walk=walk,
     )
+    _insert(Gallery).run([gallery])
     seeds = gallery_seeds(seed, len(pngs)) if walk is None else [seed] * len(pngs)
-    _images_insert().run(
-        (gallery.pk, index, digit, image_seed, png)
-        for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
+    _insert(GeneratedImage).run(
+        [
+            GeneratedImage(
+                gallery=gallery, index=index, digit=digit, seed=image_seed, png=png
+            )
+            for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
+        ]
     )
     return gallery
 
 
 @functools.cache
-def _images_insert() -> PreparedInsert:
-    """The INSERT of a gallery's images, compiled once per process (and number of
-    images: one statement for all on PostgreSQL)."""
-    return PreparedInsert(GeneratedImage, ("gallery", "index", "digit", "seed", "png"))
+def _insert(model: type[Gallery] | type[GeneratedImage]) -> PreparedInsert:
+    """A gallery's INSERTs, compiled once per process (and number of rows)."""
+    return PreparedInsert(model)
 
 
 def _images(gallery: Gallery) -> list[GeneratedImage]:
