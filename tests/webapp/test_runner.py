@@ -282,6 +282,35 @@ def test_jobs_at_the_attempt_limit_are_not_taken_over(
     assert not ModelVersion.objects.exists()
 
 
+def test_each_claim_reads_the_attempt_limit_and_stale_age_anew(
+    owner: User, make_model_version: Any, settings: SettingsWrapper
+) -> None:
+    model_version = make_model_version(owner)
+    # A first run, with the settings as they are (the claim compiled by now).
+    first = generation_job(owner, model_version)
+    assert runner.run_generation_job(first.pk) is runner.RunOutcome.RAN
+    minutes_ago = timezone.now() - timedelta(minutes=10)
+
+    def running(attempts: int) -> Job:
+        job = generation_job(owner, model_version)
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.RUNNING, attempts=attempts, heartbeat_at=minutes_ago
+        )
+        return job
+
+    settings.JOB_STALE_AFTER_SECONDS = 3600
+    assert runner.run_generation_job(running(1).pk) is runner.RunOutcome.BUSY
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    assert runner.run_generation_job(running(1).pk) is runner.RunOutcome.RAN
+    settings.JOB_MAX_ATTEMPTS = 2
+    assert runner.run_generation_job(running(2).pk) is runner.RunOutcome.SKIPPED
+    settings.JOB_MAX_ATTEMPTS = 3
+    taken_over = running(2)
+    assert runner.run_generation_job(taken_over.pk) is runner.RunOutcome.RAN
+    taken_over.refresh_from_db()
+    assert (taken_over.state, taken_over.attempts) == (Job.State.SUCCEEDED, 3)
+
+
 def test_cancel_requested_during_training_stops_it(
     owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
