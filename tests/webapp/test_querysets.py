@@ -266,6 +266,23 @@ def test_a_prepared_query_needs_a_values_queryset() -> None:
         PreparedQuery(Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)))
 
 
+def test_the_query_log_shows_the_statements_of_prepared_queries(
+    owner: User, make_job: Any
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    job = make_job(owner)
+    prepared = PreparedQuery(
+        Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)).values("id")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):  # prepared by PostgreSQL from the first on
+            assert prepared.first(pk=job.pk) == {"id": job.pk}
+    logged = [query["sql"] for query in queries.captured_queries]
+    assert len(logged) == 3
+    assert all(sql.startswith('SELECT "jobs_job"."id"') for sql in logged), logged
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
 )

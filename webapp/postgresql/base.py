@@ -20,13 +20,32 @@ network gone, no FIN); the next query then waits for TCP to give up, as a
 from __future__ import annotations
 
 import select
+from typing import Any
 
-from django.db.backends.postgresql import base
-from psycopg import Error
+from django.db.backends.postgresql import base, operations
+from psycopg import Error, errors
 from psycopg.pq import TransactionStatus
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        """The statement as run, for Django's query log (DEBUG, captured queries).
+
+        A statement sent with its values apart (webapp.querysets' prepared ones)
+        is written out as Django writes every statement under server-side binding:
+        psycopg keeps the text only of statements it does not prepare.
+        """
+        if isinstance(cursor, base.ServerBindingCursor):
+            try:
+                return str(self.compose_sql(sql, params))
+            except errors.DataError:  # a value it cannot write out: the statement
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         """Usable without a query when idle with nothing to read; otherwise
         Django's ``SELECT 1`` decides."""
