@@ -40,7 +40,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
-	$(PY) -m mypy generator webapp worker deploy/run.py deploy/ci/compose-smoke deploy/ci/compose_smoke
+	$(PY) -m mypy generator webapp worker bench deploy/run.py deploy/ci/compose-smoke deploy/ci/compose_smoke
 	env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -q --doctest-modules generator
 	mkdir -p artifacts

@@ -66,7 +66,7 @@ def one_run(size: int, grid_size: int, before: bool) -> dict[str, Any]:
     from generator.training import train_model, training_subset
 
     grid = {"start": 0.1, "stop": 10.0, "num": grid_size}
-    data = {"bandwidth_grid": grid}
+    data: dict[str, Any] = {"bandwidth_grid": grid}
     data.update({"dataset": "digits"} if size == DIGITS else {"n_train": size})
     settings = validate_settings(data)
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--one", type=int, nargs=2, metavar=("SIZE", "GRID"))
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one_run(*args.one, args.before)))
+        size, grid_size = args.one
+        print(json.dumps(one_run(size, grid_size, args.before)))
         return 0
     by_size, by_grid = curves(args.sizes, args.grids, before=args.before)
     for result in (*by_size, *by_grid):

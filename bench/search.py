@@ -46,7 +46,8 @@ def read_images(path: Path, n_images: int) -> np.ndarray:
             f"{path}: not an IDX image file ({images.dtype}, {images.shape})"
         )
     chosen = images[:n_images]
-    return chosen.reshape(len(chosen), -1) / 255.0
+    pixels: np.ndarray = chosen.reshape(len(chosen), -1).astype(np.float64)
+    return pixels / 255.0
 
 
 def synthetic(n_samples: int, n_features: int, seed: int = 0) -> np.ndarray:

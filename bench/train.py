@@ -88,7 +88,7 @@ def notebook_baseline(
         f"notebook pipeline, {n_train} images: ~{estimate:.1f} s "
         f"(ESTIMATED: time ~ n^{exponent:.2f})"
     )
-    return estimate
+    return float(estimate)
 
 
 def timed(function: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
