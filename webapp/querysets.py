@@ -110,8 +110,10 @@ class _PreparedStatement:
                     )
                 indices.append(index)
 
-    def _execute(self, values: dict[str, Any]) -> Any:
-        """A cursor that ran the statement with these values of the placeholders.
+    def _params(self, values: dict[str, Any]) -> list[Any] | None:
+        """The statement's parameters, these values in place of the placeholders;
+        None if an integer is beyond its column's range: no row can match it (a
+        placeholder stands where a filter compares, and a filter finds nothing).
 
         A value its field cannot take (not a UUID for a UUID field) raises the
         field's ``ValidationError``, like a ``filter()`` would.
@@ -119,10 +121,22 @@ class _PreparedStatement:
         connection = connections[self.using]
         params = list(self.params)
         for name, (indices, field) in self.placeholders.items():
-            value = field.get_db_prep_value(field.to_python(values[name]), connection)
+            value = field.to_python(values[name])
+            low, high = connection.ops.integer_field_ranges.get(
+                field.get_internal_type(), (None, None)
+            )
+            if isinstance(value, int) and (
+                (low is not None and value < low) or (high is not None and value > high)
+            ):
+                return None
+            value = field.get_db_prep_value(value, connection)
             for index in indices:
                 params[index] = value
-        cursor = _preparing_cursor(connection)
+        return params
+
+    def _execute(self, params: list[Any]) -> Any:
+        """A cursor that ran the statement with these parameters (`_params`)."""
+        cursor = _preparing_cursor(connections[self.using])
         try:
             cursor.execute(self.sql, params)
         except BaseException:
@@ -154,7 +168,10 @@ class PreparedQuery(_PreparedStatement):
 
     def first(self, **values: Any) -> dict[str, Any] | None:
         """The first row for these values of the placeholders, or None."""
-        with self._execute(values) as cursor:
+        params = self._params(values)
+        if params is None:
+            return None
+        with self._execute(params) as cursor:
             row = cursor.fetchone()
         if row is None:
             return None
@@ -203,17 +220,23 @@ class PreparedUpdate(_PreparedStatement):
 
     def count(self, **values: Any) -> int:
         """Run it with these values of the placeholders: how many rows changed."""
+        params = self._params(values)
+        if params is None:
+            return 0
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
-            self._execute(values) as cursor,
+            self._execute(params) as cursor,
         ):
             return int(cursor.rowcount)
 
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
         """Run it with these values of the placeholders: the rows it returned."""
+        params = self._params(values)
+        if params is None:
+            return []
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
-            self._execute(values) as cursor,
+            self._execute(params) as cursor,
         ):
             rows = cursor.fetchall()
         connection = connections[self.using]

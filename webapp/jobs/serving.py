@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import BinaryField
 from django.db.models.functions import Length, Substr
 
@@ -76,16 +76,7 @@ def usable_model_version(
     once per process: the lookup of every submission.
     """
     query = _usable_model_version_query()
-    field = ModelVersion._meta.pk
-    assert field is not None
-    value = field.to_python(pk)
-    # Beyond the column's range no row can match (SQLite would refuse the value).
-    low, high = connections[query.using].ops.integer_field_range(
-        field.get_internal_type()
-    )
-    if (low is not None and value < low) or (high is not None and value > high):
-        return None
-    row = query.first(user_id=user.pk, pk=value)
+    row = query.first(user_id=user.pk, pk=pk)
     if row is None:
         return None
     return ModelVersion.from_db(
