@@ -190,9 +190,12 @@ class ModelVersionQuerySet(OwnedQuerySet["ModelVersion"]):
             visible |= Q(owner_id=user_id)
         return self.filter(visible)
 
+    # The field that holds a version's model file: megabytes of bytes.
+    FILE_FIELD = "model_file"
+
     def without_file(self) -> ModelVersionQuerySet:
-        """Leave the model file (megabytes of bytes) in the database."""
-        return self.defer("model_file")
+        """Leave the model file in the database."""
+        return self.defer(self.FILE_FIELD)
 
 
 class ModelVersion(models.Model):

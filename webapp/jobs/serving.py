@@ -20,7 +20,7 @@ from generator.files import file_sha256
 from generator.io import load_model
 from generator.model import ImageGenerator
 from generator.render import image_to_png
-from webapp.jobs.models import ModelVersion, lock_owner
+from webapp.jobs.models import ModelVersion, ModelVersionQuerySet, lock_owner
 from webapp.querysets import Placeholder, PreparedQuery
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ MODEL_FILE_CHUNK_BYTES = 1 << 20
 _FIELDS_WITHOUT_FILE = [
     field.attname
     for field in ModelVersion._meta.concrete_fields
-    if field.name != "model_file"
+    if field.name != ModelVersionQuerySet.FILE_FIELD
 ]
 
 
