@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from webapp.accounts.authentication import TokenAuthentication
 from webapp.gallery.models import Gallery
 from webapp.jobs.models import Job
 
@@ -42,6 +43,64 @@ def test_a_poll_with_a_token_costs_at_most_two_queries(
         2 if state == Job.State.QUEUED else None,
     )
     assert len(queries) <= 2, [query["sql"] for query in queries]
+
+
+def test_a_token_poll_of_ones_own_job_reads_token_user_and_job_in_one_query(
+    token_client: APIClient, owner: User, make_job: Any
+) -> None:
+    job = make_job(owner)
+    with CaptureQueriesContext(connection) as queries:
+        response = token_client.get(f"/api/v1/jobs/{job.pk}")
+    assert response.status_code == 200
+    assert response.json()["id"] == str(job.pk)
+    assert len(queries) == 1, [query["sql"] for query in queries]
+    # Signed in as DRF's token authentication would have.
+    request = response.renderer_context["request"]
+    assert (request.user, request.auth) == (owner, Token.objects.get(user=owner))
+    assert isinstance(request.successful_authenticator, TokenAuthentication)
+    assert response.wsgi_request.user == owner
+
+
+def test_a_token_poll_of_a_job_not_ones_own_costs_at_most_two_queries(
+    token_client: APIClient, other_user: User, make_job: Any
+) -> None:
+    theirs = make_job(other_user)
+    for job_id in (theirs.pk, uuid.uuid4(), "not-a-uuid"):
+        with CaptureQueriesContext(connection) as queries:
+            response = token_client.get(f"/api/v1/jobs/{job_id}")
+        assert response.status_code == 404
+        assert len(queries) <= 2, [query["sql"] for query in queries]
+
+
+def test_a_poll_signed_in_by_session_reads_the_job_as_with_a_token(
+    owner: User, other_user: User, make_job: Any
+) -> None:
+    mine, theirs = make_job(owner), make_job(other_user)
+    client = APIClient()
+    client.force_login(owner)
+    assert client.get(f"/api/v1/jobs/{mine.pk}").json()["id"] == str(mine.pk)
+    assert client.get(f"/api/v1/jobs/{theirs.pk}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        ("Token", "Invalid token header. No credentials provided."),
+        (
+            "Token a b",
+            "Invalid token header. Token string should not contain spaces.",
+        ),
+        ("Token unknown", "Invalid token."),
+    ],
+)
+def test_a_poll_with_a_malformed_or_unknown_token_is_drfs_401(
+    owner: User, make_job: Any, header: str, detail: str
+) -> None:
+    job = make_job(owner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(f"/api/v1/jobs/{job.pk}")
+    assert (response.status_code, response.json()) == (401, {"detail": detail})
 
 
 def test_a_poll_with_a_revoked_token_is_a_401(

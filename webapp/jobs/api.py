@@ -168,9 +168,19 @@ class JobViewSet(
     def get_queryset(self) -> QuerySet[Job]:
         return Job.objects.for_owner(self.request.user).with_results()
 
+    # A token poll's (read, job), read with its credentials (`polling.token_poll`).
+    _token_poll: tuple[bool, dict[str, Any] | None] = (False, None)
+
+    def perform_authentication(self, request: Request) -> None:
+        if self.action == "retrieve":
+            self._token_poll = polling.token_poll(request, self.kwargs["pk"])
+        super().perform_authentication(request)
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """One of your jobs: poll it for its state and progress."""
-        job = polling.owned_job(request.user.pk, kwargs["pk"])
+        read, job = self._token_poll
+        if not read:
+            job = polling.owned_job(request.user.pk, kwargs["pk"])
         if job is None:
             raise Http404
         return Response(polling.job_data(job, request))
