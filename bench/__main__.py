@@ -91,7 +91,8 @@ def generation_figures() -> None:
     ratio = statistics.median(job.seconds) / statistics.median(floor.seconds)
     _indented(f"=> p50 {ratio:.1f} x the Celery ping's")
     _indented(f"peak RSS of the generation worker process: {peak:.0f} MB")
-    _indented(generation.throughput(200, 16, 10, 2))
+    for line in generation.throughput(200, 16, 10, 2).splitlines():
+        _indented(line)
 
 
 def page_figures() -> None:

@@ -10,7 +10,10 @@ DATABASE_URL and REDIS_URL (PostgreSQL and a Redis database this may fill):
    (``app.control.ping``), as often.
 2. The same number of jobs from ``--clients`` (10) concurrent clients, with
    ``--throughput-workers`` (2) worker processes: jobs/s from the first submission
-   to the last success, and that none was lost or duplicated.
+   to the last success, and that none was lost or duplicated; and the CPU time
+   each job cost the web workers, the Celery worker and PostgreSQL (what a busy,
+   shared machine changes least), with the rate the machine's cores would allow
+   at that cost.
 
     python -m bench.generation [--jobs 200]
 """
@@ -36,7 +39,14 @@ from bench.load import (
     running,
     wait_until_up,
 )
-from bench.polling import SERVER_ENV, children_peak_rss_mb, gunicorn_command
+from bench.polling import (
+    SERVER_ENV,
+    children,
+    children_peak_rss_mb,
+    cpu_seconds,
+    database_backend_pids,
+    gunicorn_command,
+)
 
 BENCH_ENV = {
     **SERVER_ENV,
@@ -78,6 +88,16 @@ class Stack:
     base_url: str
     worker_name: str
     worker_pid: int
+    web_pid: int
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by the web workers, the Celery worker (its main
+        process and pool) and the database's server processes, by name."""
+        return {
+            "web": cpu_seconds(children(self.web_pid)),
+            "Celery": cpu_seconds([self.worker_pid, *children(self.worker_pid)]),
+            "PostgreSQL": cpu_seconds(database_backend_pids()),
+        }
 
 
 @contextmanager
@@ -88,9 +108,9 @@ def stack(worker_concurrency: int) -> Iterator[Stack]:
     name = f"bench-{port}@localhost"
     env = {**os.environ, **BENCH_ENV}
     commands = [gunicorn_command(port, 2), worker_command(worker_concurrency, name)]
-    with running(commands, env) as (_, worker):
+    with running(commands, env) as (web, worker):
         wait_until_up(base_url, timeout=60)
-        yield Stack(base_url, name, worker.pid)
+        yield Stack(base_url, name, worker.pid, web.pid)
 
 
 def one_job(
@@ -163,7 +183,8 @@ def latency(
 def throughput(
     jobs: int, images: int, clients: int, workers: int, poll_interval: float = 0.0
 ) -> str:
-    """``jobs`` jobs from ``clients`` clients; a line with jobs/s and the tally."""
+    """``jobs`` jobs from ``clients`` clients: a line with jobs/s and the tally,
+    and one with the CPU time each job cost."""
     tokens, public_model = prepare(clients)
     with stack(workers) as running_stack:
         base_url = running_stack.base_url
@@ -176,17 +197,26 @@ def throughput(
                 for seed in range(index, jobs, clients)
             ]
 
+        before = running_stack.cpu_seconds()
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             results = [r for rs in pool.map(client, range(clients)) for r in rs]
         elapsed = time.perf_counter() - started
+        after = running_stack.cpu_seconds()
     succeeded = sum(state == "succeeded" for _, state, _ in results)
     distinct = len({job_id for _, _, job_id in results})
+    per_job = {name: 1e3 * (after[name] - before[name]) / jobs for name in after}
+    total = sum(per_job.values())
     return (
         f"{jobs} jobs from {clients} clients, {workers} worker processes: "
         f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded "
         f"({distinct} distinct jobs); p50 "
-        f"{statistics.median(r[0] for r in results) * 1000:.0f} ms per job"
+        f"{statistics.median(r[0] for r in results) * 1000:.0f} ms per job\n"
+        "CPU per job: "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_job.items())
+        + f" (total {total:.1f} ms: {os.cpu_count()} cores allow "
+        f"{1e3 * (os.cpu_count() or 1) / total:.0f} jobs/s at that, the client's "
+        "own CPU aside)"
     )
 
 
