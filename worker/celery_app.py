@@ -9,6 +9,7 @@ settings' LOGGING too (LOG_FORMAT=json|text), with each task's id on its lines.
 
 from __future__ import annotations
 
+import gc
 import logging.config
 import os
 from typing import Any
@@ -32,6 +33,15 @@ def _prepare_evaluation(sender: Any, **kwargs: Any) -> None:
 
     if settings.GALLERY_EVALUATION and settings.EVALUATION_PREPARE_DATASETS:
         app.send_task(task_names.PREPARE_EVALUATION)
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def freeze_loaded_objects(**kwargs: Any) -> None:
+    """Once the worker (or a pool process) has loaded Django and the tasks, keep
+    those long-lived objects out of the garbage collector's full collections,
+    which walked them all: a pause of tens of milliseconds in a job's run."""
+    gc.freeze()
 
 
 @signals.setup_logging.connect  # type: ignore[untyped-decorator]
