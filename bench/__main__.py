@@ -85,11 +85,12 @@ def polling_figures() -> None:
 
 
 def generation_figures() -> None:
-    job, floor, peak = generation.latency(200, 16)
+    job, floor, peak, where = generation.latency(200, 16)
     _indented(job.line())
     _indented(floor.line())
     ratio = statistics.median(job.seconds) / statistics.median(floor.seconds)
     _indented(f"=> p50 {ratio:.1f} x the Celery ping's")
+    _indented(where)
     _indented(f"peak RSS of the generation worker process: {peak:.0f} MB")
     for line in generation.throughput(200, 16, 10, 2).splitlines():
         _indented(line)

@@ -25,7 +25,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,20 +113,32 @@ def stack(worker_concurrency: int) -> Iterator[Stack]:
         yield Stack(base_url, name, worker.pid, web.pid)
 
 
+@dataclass(frozen=True)
+class JobRun:
+    """One job as its client saw it."""
+
+    seconds: float  # submission to the poll that saw it finished
+    submit_seconds: float  # the submission's POST alone
+    state: str
+    job_id: str
+
+
 def one_job(
     base_url: str, token: str, body: dict[str, object], poll_interval: float = 0.0
-) -> tuple[float, str, str]:
+) -> JobRun:
     """Submit and poll, ``poll_interval`` seconds apart (none: without pause),
-    until finished: (seconds, final state, id)."""
+    until finished."""
     started = time.perf_counter()
     answer = call(base_url, "POST", "/api/v1/generations", token=token, body=body)
     if answer.status != 202:
         raise RuntimeError(f"submission refused: {answer.status} {answer.body}")
+    submitted = time.perf_counter() - started
     path = f"/api/v1/jobs/{answer.body['id']}"
     while True:
         state = call(base_url, "GET", path, token=token).body["state"]
         if state in ("succeeded", "failed", "cancelled"):
-            return time.perf_counter() - started, state, answer.body["id"]
+            seconds = time.perf_counter() - started
+            return JobRun(seconds, submitted, state, answer.body["id"])
         if time.perf_counter() - started > 60:
             raise TimeoutError(f"{path} still {state} after 60 s")
         time.sleep(poll_interval)
@@ -154,11 +166,44 @@ def wait_for_model(public_model: object, timeout: float = 300.0) -> int:
     return int(model_id)
 
 
+def breakdown(runs: Sequence[JobRun]) -> str:
+    """Where the jobs' time went, medians: the POST; from the job's row written
+    to the worker's claim, and on to its result (the database's timestamps); and
+    from the POST's answer to the poll that saw the job finished."""
+    from django.db.models import DurationField, ExpressionWrapper, F
+    from django.db.models.expressions import CombinedExpression
+
+    from webapp.jobs.models import Job
+
+    def interval(start: str, end: str) -> ExpressionWrapper[CombinedExpression]:
+        return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+
+    intervals = list(
+        Job.objects.filter(pk__in=[run.job_id for run in runs]).values_list(
+            interval("created_at", "started_at"), interval("started_at", "finished_at")
+        )
+    )
+
+    def median_ms(values: Iterable[float]) -> float:
+        return 1e3 * statistics.median(values)
+
+    return (
+        "where a job's time goes (medians): the POST "
+        f"{median_ms(run.submit_seconds for run in runs):.1f} ms; row written -> "
+        "claimed by the worker "
+        f"{median_ms(queued.total_seconds() for queued, _ in intervals):.1f} ms; "
+        "claimed -> result written "
+        f"{median_ms(running.total_seconds() for _, running in intervals):.1f} ms; "
+        "POST answered -> seen finished "
+        f"{median_ms(run.seconds - run.submit_seconds for run in runs):.1f} ms"
+    )
+
+
 def latency(
     jobs: int, images: int, poll_interval: float = 0.0
-) -> tuple[Latencies, Latencies, float]:
-    """Jobs one at a time with one worker process, the ping floor, and the peak
-    RSS of the worker process (MB)."""
+) -> tuple[Latencies, Latencies, float, str]:
+    """Jobs one at a time with one worker process, the ping floor, the peak RSS
+    of the worker process (MB) and where the jobs' time went (`breakdown`)."""
     tokens, public_model = prepare(1)
     with stack(1) as running_stack:
         base_url = running_stack.base_url
@@ -169,14 +214,17 @@ def latency(
             one_job(base_url, tokens[0], {**body, "seed": seed}, poll_interval)
             for seed in range(jobs)
         ]
-        if any(state != "succeeded" for _, state, _ in results):
+        if any(run.state != "succeeded" for run in results):
             raise RuntimeError("a generation job did not succeed")
         floor = ping_round_trips(running_stack.worker_name, jobs)
         peak = children_peak_rss_mb(running_stack.worker_pid)
     return (
-        Latencies(f"{images}-image job, submit -> succeeded", [r[0] for r in results]),
+        Latencies(
+            f"{images}-image job, submit -> succeeded", [r.seconds for r in results]
+        ),
         Latencies("no-op Celery round trip (control ping)", floor),
         peak,
+        breakdown(results),
     )
 
 
@@ -191,7 +239,7 @@ def throughput(
         body = {"model_version": wait_for_model(public_model), "n_images": images}
         one_job(base_url, tokens[0], {**body, "seed": 0})  # warm up
 
-        def client(index: int) -> list[tuple[float, str, str]]:
+        def client(index: int) -> list[JobRun]:
             return [
                 one_job(base_url, tokens[index], {**body, "seed": seed}, poll_interval)
                 for seed in range(index, jobs, clients)
@@ -203,15 +251,15 @@ def throughput(
             results = [r for rs in pool.map(client, range(clients)) for r in rs]
         elapsed = time.perf_counter() - started
         after = running_stack.cpu_seconds()
-    succeeded = sum(state == "succeeded" for _, state, _ in results)
-    distinct = len({job_id for _, _, job_id in results})
+    succeeded = sum(run.state == "succeeded" for run in results)
+    distinct = len({run.job_id for run in results})
     per_job = {name: 1e3 * (after[name] - before[name]) / jobs for name in after}
     total = sum(per_job.values())
     return (
         f"{jobs} jobs from {clients} clients, {workers} worker processes: "
         f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded "
         f"({distinct} distinct jobs); p50 "
-        f"{statistics.median(r[0] for r in results) * 1000:.0f} ms per job\n"
+        f"{statistics.median(r.seconds for r in results) * 1000:.0f} ms per job\n"
         "CPU per job: "
         + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_job.items())
         + f" (total {total:.1f} ms: {os.cpu_count()} cores allow "
@@ -236,9 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     require_services(parser)
     os.environ.update(BENCH_ENV)
     poll_interval = args.poll_interval / 1000
-    job, floor, peak = latency(args.jobs, args.images, poll_interval)
+    job, floor, peak, where = latency(args.jobs, args.images, poll_interval)
     print(job.line())
     print(floor.line())
+    print(where)
     print(f"peak RSS of the generation worker process: {peak:.0f} MB")
     print(
         throughput(

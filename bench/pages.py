@@ -127,12 +127,12 @@ def measure(repeats: int) -> list[PageLoad]:
             "model_version": wait_for_model(public_model),
             "n_images": 256,
         }
-        _, _, job_id = one_job(base_url, token, body)
+        job_id = one_job(base_url, token, body).job_id
         mnist_body: dict[str, object] = {
             "model_version": train(base_url, token),
             "n_images": 256,
         }
-        _, _, mnist_job_id = one_job(base_url, token, mnist_body)
+        mnist_job_id = one_job(base_url, token, mnist_body).job_id
         galleries = [
             call(base_url, "GET", f"/api/v1/jobs/{job}", token=token).body["gallery"]
             for job in (job_id, mnist_job_id)
