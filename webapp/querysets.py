@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.db import connections, models, router, transaction
 from django.db.models import Expression, sql
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, DatabaseDefault
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -255,22 +255,30 @@ class PreparedInsert:
 
     It does what ``bulk_create`` does (no save signals): each field's value goes
     through its ``pre_save`` and ``get_db_prep_save``, and the fields the
-    database gives (the primary key) come back from the INSERT's RETURNING onto
-    the objects. The values are sent apart from the SQL where the connection
-    prepares statements (`_preparing_cursor`). The SQL is Django's: on
-    PostgreSQL, several rows of fields that need no placeholder of their own
-    (unlike BinaryField) are one array per column (``UNNEST``).
+    database gives (the primary key, a field's ``db_default``) come back from the
+    INSERT's RETURNING onto the objects. A field with a ``db_default`` is always
+    the database's: an object with a value of its own for one is refused. The
+    values are sent apart from the SQL where the connection prepares statements
+    (`_preparing_cursor`). The SQL is Django's: on PostgreSQL, several rows of
+    fields that need no placeholder of their own (unlike BinaryField) are one
+    array per column (``UNNEST``).
     """
 
     def __init__(self, model: type[models.Model]) -> None:
         opts = model._meta
         self.model = model
         self.using = router.db_for_write(model)
-        # What save() writes of a new object whose primary key the database gives.
+        # What save() writes of a new object whose primary key and database
+        # defaults the database gives.
         self.fields = [
             field
             for field in opts.local_concrete_fields
-            if field is not opts.auto_field and not field.generated
+            if field is not opts.auto_field
+            and not field.generated
+            and not field.has_db_default()
+        ]
+        self._database_defaults = [
+            field for field in opts.local_concrete_fields if field.has_db_default()
         ]
         self.returning = list(opts.db_returning_fields)
         # Number of rows -> (SQL, whether it takes one array per column).
@@ -299,6 +307,12 @@ class PreparedInsert:
         if not objs:
             return
         connection = connections[self.using]
+        for obj in objs:
+            for field in self._database_defaults:
+                if not isinstance(getattr(obj, field.attname), DatabaseDefault):
+                    raise ValueError(
+                        f"{field.name} is the database's own (its db_default)."
+                    )
         values = [
             [
                 field.get_db_prep_save(field.pre_save(obj, add=True), connection)

@@ -298,3 +298,22 @@ def test_postgresql_plans_a_prepared_query_once_per_connection(
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = [row[0] for row in cursor.fetchall()]
     assert statements == [prepared.sql.replace("%s", "$1")]
+
+
+def test_a_prepared_insert_leaves_database_defaults_to_the_database(
+    owner: User,
+) -> None:
+    insert = PreparedInsert(Job)
+    jobs = [Job(owner=owner, kind=Job.Kind.GENERATION, name=n) for n in "ab"]
+    insert.run(jobs)
+    stored = Job.objects.order_by("name")
+    # The database's Now(), read back by the INSERT itself.
+    assert [job.dispatched_at for job in jobs] == [job.dispatched_at for job in stored]
+    assert None not in [job.dispatched_at for job in jobs]
+    # A value of the caller's own would be silently replaced: refused instead.
+    own = Job(
+        owner=owner, kind=Job.Kind.GENERATION, dispatched_at=jobs[0].dispatched_at
+    )
+    with pytest.raises(ValueError, match="dispatched_at is the database's own"):
+        insert.run([own])
+    assert Job.objects.count() == 2

@@ -7,6 +7,7 @@ and the demo model in maintenance.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import secrets
 import uuid
@@ -29,6 +30,7 @@ from generator.settings import (
 from generator.walk import MAX_FRAMES as MAX_WALK_FRAMES
 from webapp.jobs import dispatch, limits, signals
 from webapp.jobs.models import Job, ModelVersion
+from webapp.querysets import PreparedInsert
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -158,14 +160,21 @@ def create_generation_job(
     return _create_job(owner, kind=Job.Kind.GENERATION, name=name, params=params)
 
 
+@functools.cache
+def _job_insert() -> PreparedInsert:
+    """A new job's INSERT, compiled once per process."""
+    return PreparedInsert(Job)
+
+
 def _create_job(owner: AbstractBaseUser, *, kind: str, **fields: Any) -> Job:
     with transaction.atomic():
         # Locks the owner's row: serialises this owner's submissions, so two cannot
         # take the last slot.
         queued_ahead = limits.check_can_queue(owner.pk, kind)
-        job = Job.objects.create(
+        job = Job(
             owner_id=owner.pk, kind=kind, celery_task_id=str(uuid.uuid4()), **fields
         )
+        _job_insert().run([job])
         dispatch_on_commit(job)
     # What Job.objects.with_results() would read of the new job, known without
     # asking: no result yet, and the jobs queued before it are ahead of it.
