@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from tests.fresh_python import REPO, run_python
 from webapp import settings as project_settings
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -82,15 +81,7 @@ def run_with_settings(
     """Run ``script`` after ``import json, webapp.settings as s`` in a fresh
     interpreter with only ``env`` set."""
     script = "import json, webapp.settings as s\n" + script + "\n"
-    base = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_python(script, data_dir=tmp_path, env=env)
 
 
 def test_zero_configuration_runs_on_sqlite_in_the_data_dir(tmp_path: Path) -> None:
@@ -233,22 +224,14 @@ PRODUCTION = {
 
 def security_settings(env: dict[str, str], tmp_path: Path) -> dict[str, object]:
     script = (
-        "import json, webapp.settings as s\n"
         "names = ['SECURE_SSL_REDIRECT', 'SESSION_COOKIE_SECURE', "
         "'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_HTTPONLY', "
         "'SECURE_HSTS_SECONDS', 'TRUSTED_PROXY_COUNT']\n"
         "values = {name: getattr(s, name) for name in names}\n"
         "values['proxy'] = getattr(s, 'SECURE_PROXY_SSL_HEADER', None)\n"
-        "print(json.dumps(values))\n"
+        "print(json.dumps(values))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path), **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_with_settings(script, env, tmp_path)
     assert result.returncode == 0, result.stderr
     values: dict[str, object] = json.loads(result.stdout)
     return values
@@ -308,15 +291,12 @@ def test_plain_http_for_a_local_run_with_debug_off(tmp_path: Path) -> None:
 
 def test_limits_and_lockout_come_from_the_environment(tmp_path: Path) -> None:
     script = (
-        "import json, webapp.settings as s\n"
         "print(json.dumps([s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.seconds,"
         " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['write'],"
         " s.MAX_ACTIVE_TRAINING_JOBS, s.MAX_ACTIVE_GENERATION_JOBS,"
-        " s.STORAGE_QUOTA_MB, s.MAX_SERVED_MODEL_MB]))\n"
+        " s.STORAGE_QUOTA_MB, s.MAX_SERVED_MODEL_MB]))"
     )
     env = {
-        "PATH": os.environ["PATH"],
-        "DATA_DIR": str(tmp_path),
         "LOGIN_FAILURE_LIMIT": "3",
         "LOGIN_LOCKOUT_MINUTES": "2",
         "WRITE_THROTTLE_RATE": "7/second",
@@ -325,13 +305,6 @@ def test_limits_and_lockout_come_from_the_environment(tmp_path: Path) -> None:
         "STORAGE_QUOTA_MB": "9",
         "MAX_SERVED_MODEL_MB": "8",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_with_settings(script, env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [3, 120, "7/second", 1, 2, 9, 8]

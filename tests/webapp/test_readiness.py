@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,9 @@ from django.db import connection
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
+from tests.fresh_python import run_python
 from webapp.jobs import dispatch
 
-REPO = Path(__file__).resolve().parents[2]
 NOWHERE_REDIS = "redis://127.0.0.1:1/0"
 NOWHERE_POSTGRES = "postgres://postgres@127.0.0.1:1/nothing"
 
@@ -102,21 +101,14 @@ def test_probes_skip_the_https_redirect_throttles_and_log_in(
 
 
 def run_without_database(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "DATA_DIR": str(tmp_path),
-        "DATABASE_URL": NOWHERE_POSTGRES,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-    }
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    return run_python(
+        code,
+        data_dir=tmp_path,
+        env={
+            "DATABASE_URL": NOWHERE_POSTGRES,
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        },
     )
 
 

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -11,6 +8,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
+
+from tests.fresh_python import run_python
 
 
 def test_schema_generates_without_warnings() -> None:
@@ -137,18 +136,10 @@ print(json.dumps(statuses))
 def test_threads_building_the_schema_at_once_all_get_it(tmp_path: Path) -> None:
     # A fresh interpreter: drf-spectacular loads its extensions once per process,
     # and the race was in that first load.
-    result = subprocess.run(
-        [sys.executable, "-c", _THREADS_AT_ONCE],
-        cwd=Path(__file__).resolve().parents[2],
-        env={
-            "PATH": os.environ["PATH"],
-            "DATA_DIR": str(tmp_path),
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    result = run_python(
+        _THREADS_AT_ONCE,
+        data_dir=tmp_path,
+        env={"DJANGO_SETTINGS_MODULE": "webapp.settings"},
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [200] * 8

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_python
 
 SCRIPT = """
 import gc, json
@@ -25,14 +22,7 @@ def test_a_web_process_freezes_django_and_every_view_before_serving(
     tmp_path: Path,
 ) -> None:
     # A fresh interpreter on the zero-configuration settings, as a web process.
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_python(SCRIPT, data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     # The views came in with the URLconf before the freeze: full collections

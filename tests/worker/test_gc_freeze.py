@@ -4,14 +4,11 @@ pool process once it starts."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_python
 
 SCRIPT = """
 import gc, json, sys
@@ -33,18 +30,9 @@ print(json.dumps({
 
 @pytest.mark.parametrize("signal", ["worker_ready", "worker_process_init"])
 def test_the_worker_freezes_django_and_the_tasks(tmp_path: Path, signal: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, signal],
-        cwd=REPO,
-        env={
-            "PATH": os.environ["PATH"],
-            "DATA_DIR": str(tmp_path),
-            # No evaluation task to send when the worker is ready.
-            "GALLERY_EVALUATION": "0",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
+    # No evaluation task to send when the worker is ready.
+    result = run_python(
+        SCRIPT, signal, data_dir=tmp_path, env={"GALLERY_EVALUATION": "0"}
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"before": True, "after": False}
