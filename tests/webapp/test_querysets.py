@@ -42,6 +42,18 @@ def test_without_file_defers_only_the_model_file(
     assert model_version.get_deferred_fields() == {"model_file"}
 
 
+def test_a_gallery_with_its_model_version_leaves_the_model_file_behind(
+    owner: User, make_model_version: Any
+) -> None:
+    model_version = make_model_version(owner)
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION)
+    Gallery.objects.create(
+        owner=owner, job=job, model_version=model_version, n_images=0, seed=1
+    )
+    (gallery,) = Gallery.objects.with_model_version()
+    assert gallery.model_version.get_deferred_fields() == {"model_file"}
+
+
 def test_jobs_with_results_carry_the_ids_of_what_they_created(
     owner: User, other_user: User, make_model_version: Any
 ) -> None:

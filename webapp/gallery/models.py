@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Prefetch
 
+from webapp.jobs.models import ModelVersionQuerySet
 from webapp.querysets import OwnedQuerySet
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
 
     def with_model_version(self) -> GalleryQuerySet:
         """Join each gallery's model version, leaving its model file behind."""
-        return self.select_related("model_version").defer("model_version__model_file")
+        return self.select_related("model_version").defer(
+            ModelVersionQuerySet.file_through("model_version")
+        )
 
     def with_images(self, *, pngs: bool = False) -> GalleryQuerySet:
         """Prefetch each gallery's images, without their PNG bytes unless ``pngs``."""

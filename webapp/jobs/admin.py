@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.models import Job, ModelVersion, ModelVersionQuerySet
 
 
 @admin.register(Job)
@@ -43,4 +43,4 @@ class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).defer("model_file")
+        return super().get_queryset(request).defer(ModelVersionQuerySet.FILE_FIELD)

@@ -197,6 +197,12 @@ class ModelVersionQuerySet(OwnedQuerySet["ModelVersion"]):
         """Leave the model file in the database."""
         return self.defer(self.FILE_FIELD)
 
+    @classmethod
+    def file_through(cls, relation: str) -> str:
+        """The model file of the model version reached by ``relation``, for
+        ``defer()`` on a query that joins it."""
+        return f"{relation}__{cls.FILE_FIELD}"
+
 
 class ModelVersion(models.Model):
     """A trained model: its settings, metrics and the .npz file itself."""

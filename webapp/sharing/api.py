@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.gallery.models import Gallery
-from webapp.jobs.models import ModelVersion
+from webapp.jobs.models import ModelVersion, ModelVersionQuerySet
 from webapp.jobs.permissions import IsOwner
 from webapp.sharing import services
 from webapp.sharing.models import ShareLink
@@ -26,7 +26,7 @@ def owned_share_links(user: Any) -> QuerySet[ShareLink]:
     return (
         ShareLink.objects.for_owner(user)
         .select_related("gallery", "model_version")
-        .defer("model_version__model_file")
+        .defer(ModelVersionQuerySet.file_through("model_version"))
     )
 
 

@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Count, Prefetch, Q
 
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, ModelVersionQuerySet
 from webapp.querysets import OwnedQuerySet
 
 
@@ -29,7 +29,7 @@ class SweepQuerySet(OwnedQuerySet["Sweep"]):
     def with_runs(self) -> SweepQuerySet:
         """Prefetch the runs with their jobs and model versions (files left out)."""
         runs = SweepRun.objects.select_related("job", "job__model_version").defer(
-            "job__model_version__model_file"
+            ModelVersionQuerySet.file_through("job__model_version")
         )
         return self.prefetch_related(Prefetch("runs", queryset=runs))
 
