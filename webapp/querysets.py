@@ -50,6 +50,21 @@ def _returned_columns(
     return columns
 
 
+def _converted_rows(
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[tuple[Col, list[Any]]],
+    connection: BaseDatabaseWrapper,
+) -> list[tuple[Any, ...]]:
+    """Rows a statement returned (`_returned_columns`), converted as a query's."""
+    return [
+        tuple(
+            _convert(value, column, converters, connection)
+            for value, (column, converters) in zip(row, columns, strict=True)
+        )
+        for row in rows
+    ]
+
+
 class Placeholder(Expression):
     """A value of ``field`` that a prepared statement (`PreparedQuery`,
     `PreparedUpdate`) is given each time it runs."""
@@ -239,14 +254,7 @@ class PreparedUpdate(_PreparedStatement):
             self._execute(params) as cursor,
         ):
             rows = cursor.fetchall()
-        connection = connections[self.using]
-        return [
-            tuple(
-                _convert(value, column, converters, connection)
-                for value, (column, converters) in zip(row, self.columns, strict=True)
-            )
-            for row in rows
-        ]
+        return _converted_rows(rows, self.columns, connections[self.using])
 
 
 class PreparedInsert:
@@ -281,6 +289,8 @@ class PreparedInsert:
             field for field in opts.local_concrete_fields if field.has_db_default()
         ]
         self.returning = list(opts.db_returning_fields)
+        # Converters bound as `PreparedQuery`'s are (the same for every thread).
+        self.columns = _returned_columns(self.returning, connections[self.using])
         # Number of rows -> (SQL, whether it takes one array per column).
         self._statements: dict[int, tuple[str, bool]] = {}
 
@@ -332,13 +342,10 @@ class PreparedInsert:
         ):
             cursor.execute(text, params)
             rows = cursor.fetchall()
-        columns = _returned_columns(self.returning, connection)
-        for obj, row in zip(objs, rows, strict=True):
-            for (column, converters), value in zip(columns, row, strict=True):
-                setattr(
-                    obj,
-                    column.target.attname,
-                    _convert(value, column, converters, connection),
-                )
+        for obj, row in zip(
+            objs, _converted_rows(rows, self.columns, connection), strict=True
+        ):
+            for (column, _), value in zip(self.columns, row, strict=True):
+                setattr(obj, column.target.attname, value)
             obj._state.adding = False
             obj._state.db = self.using

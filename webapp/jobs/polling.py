@@ -39,6 +39,8 @@ ROW = (
     "result_gallery_id",
     "queue_position",
 )
+# What reading a job by a malformed id raises (not a UUID, not a string).
+_MALFORMED_ID = (TypeError, ValueError, ValidationError)
 # Stands for the id in a path reversed once (no id, a UUID or digits, holds it).
 _ID = "ID"
 
@@ -111,7 +113,7 @@ def token_poll(request: Request, pk: Any) -> tuple[bool, dict[str, Any] | None]:
     query = _token_job_query()
     try:
         row = query.first(pk=pk, key=key)
-    except (TypeError, ValueError, ValidationError):
+    except _MALFORMED_ID:
         return False, None
     if row is not None:
         authenticator.sign_in(
@@ -126,7 +128,7 @@ def owned_job(owner_id: Any, pk: Any) -> dict[str, Any] | None:
     a malformed id."""
     try:
         return _job_query().first(owner_id=owner_id, pk=pk)
-    except (TypeError, ValueError, ValidationError):
+    except _MALFORMED_ID:
         return None
 
 
