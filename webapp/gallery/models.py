@@ -139,8 +139,9 @@ class GeneratedImage(models.Model):
     """One image: ``sample(1, digit=digit, random_state=seed)`` of the model, or
     a frame of a walk (with the walk's seed)."""
 
+    # Indexed by one_image_per_gallery_index, which leads with it.
     gallery = models.ForeignKey(
-        Gallery, on_delete=models.CASCADE, related_name="images"
+        Gallery, on_delete=models.CASCADE, related_name="images", db_index=False
     )
     index = models.PositiveIntegerField()
     digit = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -111,14 +111,17 @@ class Job(models.Model):
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by job_owner_recent, which leads with it.
     owner = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        db_index=False,
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(max_length=100, blank=True)
-    state = models.CharField(
-        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
-    )
+    # Indexed by job_state (see Meta).
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     # Training: TrainingSettings.to_dict(). Generation: model_version, n_images,
     # digit, seed, temperature. Always validated before the row is written.
     params = models.JSONField(default=dict)
@@ -151,6 +154,9 @@ class Job(models.Model):
         indexes = (
             models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
             models.Index(fields=["kind", "state", "created_at"], name="job_queue"),
+            # Not db_index=True, which adds a second index for LIKE queries: every
+            # write of a job would pay for it, and no query matches a pattern.
+            models.Index(fields=["state"], name="job_state"),
         )
         constraints = (
             models.CheckConstraint(
@@ -207,10 +213,12 @@ class ModelVersionQuerySet(OwnedQuerySet["ModelVersion"]):
 class ModelVersion(models.Model):
     """A trained model: its settings, metrics and the .npz file itself."""
 
+    # Indexed by model_version_number_per_owner, which leads with it.
     owner = models.ForeignKey(
         django_settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="model_versions",
+        db_index=False,
     )
     name = models.CharField(max_length=100)
     # 1, 2, 3... per owner, in creation order.

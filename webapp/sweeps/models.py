@@ -45,8 +45,12 @@ class Sweep(models.Model):
         CANCELLED = "cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by sweep_owner_recent, which leads with it.
     owner = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sweeps"
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="sweeps",
+        db_index=False,
     )
     name = models.CharField(max_length=100)
     # The request's base run (preset and settings) and the grid, each setting's
@@ -83,7 +87,10 @@ class Sweep(models.Model):
 class SweepRun(models.Model):
     """One combination of a sweep and the training job that runs it."""
 
-    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by sweep_run_position, which leads with it.
+    sweep = models.ForeignKey(
+        Sweep, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="sweep_run")
     position = models.PositiveIntegerField()
     # The grid's settings for this run ({"kernel": "gaussian", ...}).
