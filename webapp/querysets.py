@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.db import connections, models, router, transaction
 from django.db.models import Expression, sql
-from django.db.models.expressions import Col, DatabaseDefault
+from django.db.models.expressions import BaseExpression, Col, DatabaseDefault
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -26,7 +26,7 @@ class OwnedQuerySet(models.QuerySet[_M]):
 
 def _convert(
     value: Any,
-    column: Col | Expression,
+    column: BaseExpression,
     converters: list[Any],
     connection: BaseDatabaseWrapper,
 ) -> Any:
@@ -36,23 +36,28 @@ def _convert(
 
 
 def _returned_columns(
-    fields: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper
-) -> list[tuple[Col, list[Any]]]:
-    """The columns of ``fields`` a statement returns, each with the converters a
-    query applies to its values."""
-    columns = []
-    for field in fields:
-        column = field.get_col(field.model._meta.db_table)
-        converters = connection.ops.get_db_converters(
-            column
-        ) + column.get_db_converters(connection)
-        columns.append((column, converters))
-    return columns
+    expressions: Sequence[Col | BaseExpression], connection: BaseDatabaseWrapper
+) -> list[tuple[Col | BaseExpression, list[Any]]]:
+    """What a statement returns (columns, or expressions of the row), each with
+    the converters a query applies to its values."""
+    return [
+        (
+            expression,
+            # django-stubs type this Expression; Django takes any resolved one.
+            connection.ops.get_db_converters(expression)  # type: ignore[arg-type]
+            + expression.get_db_converters(connection),
+        )
+        for expression in expressions
+    ]
+
+
+def _field_columns(fields: Sequence[models.Field[Any, Any]]) -> list[Col]:
+    return [field.get_col(field.model._meta.db_table) for field in fields]
 
 
 def _converted_rows(
     rows: Sequence[Sequence[Any]],
-    columns: Sequence[tuple[Col, list[Any]]],
+    columns: Sequence[tuple[Col | BaseExpression, list[Any]]],
     connection: BaseDatabaseWrapper,
 ) -> list[tuple[Any, ...]]:
     """Rows a statement returned (`_returned_columns`), converted as a query's."""
@@ -204,33 +209,48 @@ class PreparedUpdate(_PreparedStatement):
     `rows` gives the new values of the ``returning`` fields in the rows changed,
     one tuple per row, read by the statement that changed them (no second query
     can see another writer's update in between), converted as a query would (a
-    JSON field comes back decoded). Django's ``update()`` returns only a count;
-    PostgreSQL and SQLite (3.35 and later) both support RETURNING. A filter that
-    can match nothing (``pk__in=[]``) raises ``EmptyResultSet``.
+    JSON field comes back decoded). Beside field names, ``returning`` may hold
+    expressions of the changed row (a ``Subquery`` that refers to it by ``OuterRef``):
+    what another query would have read with it. Django's ``update()`` returns
+    only a count; PostgreSQL and SQLite (3.35 and later) both support RETURNING.
+    A filter that can match nothing (``pk__in=[]``) raises ``EmptyResultSet``.
     """
 
     def __init__(
         self,
         queryset: models.QuerySet[Any],
-        returning: Sequence[str] = (),
+        returning: Sequence[str | BaseExpression] = (),
         **values: Any,
     ) -> None:
         query = queryset.query.chain(sql.UpdateQuery)
         assert isinstance(query, sql.UpdateQuery)
         query.add_update_values(values)
         connection = connections[queryset.db]
-        statement, params = query.get_compiler(queryset.db).as_sql()
-        fields = []
-        for name in returning:
-            field = queryset.model._meta.get_field(name)
-            assert isinstance(field, models.Field), f"{name} is not a column"
-            fields.append(field)
-        self.columns = _returned_columns(fields, connection)
+        expressions: list[Col | BaseExpression] = []
+        for item in returning:
+            if isinstance(item, str):
+                field = queryset.model._meta.get_field(item)
+                assert isinstance(field, models.Field), f"{item} is not a column"
+                [column] = _field_columns([field])
+                expressions.append(column)
+            else:
+                expressions.append(item.resolve_expression(query))
+        compiler = query.get_compiler(queryset.db)
+        statement, params = compiler.as_sql()
+        self.columns = _returned_columns(expressions, connection)
         if returning:
-            names = ", ".join(
-                connection.ops.quote_name(str(c.target.column)) for c, _ in self.columns
-            )
-            statement = f"{statement} RETURNING {names}"
+            parts = []
+            for expression in expressions:
+                if isinstance(expression, Col):
+                    # The changed row's own column, as RETURNING names it.
+                    parts.append(
+                        connection.ops.quote_name(str(expression.target.column))
+                    )
+                else:
+                    part, part_params = compiler.compile(expression)
+                    parts.append(part)
+                    params = (*params, *part_params)
+            statement = f"{statement} RETURNING {', '.join(parts)}"
         super().__init__(queryset.db, statement, params)
 
     def count(self, **values: Any) -> int:
@@ -290,7 +310,9 @@ class PreparedInsert:
         ]
         self.returning = list(opts.db_returning_fields)
         # Converters bound as `PreparedQuery`'s are (the same for every thread).
-        self.columns = _returned_columns(self.returning, connections[self.using])
+        self.columns = _returned_columns(
+            _field_columns(self.returning), connections[self.using]
+        )
         # Number of rows -> (SQL, whether it takes one array per column).
         self._statements: dict[int, tuple[str, bool]] = {}
 
@@ -345,7 +367,7 @@ class PreparedInsert:
         for obj, row in zip(
             objs, _converted_rows(rows, self.columns, connection), strict=True
         ):
-            for (column, _), value in zip(self.columns, row, strict=True):
-                setattr(obj, column.target.attname, value)
+            for field, value in zip(self.returning, row, strict=True):
+                setattr(obj, field.attname, value)
             obj._state.adding = False
             obj._state.db = self.using

@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
-from django.db.models import Exists, F
+from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models.functions import Upper
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
@@ -142,6 +143,29 @@ def test_a_prepared_update_returns_the_new_values_of_the_rows_it_changed(
         assert (job.attempts, job.phase) == (attempts, phase)
     untouched.refresh_from_db()
     assert (untouched.attempts, untouched.phase) == (7, "")
+
+
+def test_a_prepared_update_returns_expressions_of_the_rows_it_changed(
+    owner: User,
+) -> None:
+    other = User.objects.create_user("other")
+    jobs = [
+        Job.objects.create(owner=user, kind=Job.Kind.TRAINING, name=name)
+        for user, name in ((owner, "first"), (other, "second"))
+    ]
+    update = PreparedUpdate(
+        Job.objects.filter(pk=Placeholder("pk", Job._meta.get_field("id"))),
+        (
+            "name",
+            Subquery(User.objects.filter(pk=OuterRef("owner_id")).values("username")),
+            Upper("phase"),
+        ),
+        phase=Placeholder("phase", Job._meta.get_field("phase")),
+    )
+    # Read from the row as the statement left it (the new phase).
+    assert update.rows(pk=jobs[0].pk, phase="a") == [("first", owner.username, "A")]
+    assert update.rows(pk=jobs[1].pk, phase="b") == [("second", "other", "B")]
+    assert update.rows(pk=uuid.uuid4(), phase="c") == []
 
 
 def test_a_prepared_update_writes_the_values_it_is_run_with(owner: User) -> None:

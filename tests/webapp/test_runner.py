@@ -558,10 +558,11 @@ def test_a_generation_run_takes_few_queries(
     model_version = make_model_version(owner)
     runner.run_generation_job(generation_job(owner, model_version).pk)  # loads it
     job = generation_job(owner, model_version, n_images=16)
-    # The claim (which reads what the run needs of the job and writes the
-    # "loading" phase) and the model version (cached: no "sampling" write); then
-    # the success, the gallery and its images in a transaction (a savepoint here).
-    with django_assert_num_queries(7):
+    # The claim (which reads what the run needs of the job, the checksum of its
+    # model version among it, and writes the "loading" phase; the model is cached:
+    # no "sampling" write); then the success, the gallery and its images in a
+    # transaction (a savepoint here).
+    with django_assert_num_queries(6):
         assert runner.run_generation_job(job.pk) is runner.RunOutcome.RAN
     job.refresh_from_db()
     assert (job.state, job.phase) == (Job.State.SUCCEEDED, "done")

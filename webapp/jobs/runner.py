@@ -171,11 +171,13 @@ def _train(run: _Run) -> None:
 
 def _generate(run: _Run) -> None:
     params = run.params
-    # Its checksum finds the model (cached, or checked against it once read): the
-    # settings and metrics need not be read and decoded.
-    model_version = serving.model_version_checksum(params["model_version"])
-    if model_version is None:
+    # Its checksum, read with the claim, finds the model (cached, or checked
+    # against it once read): the settings and metrics need not be read and decoded.
+    if run.model_sha256 is None:
         raise serving.ModelUnavailable("The model version no longer exists.")
+    model_version = serving.model_version_with_checksum(
+        params["model_version"], run.model_sha256
+    )
     # The claim wrote the phase; the line says it as a progress report would.
     logger.info("Job %s: loading", run.job_id)
     model = serving.cached_model(model_version)
@@ -286,7 +288,14 @@ def _claim_update() -> PreparedUpdate:
             kind=Placeholder("kind", Job._meta.get_field("kind")),
             attempts__lt=Placeholder("max_attempts", Job._meta.get_field("attempts")),
         ),
-        ("attempts", "owner_id", "params", "name", "publish_model"),
+        (
+            "attempts",
+            "owner_id",
+            "params",
+            "name",
+            "publish_model",
+            serving.params_model_checksum(),
+        ),
         state=Job.State.RUNNING,
         attempts=F("attempts") + 1,
         started_at=Now(),
@@ -311,7 +320,7 @@ def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
         phase=_FIRST_PHASE[Job.Kind(kind)],
     )
     if claimed:
-        attempt, owner_id, params, name, publish_model = claimed[0]
+        attempt, owner_id, params, name, publish_model, model_sha256 = claimed[0]
         return _Run(
             job_id,
             attempt,
@@ -319,6 +328,7 @@ def _claim(job_id: str | UUID, kind: str) -> _Run | RunOutcome:
             params=params,
             name=name,
             publish_model=publish_model,
+            model_sha256=model_sha256,
         )
     row = (
         Job.objects.filter(pk=job_id)
@@ -374,6 +384,7 @@ class _Run:
         params: dict[str, Any],
         name: str,
         publish_model: bool,
+        model_sha256: str | None,
     ) -> None:
         self.job_id = job_id
         self.attempt = attempt
@@ -381,6 +392,8 @@ class _Run:
         self.params = params
         self.name = name
         self.publish_model = publish_model
+        # A generation's model version's checksum (None: it is gone).
+        self.model_sha256 = model_sha256
         self._last_phase = ""
         self._last_write = float("-inf")
         self.handed_back = False

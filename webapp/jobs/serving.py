@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import BinaryField
-from django.db.models.functions import Length, Substr
+from django.db import router, transaction
+from django.db.models import BigIntegerField, BinaryField, OuterRef, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Length, Substr
 
 from generator.files import file_sha256
 from generator.io import load_model
@@ -86,26 +87,28 @@ def usable_model_version(
     )
 
 
-@functools.cache
-def _checksum_query() -> PreparedQuery:
-    return PreparedQuery(
-        ModelVersion.objects.filter(pk=Placeholder("pk", ModelVersion._meta.pk))
-        .order_by()  # one row: no sort
-        .values("id", "model_sha256")
+def params_model_checksum() -> Subquery:
+    """The checksum of the model version that a job's ``params`` name (a
+    generation job's), as an expression of the job's row: NULL for a job without
+    one, or once that version is gone. The claim reads it with the job's row
+    (`runner._claim`): every generation job finds its model with no query of its
+    own."""
+    return Subquery(
+        ModelVersion.objects.filter(
+            pk=Cast(
+                KeyTextTransform("model_version", OuterRef("params")), BigIntegerField()
+            )
+        ).values("model_sha256")
     )
 
 
-def model_version_checksum(pk: Any) -> ModelVersion | None:
-    """The model version ``pk`` with only its id and checksum read (enough to find
-    its model in the cache, or check its file once read); None if it is gone.
-
-    One query compiled once per process: the lookup of every generation job.
-    """
-    query = _checksum_query()
-    row = query.first(pk=pk)
-    if row is None:
-        return None
-    return ModelVersion.from_db(query.using, list(row), list(row.values()))
+def model_version_with_checksum(pk: int, checksum: str) -> ModelVersion:
+    """The model version ``pk`` with only its id and checksum read (what
+    `params_model_checksum` gives): enough to find its model in the cache, or
+    check its file once read."""
+    return ModelVersion.from_db(
+        router.db_for_read(ModelVersion), ["id", "model_sha256"], [pk, checksum]
+    )
 
 
 def serving_model_version(
