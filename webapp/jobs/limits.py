@@ -165,7 +165,9 @@ def _figures_query() -> PreparedQuery:
         .objects.filter(pk=owner_id)
         .order_by()
         .values(
-            active=_total(_active_jobs(owner_id, kind), "COUNT", "pk"),
+            # A column that job_unfinished holds (state is never NULL): the
+            # owner's live jobs are counted from the index alone.
+            active=_total(_active_jobs(owner_id, kind), "COUNT", "state"),
             used=_storage_used(owner_id),
             queued=_total(
                 Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"

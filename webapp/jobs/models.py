@@ -120,7 +120,7 @@ class Job(models.Model):
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(max_length=100, blank=True)
-    # Indexed by job_state (see Meta).
+    # Indexed where it is live: job_unfinished and job_queued (see Meta).
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     # Training: TrainingSettings.to_dict(). Generation: model_version, n_images,
     # digit, seed, temperature. Always validated before the row is written.
@@ -153,10 +153,23 @@ class Job(models.Model):
         ordering = ("-created_at",)
         indexes = (
             models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
-            models.Index(fields=["kind", "state", "created_at"], name="job_queue"),
-            # Not db_index=True, which adds a second index for LIKE queries: every
-            # write of a job would pay for it, and no query matches a pattern.
-            models.Index(fields=["state"], name="job_state"),
+            # Only unfinished jobs are indexed by their state: finished ones, nearly
+            # every row, are never looked up by it. So an owner's limits count
+            # their own live jobs and the queue position counts the queue, not the
+            # table's history nor (for the limits) everyone else's queue.
+            models.Index(
+                fields=["owner", "kind", "state"],
+                condition=Q(state__in=["waiting", "queued", "running"]),
+                name="job_unfinished",
+            ),
+            # In queue order; the kind comes along (PostgreSQL), so that the count
+            # ahead of a job reads the index alone.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["kind"],
+                condition=Q(state="queued"),
+                name="job_queued",
+            ),
         )
         constraints = (
             models.CheckConstraint(

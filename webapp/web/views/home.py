@@ -57,9 +57,15 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 def _counts(user: AbstractBaseUser) -> dict[str, int]:
     """The dashboard's figures: queued and running jobs, model versions, galleries."""
-    counts: dict[str, int] = Job.objects.for_owner(user).aggregate(
-        queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
-        running=Count("pk", filter=Q(state=Job.State.RUNNING)),
+    # Filtered on the states counted, so that the owner's unfinished jobs are read
+    # (through their index), not their whole history.
+    counts: dict[str, int] = (
+        Job.objects.for_owner(user)
+        .filter(state__in=(Job.State.QUEUED, Job.State.RUNNING))
+        .aggregate(
+            queued=Count("pk", filter=Q(state=Job.State.QUEUED)),
+            running=Count("pk", filter=Q(state=Job.State.RUNNING)),
+        )
     )
     counts["models"] = ModelVersion.objects.for_owner(user).count()
     counts["galleries"] = Gallery.objects.for_owner(user).count()
