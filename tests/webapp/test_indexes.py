@@ -167,5 +167,7 @@ def test_job_lookups_by_state_read_only_unfinished_jobs(owner: User) -> None:
         # The position's own job is found by its primary key.
         assert used & live, (name, plan)
         assert used - {"jobs_job_pkey"} <= live, (name, plan)
+    # The position reads the range of the queue ahead of the job, not all of it.
+    assert "Index Cond: (created_at <= jobs_job.created_at)" in plans["position"]
     # The owner's newest queued job: the other's 20 and the owner's 2 are older.
     assert position.get()["queue_position"] == 23

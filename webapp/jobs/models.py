@@ -46,6 +46,9 @@ class JobQuerySet(OwnedQuerySet["Job"]):
         other queue or anyone's running jobs."""
         return self.filter(
             Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk),
+            # Implied by the line above, but a range that job_queued can read:
+            # the count reads the jobs ahead, not the whole queue.
+            created_at__lte=created_at,
             kind=kind,
             state=Job.State.QUEUED,
         )
