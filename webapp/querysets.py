@@ -113,8 +113,11 @@ class _PreparedStatement:
     once, and PostgreSQL plans it once per connection (`_preparing_cursor`).
     """
 
-    def __init__(self, using: str, statement: str, params: Sequence[Any]) -> None:
+    def __init__(
+        self, using: str, statement: str, params: Sequence[Any], *, prepare: bool = True
+    ) -> None:
         self.using = using
+        self.prepare = prepare
         self.sql = statement
         self.params = list(params)
         # A name may stand at several places (an owner's id in each subquery).
@@ -156,7 +159,8 @@ class _PreparedStatement:
 
     def _execute(self, params: list[Any]) -> Any:
         """A cursor that ran the statement with these parameters (`_params`)."""
-        cursor = _preparing_cursor(connections[self.using])
+        connection = connections[self.using]
+        cursor = _preparing_cursor(connection) if self.prepare else connection.cursor()
         try:
             cursor.execute(self.sql, params)
         except BaseException:
@@ -167,15 +171,21 @@ class _PreparedStatement:
 
 class PreparedQuery(_PreparedStatement):
     """A ``values()`` queryset compiled to SQL once, then run with new values in
-    place of its placeholders; rows come back as ``values()`` gives them."""
+    place of its placeholders; rows come back as ``values()`` gives them.
 
-    def __init__(self, queryset: models.QuerySet[Any]) -> None:
+    With ``prepare=False`` PostgreSQL plans it at each run, for its values: a
+    prepared statement's plan is made without them after a few runs, and where
+    the best plan depends on them (how many rows a value matches), that plan can
+    read far more than it needs.
+    """
+
+    def __init__(self, queryset: models.QuerySet[Any], *, prepare: bool = True) -> None:
         query = queryset.query
         if query.selected is None:  # a values() queryset selects its names
             raise ValueError("A PreparedQuery needs a values() queryset.")
         self.names = list(query.selected)
         compiler = query.get_compiler(queryset.db)
-        super().__init__(queryset.db, *compiler.as_sql())
+        super().__init__(queryset.db, *compiler.as_sql(), prepare=prepare)
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         # Bound to this thread's connection's operations, which read only the
         # backend's settings (the time zone): the same for every thread.

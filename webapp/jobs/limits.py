@@ -95,7 +95,9 @@ def _total(queryset: QuerySet[Any], function: str, field: str) -> Coalesce:
     """``function`` (COUNT, SUM) over ``queryset`` as a scalar subquery, 0 if none."""
     value = (
         queryset.order_by()
-        .annotate(value=Func(F(field), function=function))
+        .annotate(
+            value=Func(F(field) if isinstance(field, str) else field, function=function)
+        )
         .values("value")
     )
     return Coalesce(Subquery(value, output_field=BigIntegerField()), 0)
@@ -172,7 +174,11 @@ def _figures_query() -> PreparedQuery:
             queued=_total(
                 Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"
             ),
-        )
+        ),
+        # Planned for the owner at hand: a plan made without knowing them (a
+        # prepared statement's, after a few runs) may read an owner's whole
+        # history, or the whole table, instead of the live jobs' indexes.
+        prepare=False,
     )
 
 
