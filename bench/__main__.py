@@ -1,6 +1,6 @@
 """The benchmark suite: every figure of BENCHMARKS.md beside its floor, in one run.
 
-    python -m bench [--quick] [--only training growth polling generation pages]
+    python -m bench [--quick] [--only training growth polling generation backlog pages]
 
 Sections (each module also runs alone, ``python -m bench.<module> --help``):
 
@@ -14,11 +14,13 @@ Sections (each module also runs alone, ``python -m bench.<module> --help``):
   constant DRF view, with wrk, and a web worker's peak RSS (bench/polling.py);
 - generation: 16-image jobs one at a time beside a Celery ping, then from 10
   clients, and the generation worker's peak RSS (bench/generation.py);
+- backlog: a submission's figures and a queued job's poll against the queue's
+  length, beside the empty queue (bench/backlog.py);
 - pages: the job page and 256-image galleries in Chromium (bench/pages.py).
 
-polling, generation and pages need DATABASE_URL and REDIS_URL (a PostgreSQL
+polling, generation, backlog and pages need DATABASE_URL and REDIS_URL (a PostgreSQL
 database and a Redis database the run may fill); ``make bench`` sets them.
-About 7 minutes on an idle 2-core machine.
+About 8 minutes on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import generation, growth, pages, polling
+from bench import backlog, generation, growth, pages, polling
 from bench.load import require_services
 from bench.train import notebook_baseline
 
-SECTIONS = ("training", "growth", "polling", "generation", "pages")
-NEEDS_SERVICES = ("polling", "generation", "pages")
+SECTIONS = ("training", "growth", "polling", "generation", "backlog", "pages")
+NEEDS_SERVICES = ("polling", "generation", "backlog", "pages")
 
 
 def training(quick: bool, repeats: int) -> None:
@@ -96,6 +98,12 @@ def generation_figures() -> None:
         _indented(line)
 
 
+def backlog_figures() -> None:
+    figures = backlog.measure(51)
+    for result in figures:
+        _indented(result.line(figures[result.vacuumed]))
+
+
 def page_figures() -> None:
     for result in pages.measure(5):
         _indented(result.line())
@@ -119,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "growth": growth_curves,
         "polling": polling_figures,
         "generation": generation_figures,
+        "backlog": backlog_figures,
         "pages": page_figures,
     }
     with open("/proc/cpuinfo") as cpuinfo:
