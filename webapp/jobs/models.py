@@ -165,11 +165,10 @@ class Job(models.Model):
                 condition=Q(state__in=["waiting", "queued", "running"]),
                 name="job_unfinished",
             ),
-            # In queue order; the kind comes along (PostgreSQL), so that the count
-            # ahead of a job reads the index alone.
+            # In queue order; the kind comes along, so that the count ahead of a
+            # job reads the index alone.
             models.Index(
-                fields=["created_at", "id"],
-                include=["kind"],
+                fields=["created_at", "id", "kind"],
                 condition=Q(state="queued"),
                 name="job_queued",
             ),

@@ -31,8 +31,7 @@ class Migration(migrations.Migration):
             model_name="job",
             index=models.Index(
                 condition=models.Q(("state", "queued")),
-                fields=["created_at", "id"],
-                include=("kind",),
+                fields=["created_at", "id", "kind"],
                 name="job_queued",
             ),
         ),
