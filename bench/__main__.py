@@ -1,8 +1,9 @@
 """The benchmark suite: every figure of BENCHMARKS.md beside its floor, in one run.
 
-    python -m bench [--quick] [--only training growth polling generation backlog pages]
+    python -m bench [--quick] [--only SECTION ...]
 
-Sections (each module also runs alone, ``python -m bench.<module> --help``):
+Sections, in this order (each module also runs alone, ``python -m bench.<module>
+--help``):
 
 - training: ``train_model`` with the notebook's settings (median of ``--repeats``)
   beside the old scikit-learn pipeline run in the same process (``--quick``
@@ -16,10 +17,11 @@ Sections (each module also runs alone, ``python -m bench.<module> --help``):
   clients, and the generation worker's peak RSS (bench/generation.py);
 - backlog: a submission's figures and a queued job's poll against the queue's
   length, beside the empty queue (bench/backlog.py);
+- writes: the WAL and database CPU of one generation job (bench/writes.py);
 - pages: the job page and 256-image galleries in Chromium (bench/pages.py).
 
-polling, generation, backlog and pages need DATABASE_URL and REDIS_URL (a PostgreSQL
-database and a Redis database the run may fill); ``make bench`` sets them.
+All but training and growth need DATABASE_URL and REDIS_URL (a PostgreSQL database
+and a Redis database the run may fill); ``make bench`` sets them.
 About 8 minutes on an idle 2-core machine.
 """
 
@@ -32,12 +34,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import backlog, generation, growth, pages, polling
+from bench import backlog, generation, growth, pages, polling, writes
 from bench.load import require_services
 from bench.train import notebook_baseline
 
-SECTIONS = ("training", "growth", "polling", "generation", "backlog", "pages")
-NEEDS_SERVICES = ("polling", "generation", "backlog", "pages")
+SECTIONS = ("training", "growth", "polling", "generation", "backlog", "writes", "pages")
+NEEDS_SERVICES = ("polling", "generation", "backlog", "writes", "pages")
 
 
 def training(quick: bool, repeats: int) -> None:
@@ -104,6 +106,11 @@ def backlog_figures() -> None:
         _indented(result.line(figures[result.vacuumed]))
 
 
+def writes_figures() -> None:
+    for line in writes.measure(300, 5):
+        _indented(line)
+
+
 def page_figures() -> None:
     for result in pages.measure(5):
         _indented(result.line())
@@ -128,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "polling": polling_figures,
         "generation": generation_figures,
         "backlog": backlog_figures,
+        "writes": writes_figures,
         "pages": page_figures,
     }
     with open("/proc/cpuinfo") as cpuinfo:
