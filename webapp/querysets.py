@@ -36,8 +36,8 @@ def _convert(
 
 
 def _returned_columns(
-    expressions: Sequence[Col | BaseExpression], connection: BaseDatabaseWrapper
-) -> list[tuple[Col | BaseExpression, list[Any]]]:
+    expressions: Sequence[BaseExpression], connection: BaseDatabaseWrapper
+) -> list[tuple[BaseExpression, list[Any]]]:
     """What a statement returns (columns, or expressions of the row), each with
     the converters a query applies to its values."""
     return [
@@ -51,13 +51,13 @@ def _returned_columns(
     ]
 
 
-def _field_columns(fields: Sequence[models.Field[Any, Any]]) -> list[Col]:
-    return [field.get_col(field.model._meta.db_table) for field in fields]
+def _column(field: models.Field[Any, Any]) -> Col:
+    return field.get_col(field.model._meta.db_table)
 
 
 def _converted_rows(
     rows: Sequence[Sequence[Any]],
-    columns: Sequence[tuple[Col | BaseExpression, list[Any]]],
+    columns: Sequence[tuple[BaseExpression, list[Any]]],
     connection: BaseDatabaseWrapper,
 ) -> list[tuple[Any, ...]]:
     """Rows a statement returned (`_returned_columns`), converted as a query's."""
@@ -236,13 +236,12 @@ class PreparedUpdate(_PreparedStatement):
         assert isinstance(query, sql.UpdateQuery)
         query.add_update_values(values)
         connection = connections[queryset.db]
-        expressions: list[Col | BaseExpression] = []
+        expressions: list[BaseExpression] = []
         for item in returning:
             if isinstance(item, str):
                 field = queryset.model._meta.get_field(item)
                 assert isinstance(field, models.Field), f"{item} is not a column"
-                [column] = _field_columns([field])
-                expressions.append(column)
+                expressions.append(_column(field))
             else:
                 expressions.append(item.resolve_expression(query))
         compiler = query.get_compiler(queryset.db)
@@ -321,7 +320,7 @@ class PreparedInsert:
         self.returning = list(opts.db_returning_fields)
         # Converters bound as `PreparedQuery`'s are (the same for every thread).
         self.columns = _returned_columns(
-            _field_columns(self.returning), connections[self.using]
+            [_column(field) for field in self.returning], connections[self.using]
         )
         # Number of rows -> (SQL, whether it takes one array per column).
         self._statements: dict[int, tuple[str, bool]] = {}
