@@ -671,9 +671,12 @@ class ImageGenerator:
         if self.classes_ is None:
             return np.zeros(count, dtype=np.int64)
         assert self.class_priors_ is not None
-        drawn: NDArray[np.int64] = rng.choice(
-            len(self.classes_), size=count, p=self.class_priors_
-        )
+        # What rng.choice(len(classes_), size=count, p=class_priors_) draws, by
+        # numpy's own algorithm for it, without re-checking the priors at every
+        # call (a sixth of `sample_seeds`' time, which draws one image per call).
+        cdf = np.cumsum(self.class_priors_)
+        cdf /= cdf[-1]
+        drawn: NDArray[np.int64] = cdf.searchsorted(rng.random(count), side="right")
         return drawn
 
     def render(self, pixels: FloatArray) -> NDArray[np.uint8]:

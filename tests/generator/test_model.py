@@ -342,6 +342,24 @@ def test_sample_seeds_gives_each_seeds_own_sample_bit_for_bit(
     assert np.array_equal(images, each_seeds_sample(conditional, seeds, **options))
 
 
+@pytest.mark.parametrize("count", [1, 16])
+def test_a_seed_draws_the_classes_numpys_choice_draws(
+    conditional: ImageGenerator, count: int
+) -> None:
+    # A job row's seed reproduces its gallery: the classes drawn must stay
+    # what rng.choice(p=class_priors_) drew, and leave the generator where it did.
+    assert conditional.class_priors_ is not None
+    for seed in range(300):
+        ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+        drawn = conditional._draw_classes(count, None, ours)
+        expected = numpys.choice(
+            len(conditional.class_priors_), size=count, p=conditional.class_priors_
+        )
+        assert np.array_equal(drawn, expected)
+        assert drawn.dtype == expected.dtype
+        assert ours.random() == numpys.random()
+
+
 @pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov", "cosine"])
 def test_sample_seeds_of_an_unconditional_model_match_too(
     features: np.ndarray, kernel: str
