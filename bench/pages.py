@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.generation import BENCH_ENV, one_job, stack, wait_for_model
+from bench.generation import BENCH_ENV, one_job, stack, trained_model
 from bench.load import REPO, call, prepare, require_services
 
 # A model of 28x28 images without the bandwidth search (seconds, not a minute).
@@ -121,12 +121,12 @@ def measure(repeats: int) -> list[PageLoad]:
     os.environ.update(BENCH_ENV)
     tokens, public_model = prepare(1)
     username, token = owner_with_password(tokens[0])
+    body: dict[str, object] = {
+        "model_version": trained_model(public_model),
+        "n_images": 256,
+    }
     with stack(1) as running_stack:
         base_url = running_stack.base_url
-        body: dict[str, object] = {
-            "model_version": wait_for_model(public_model),
-            "n_images": 256,
-        }
         job_id = one_job(base_url, token, body).job_id
         mnist_body: dict[str, object] = {
             "model_version": train(base_url, token),
