@@ -152,8 +152,11 @@ def test_the_dashboard_counts_and_a_queued_message_follow_the_jobs(
     sign_up(page, "hopper")
     page.goto("/dashboard/")
     expect(page.locator("#count-queued")).to_have_text("0")
+    expect(page.get_by_text("Nothing has run yet")).to_be_visible()
     mark_page(page)
-    # A job queued elsewhere (the API, another tab) moves the counts live.
+    jobs = page.locator("#recent-jobs tr[data-job-id]")
+    # A job queued elsewhere (the API, another tab) moves the counts live, and
+    # the list of recent jobs with them.
     browser_worker.signal_children(signal.SIGSTOP)
     try:
         other_tab = page.context.new_page()
@@ -161,15 +164,31 @@ def test_the_dashboard_counts_and_a_queued_message_follow_the_jobs(
         other_tab.get_by_role("button", name="Queue training run").click()
         expect(other_tab).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
         expect(page.locator("#count-queued")).to_have_text("1")
+        expect(jobs).to_have_count(1)
+        expect(jobs.locator("[data-state-badge]")).to_have_text("queued")
+        expect(page.get_by_text("Nothing has run yet")).to_have_count(0)
         browser.screenshot(page, "37-dashboard-live-counts")
     finally:
         browser_worker.signal_children(signal.SIGCONT)
     expect(page.locator("#count-models")).to_have_text("1", timeout=JOB_TIMEOUT_MS)
     expect(page.locator("#count-queued")).to_have_text("0")
-    assert_not_reloaded(page)
+    # The swapped-in row follows its job to the end.
+    expect(jobs.locator("[data-state-badge]")).to_have_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
     # The job's page no longer says "queued" once the job has ended.
     expect(other_tab.locator("#job-state")).to_contain_text("succeeded")
     expect(other_tab.locator("[data-queued-message]")).to_have_count(0)
+    # A gallery made in the other tab joins the dashboard's latest galleries.
+    expect(page.get_by_text("No galleries yet")).to_be_visible()
+    other_tab.get_by_role("link", name="Open the model version").click()
+    other_tab.get_by_label("Number of images").fill("4")
+    other_tab.get_by_role("button", name="Generate", exact=True).click()
+    wait_for_state(other_tab, "succeeded")
+    expect(page.locator("#count-galleries")).to_have_text("1")
+    expect(page.locator("#latest-galleries .gallery-list li")).to_have_count(1)
+    expect(jobs).to_have_count(2)
+    assert_not_reloaded(page)
 
 
 def test_errors_and_data_sets_are_explained(browser: Any, stack: Any) -> None:

@@ -276,22 +276,67 @@ def test_dashboard_counts_are_served_for_live_updates(
     make_model_version: Any,
     make_gallery: Any,
 ) -> None:
+    assert owner_client.get("/dashboard/counts/").json()["latest_job"] is None
+    make_gallery(owner, make_model_version(owner))
     make_job(owner)
     make_job(owner, state=Job.State.RUNNING)
-    make_job(owner, state=Job.State.RUNNING)
+    newest = make_job(owner, state=Job.State.RUNNING)
     make_job(other_user)
-    model = make_model_version(owner)
-    make_gallery(owner, model)
     assert owner_client.get("/dashboard/counts/").json() == {
         "queued": 1,
         "running": 2,
         "models": 1,
         "galleries": 1,
+        "latest_job": str(newest.pk),
     }
     content = owner_client.get("/dashboard/").content.decode()
     assert 'data-counts-url="/dashboard/counts/"' in content
+    assert 'data-recent-url="/dashboard/recent/"' in content
     assert '<div class="stat-value" id="count-galleries">1</div>' in content
+    assert (
+        f'id="recent-jobs" aria-labelledby="jobs-title" data-latest-job="{newest.pk}"'
+        in content
+    )
     assert Client().get("/dashboard/counts/").status_code == 302
+
+
+def test_the_dashboards_lists_are_served_alone_to_swap_in(
+    owner: User,
+    other_user: User,
+    owner_client: Client,
+    make_job: Any,
+    make_model_version: Any,
+    make_gallery: Any,
+) -> None:
+    empty = owner_client.get("/dashboard/recent/").content.decode()
+    assert 'data-latest-job=""' in empty
+    assert "Nothing has run yet" in empty
+    assert "No galleries yet" in empty
+    gallery = make_gallery(owner, make_model_version(owner))
+    mine = [gallery.job, make_job(owner), make_job(owner, state=Job.State.SUCCEEDED)]
+    theirs = make_job(other_user)
+    response = owner_client.get("/dashboard/recent/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    # Exactly what the dashboard itself lists, both lists whole.
+    dashboard = owner_client.get("/dashboard/").content.decode()
+    for section in ("latest-galleries", "recent-jobs"):
+        assert _section(content, section) == _section(dashboard, section)
+    assert re.findall(r'data-job-id="([^"]+)"', content) == [
+        str(job.pk) for job in reversed(mine)
+    ]
+    assert str(theirs.pk) not in content
+    # A queued job's row says its place, as the row's live updates then do.
+    assert "#1 in queue" in content
+    assert f'href="/galleries/{gallery.pk}/"' in content
+    assert f'data-latest-job="{mine[-1].pk}"' in content
+    assert Client().get("/dashboard/recent/").status_code == 302
+
+
+def _section(content: str, section_id: str) -> str:
+    match = re.search(rf'<section[^>]* id="{section_id}".*?</section>', content, re.S)
+    assert match, section_id
+    return match.group(0)
 
 
 def test_draw_new_ones_fetches_fresh_samples_of_this_model(

@@ -29,6 +29,7 @@ urlpatterns: list[URLPattern] = [
     path("account/token/revoke/", accounts.api_token_revoke, name="token-revoke"),
     path("dashboard/", home.dashboard, name="dashboard"),
     path("dashboard/counts/", home.dashboard_counts, name="dashboard-counts"),
+    path("dashboard/recent/", home.dashboard_recent, name="dashboard-recent"),
     path("training/new/", jobs.training_new, name="training-new"),
     path("jobs/<uuid:pk>/", jobs.job_detail, name="job"),
     path("jobs/<uuid:pk>/cancel/", jobs.job_cancel, name="job-cancel"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q
@@ -55,11 +57,13 @@ def landing(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _counts(user: AbstractBaseUser) -> dict[str, int]:
-    """The dashboard's figures: queued and running jobs, model versions, galleries."""
+def _counts(user: AbstractBaseUser) -> dict[str, int | str | None]:
+    """The dashboard's figures: queued and running jobs, model versions, galleries,
+    and the id of the newest job (None before the first), by which dashboard.js
+    sees that its list of recent jobs is out of date."""
     # Filtered on the states counted, so that the owner's unfinished jobs are read
     # (through their index), not their whole history.
-    counts: dict[str, int] = (
+    counts: dict[str, int | str | None] = (
         Job.objects.for_owner(user)
         .filter(state__in=(Job.State.QUEUED, Job.State.RUNNING))
         .aggregate(
@@ -69,7 +73,18 @@ def _counts(user: AbstractBaseUser) -> dict[str, int]:
     )
     counts["models"] = ModelVersion.objects.for_owner(user).count()
     counts["galleries"] = Gallery.objects.for_owner(user).count()
+    latest_job = Job.objects.for_owner(user).values_list("pk", flat=True).first()
+    counts["latest_job"] = None if latest_job is None else str(latest_job)
     return counts
+
+
+def _recent(user: AbstractBaseUser) -> dict[str, Any]:
+    """The dashboard's lists of recent jobs and latest galleries."""
+    return {
+        "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
+        "recent_galleries": Gallery.objects.for_owner(user).with_model_version()[:4],
+        "phase_labels": PHASE_LABELS,
+    }
 
 
 @login_required
@@ -81,10 +96,17 @@ def dashboard_counts(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_GET
+def dashboard_recent(request: HttpRequest) -> HttpResponse:
+    """The dashboard's lists alone, swapped in live when a job or a gallery was
+    made elsewhere (another tab, the API)."""
+    return render(request, "web/_dashboard_recent.html", _recent(request_user(request)))
+
+
+@login_required
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     default_model = serving.default_model_version(user)
-    recent_galleries = Gallery.objects.for_owner(user).with_model_version()[:4]
     demo_model = None
     quick_count = _int_param(request.GET, "n", 8, 1, 16)
     quick_samples: list[str] = []
@@ -97,13 +119,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {
             "counts": _counts(user),
-            "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
             "default_model": default_model,
-            "recent_galleries": recent_galleries,
             "demo_model": demo_model,
             "quick_samples": quick_samples,
             "quick_count": quick_count,
             "counts_choices": range(1, 17),
-            "phase_labels": PHASE_LABELS,
+            **_recent(user),
         },
     )

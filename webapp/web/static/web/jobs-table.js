@@ -1,12 +1,12 @@
 // Live rows in job tables (dashboard, history): poll unfinished jobs' API rows.
+// StudioJobsTable.watch(root) starts on the rows under root: the page's at load,
+// and the dashboard's again when it swaps in a fresh list.
 "use strict";
 
-(function () {
+window.StudioJobsTable = (function () {
   const FINISHED = ["succeeded", "failed", "cancelled"];
   const INTERVAL_MS = 1500;
-  const labelsSource = document.getElementById("phase-labels");
-  const phaseLabels = labelsSource ? JSON.parse(labelsSource.textContent) : {};
-  const rows = Array.from(document.querySelectorAll("[data-live-jobs] tr[data-job-api]"));
+  let phaseLabels = {};
 
   function resultLink(row, job) {
     if (job.model_version) {
@@ -49,6 +49,9 @@
   }
 
   async function poll(row) {
+    if (!row.isConnected) {
+      return; // swapped out for a fresh list
+    }
     try {
       const result = await Studio.requestJSON(row.dataset.jobApi);
       if (result.ok && result.data) {
@@ -62,9 +65,18 @@
     }
   }
 
-  rows.forEach(function (row) {
-    if (FINISHED.indexOf(row.dataset.state) === -1) {
-      window.setTimeout(function () { poll(row); }, INTERVAL_MS);
+  function watch(root) {
+    const labelsSource = root.querySelector("#phase-labels");
+    if (labelsSource) {
+      phaseLabels = JSON.parse(labelsSource.textContent);
     }
-  });
+    root.querySelectorAll("[data-live-jobs] tr[data-job-api]").forEach(function (row) {
+      if (FINISHED.indexOf(row.dataset.state) === -1) {
+        window.setTimeout(function () { poll(row); }, INTERVAL_MS);
+      }
+    });
+  }
+
+  watch(document);
+  return { watch: watch };
 })();
