@@ -12,7 +12,12 @@ anonymously the same way. Load time is the navigation's ``loadEventEnd`` (images
 included), beside its ``responseEnd`` (the document alone, received); bytes are
 the transfer sizes of the document and every resource.
 
-    python -m bench.pages [--repeats 5]
+Then what a user waits for after clicking Generate: on the demo model's page, 16
+images, ``--clicks`` times (20), from the click to the job page saying
+``succeeded`` (the form's POST, the redirect, the job page and its polls), and
+how many of those jobs had already finished when their page was first drawn.
+
+    python -m bench.pages [--repeats 5] [--clicks 20]
 
 MNIST must be in data/ (``python -m generator fetch mnist``).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -48,6 +54,8 @@ MEASURE = """() => {
     resources: resources.length,
   };
 }"""
+JOB_PAGE = re.compile(r"/jobs/[0-9a-f-]{36}/$")
+SUCCEEDED = "() => document.getElementById('job-state').textContent.includes('succeeded')"
 # Chromium keeps 250 resource timings by default: more would go uncounted.
 TIMING_BUFFER = "performance.setResourceTimingBufferSize(100000);"
 
@@ -69,6 +77,21 @@ class PageLoad:
             f"document {statistics.median(self.document_ms):.0f}), "
             f"{self.cold_bytes / 1024:6.0f} KiB in {self.resources + 1} requests; "
             f"reloaded: {self.warm_ms:5.0f} ms, {self.warm_bytes / 1024:5.0f} KiB"
+        )
+
+
+@dataclass(frozen=True)
+class ClicksToImages:
+    milliseconds: list[float]
+    finished_when_drawn: int
+
+    def line(self) -> str:
+        return (
+            f"{'Generate -> succeeded':<26} median "
+            f"{statistics.median(self.milliseconds):6.0f} ms (min "
+            f"{min(self.milliseconds):.0f}, max {max(self.milliseconds):.0f}) over "
+            f"{len(self.milliseconds)} clicks; {self.finished_when_drawn} jobs "
+            "had finished when their page was first drawn"
         )
 
 
@@ -115,16 +138,39 @@ def load(
         context.close()
 
 
-def measure(repeats: int) -> list[PageLoad]:
+def clicks_to_images(
+    browser: Any, base_url: str, cookies: Any, model_id: int, clicks: int
+) -> ClicksToImages:
+    """Generate clicked ``clicks`` times on a model's page: click -> job page
+    saying succeeded, each."""
+    context = browser.new_context(base_url=base_url)
+    context.add_cookies(cookies)
+    page = context.new_page()
+    milliseconds, finished_when_drawn = [], 0
+    try:
+        for _ in range(clicks):
+            page.goto(f"/models/{model_id}/")
+            page.get_by_label("Number of images").fill("16")
+            started = time.perf_counter()
+            page.get_by_role("button", name="Generate", exact=True).click()
+            page.wait_for_url(JOB_PAGE, wait_until="domcontentloaded")
+            drawn = page.locator("#job-state").text_content() or ""
+            page.wait_for_function(SUCCEEDED, polling="raf", timeout=60_000)
+            milliseconds.append(1e3 * (time.perf_counter() - started))
+            finished_when_drawn += "succeeded" in drawn
+    finally:
+        context.close()
+    return ClicksToImages(milliseconds, finished_when_drawn)
+
+
+def measure(repeats: int, clicks: int = 20) -> list[PageLoad | ClicksToImages]:
     from playwright.sync_api import sync_playwright
 
     os.environ.update(BENCH_ENV)
     tokens, public_model = prepare(1)
     username, token = owner_with_password(tokens[0])
-    body: dict[str, object] = {
-        "model_version": trained_model(public_model),
-        "n_images": 256,
-    }
+    demo_model = trained_model(public_model)
+    body: dict[str, object] = {"model_version": demo_model, "n_images": 256}
     with stack(1) as running_stack:
         base_url = running_stack.base_url
         job_id = one_job(base_url, token, body).job_id
@@ -140,7 +186,13 @@ def measure(repeats: int) -> list[PageLoad]:
         # After every ORM call: Django refuses them beside Playwright's event loop.
         with sync_playwright() as playwright:
             results = _load_pages(
-                playwright, base_url, username, job_id, galleries, repeats
+                playwright,
+                base_url,
+                username,
+                job_id,
+                galleries,
+                repeats,
+                (demo_model, clicks),
             )
     return results
 
@@ -173,13 +225,16 @@ def _load_pages(
     job_id: str,
     galleries: list[int],
     repeats: int,
-) -> list[PageLoad]:
+    generations: tuple[int, int],
+) -> list[PageLoad | ClicksToImages]:
+    """The pages' loads, then ``generations``: a model's id and how many times to
+    click Generate on its page (`clicks_to_images`)."""
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     )
     cookies = log_in(browser, base_url, username)
-    results = []
+    results: list[PageLoad | ClicksToImages] = []
     pages: tuple[tuple[str, str, Any], ...] = (
         ("log-in page (floor)", "/login/", []),
         ("job page", f"/jobs/{job_id}/", cookies),
@@ -200,6 +255,7 @@ def _load_pages(
                 resources=cold["resources"],
             )
         )
+    results.append(clicks_to_images(browser, base_url, cookies, *generations))
     browser.close()
     return results
 
@@ -207,9 +263,10 @@ def _load_pages(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clicks", type=int, default=20)
     args = parser.parse_args(argv)
     require_services(parser)
-    for result in measure(args.repeats):
+    for result in measure(args.repeats, args.clicks):
         print(result.line())
     return 0
 

@@ -4,12 +4,14 @@ Celery worker. Every page visited is saved to artifacts/screenshots/."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import signal
 import zipfile
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tests.browser.browser_support import wait_for_images
@@ -300,3 +302,47 @@ def test_cancel_a_queued_job_from_its_page(
     job = Job.objects.get(owner__username="cyril")
     assert job.state == Job.State.CANCELLED
     assert not ModelVersion.objects.filter(owner__username="cyril").exists()
+
+
+# Each call of the job page's API, at the page's (fake) time.
+RECORD_POLLS = """
+window.__polls = [];
+const fetchOriginal = window.fetch;
+window.fetch = function (url, options) {
+  if (String(url).includes("/api/v1/jobs/")) {
+    window.__polls.push(Date.now());
+  }
+  return fetchOriginal.call(this, url, options);
+};
+"""
+
+
+def test_the_job_page_asks_at_once_then_once_a_second(
+    browser: Any, stack: Any, make_job: Any
+) -> None:
+    page = browser.new_page()
+    sign_up(page, "dijkstra")
+    # Never sent to a broker: it stays queued, so the page keeps asking.
+    job = make_job(User.objects.get(username="dijkstra"))
+    page.clock.install(time=0)
+    page.clock.pause_at(10_000)
+    page.add_init_script(RECORD_POLLS)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator("#job-state")).to_contain_text("queued")
+    drawn = page.evaluate("Date.now()")
+    polls: list[int] = []
+    # The page's clock moves only here, 10 ms a step; each poll's answer arrives
+    # in real time, and only then is the next one timed, so a gap can come out
+    # longer than the page asked for, never shorter.
+    while len(polls) < 8:
+        page.clock.run_for(10)
+        polls = page.evaluate("window.__polls")
+        assert page.evaluate("Date.now()") - drawn < 60_000, polls
+    # A job just submitted is often done within a fraction of a second: the page
+    # asks 50 ms after it is drawn, each time twice as late, up to once a second.
+    assert polls[0] - drawn == 50
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert all(
+        gap >= least
+        for gap, least in zip(gaps, [100, 200, 400, 800, 1000, 1000, 1000], strict=True)
+    ), gaps
