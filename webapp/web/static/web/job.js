@@ -1,8 +1,9 @@
 // The job page: polls GET /api/v1/jobs/{id} and redraws the state, phase,
 // progress, queue position, elapsed time, error and result link. A job just
 // submitted is often done within a fraction of a second (a gallery of 16 images
-// in tens of milliseconds): the first poll comes 50 ms after the page, each next
-// one twice as late, up to once a second.
+// in tens of milliseconds, about when its page is drawn): the first poll comes
+// as soon as the page is drawn, the next 100 ms later, each next one twice as
+// late, up to once a second.
 "use strict";
 
 (function () {
@@ -12,7 +13,7 @@
   }
   const FINISHED = ["succeeded", "failed", "cancelled"];
   const POLL_MS = 1000;
-  let pollDelay = 50;
+  let pollDelay = 0;
   const phaseLabels = JSON.parse(document.getElementById("phase-labels").textContent);
   let job = JSON.parse(document.getElementById("job-data").textContent);
   const $ = function (id) { return document.getElementById(id); };
@@ -138,7 +139,7 @@
 
   function pollLater() {
     window.setTimeout(poll, pollDelay);
-    pollDelay = Math.min(2 * pollDelay, POLL_MS);
+    pollDelay = Math.min(Math.max(2 * pollDelay, 100), POLL_MS);
   }
 
   async function poll() {
