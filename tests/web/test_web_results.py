@@ -291,6 +291,34 @@ def test_the_gallery_page_inlines_its_images_rather_than_fetching_each(
     assert not [url for url in fetched if "/images/" in url]
 
 
+def test_each_tile_names_its_image_and_a_walk_may_join_any_two(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    gallery = make_gallery(owner, make_model_version(owner), n_images=3, digit=2)
+    html = owner_client.get(f"/galleries/{gallery.pk}/").content.decode()
+    images = list(gallery.images.order_by("index"))
+    for image in images:
+        number = image.index + 1
+        assert (
+            f'download="image-{image.index:03d}.png" aria-label="Download image '
+            f'{number} (digit 2), seed {image.seed}"'
+        ) in html
+        assert (
+            f'<span class="tile-caption" aria-hidden="true">{number}</span>'
+            f'<span class="tile-id" title="Image id, for walks">#{image.pk}</span>'
+        ) in html
+    for end, chosen in (("from", images[0]), ("to", images[-1])):
+        select = re.search(rf'<select id="walk-{end}" name="\w+">(.*?)</select>', html)
+        assert select, end
+        assert re.findall(
+            r'<option value="(\d+)"( selected)?>(\d+) \(#(\d+)\)</option>',
+            select.group(1),
+        ) == [
+            (str(i.pk), " selected" if i == chosen else "", str(i.index + 1), str(i.pk))
+            for i in images
+        ]
+
+
 def test_the_gallery_page_queries_do_not_grow_with_its_images(
     owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
 ) -> None:

@@ -55,6 +55,7 @@ def test_anyone_sees_a_shared_gallery(gallery: Gallery) -> None:
     assert inline_pngs(html) == [bytes(image.png) for image in images]
     image_urls = download_links(html)
     assert image_urls == [f"{path}images/{image.pk}.png" for image in images]
+    assert 'class="tile-id"' not in html  # image ids are for the owner's walks
     for url in image_urls:
         image = Client().get(url)
         assert (image.status_code, image["Content-Type"]) == (200, "image/png")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms, template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from webapp.gallery.models import describe_walk_end
@@ -31,6 +31,64 @@ def field_widget(field: forms.BoundField) -> SafeString:
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+_TILE = (
+    '<li><a href="{}" download="image-{}.png" aria-label="Download image {}{}, '
+    'seed {}"><img class="digit-img" src="{}" alt=""></a>'
+    '<span class="tile-caption" aria-hidden="true">{}</span>{}</li>'
+)
+
+
+@register.simple_tag
+def gallery_tiles(images: list[tuple[Any, str, str]], shared: bool) -> SafeString:
+    """A gallery's images as list items: each a download link holding the image
+    (``images`` as ``gallery_context`` gives them), its number, and its id
+    unless ``shared``. Built here rather than by template loops: as loops, these
+    tiles and the walk form's options (`image_options`) took two fifths of a
+    256-image gallery page's CPU time (62 ms, 37 ms without)."""
+    return format_html_join(
+        "\n",
+        _TILE,
+        (
+            (
+                download_url,
+                f"{image.index:03d}",
+                image.index + 1,
+                "" if image.digit is None else f" (digit {image.digit})",
+                image.seed,
+                src,
+                image.index + 1,
+                ""
+                if shared
+                else format_html(
+                    '<span class="tile-id" title="Image id, for walks">#{}</span>',
+                    image.pk,
+                ),
+            )
+            for image, download_url, src in images
+        ),
+    )
+
+
+@register.simple_tag
+def image_options(images: list[tuple[Any, str, str]], selected: str) -> SafeString:
+    """A gallery's images as the ``<option>``s of a walk's end, the ``selected``
+    one "first" or "last"; built here for the reason `gallery_tiles` is."""
+    chosen = 0 if selected == "first" else len(images) - 1
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{} (#{})</option>',
+        (
+            (
+                image.pk,
+                " selected" if position == chosen else "",
+                image.index + 1,
+                image.pk,
+            )
+            for position, (image, _, _) in enumerate(images)
+        ),
+    )
 
 
 @register.simple_tag
