@@ -119,9 +119,22 @@ def test_a_new_user_trains_generates_and_downloads(
     page.get_by_label("Number of images").fill("16")
     page.get_by_label("Digit").select_option("7")
     page.get_by_label("Seed").fill("11")
-    page.get_by_role("button", name="Generate", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    # The worker paused: the job page is drawn before the job is done, so its
+    # images come from the page's polls.
+    browser_worker.signal_children(signal.SIGSTOP)
+    try:
+        page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+        expect(page.locator("#job-state")).to_contain_text("queued")
+        expect(page.locator("#job-result-sheet")).to_be_hidden()
+    finally:
+        browser_worker.signal_children(signal.SIGCONT)
     wait_for_state(page, "succeeded")
+    # Its 16 images, one row of 56-pixel tiles 2 pixels apart, where it says done.
+    sheet = page.locator("#job-result-sheet")
+    expect(sheet).to_be_visible()
+    wait_for_images(sheet, loaded=True)
+    assert sheet.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [926, 56]
     browser.screenshot(page, "06-generation-succeeded")
 
     page.get_by_role("link", name="Open the gallery").click()

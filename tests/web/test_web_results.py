@@ -63,6 +63,35 @@ def test_finished_job_links_its_result(
     assert re.search(r'id="cancel-form"[^>]*hidden', content)
 
 
+def test_a_generations_page_shows_its_images_once_it_has_them(
+    owner: User, owner_client: Client, make_model_version: Any, make_gallery: Any
+) -> None:
+    model = make_model_version(owner)
+    done = make_gallery(owner, model, n_images=4)
+    content = owner_client.get(f"/jobs/{done.job_id}/").content.decode()
+    sheet = re.search(r'<img id="job-result-sheet"[^>]*>', content)
+    assert sheet
+    url = f"/api/v1/galleries/{done.pk}/grid.png?columns=16"
+    assert f'src="{url}"' in sheet.group(0)
+    assert " hidden" not in sheet.group(0)
+    # The sheet it points to is the gallery's, served to its owner.
+    answer = owner_client.get(url)
+    assert (answer.status_code, answer["Content-Type"]) == (200, "image/png")
+    queued = Job.objects.create(
+        owner=owner, kind=Job.Kind.GENERATION, params={"model_version": model.pk}
+    )
+    content = owner_client.get(f"/jobs/{queued.pk}/").content.decode()
+    sheet = re.search(r'<img id="job-result-sheet"[^>]*>', content)
+    assert sheet
+    # No image yet: job.js sets it from this once a poll names the gallery.
+    assert 'data-sheet-url="/api/v1/galleries/0/grid.png?columns=16"' in sheet.group(0)
+    assert "src=" not in sheet.group(0)
+    assert " hidden" in sheet.group(0)
+    training = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, params={})
+    content = owner_client.get(f"/jobs/{training.pk}/").content.decode()
+    assert "job-result-sheet" not in content
+
+
 def test_failed_job_shows_its_error(
     owner: User, owner_client: Client, make_job: Any
 ) -> None:

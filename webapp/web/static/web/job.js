@@ -91,6 +91,12 @@
     if (resultUrl) {
       $("job-result-link").href = resultUrl;
     }
+    // A generation's images, as one sheet, right where its page says it is done.
+    const sheet = $("job-result-sheet");
+    if (sheet && job.gallery && !sheet.getAttribute("src")) {
+      sheet.src = sheet.dataset.sheetUrl.replace("/0/", "/" + job.gallery + "/");
+      sheet.hidden = false;
+    }
 
     const cancelForm = $("cancel-form");
     cancelForm.hidden = isFinished();
