@@ -58,6 +58,14 @@ def test_a_sweep_from_the_form_to_the_best_model(browser: Any, stack: Any) -> No
     expect(page.locator("#sweep-finished")).to_have_text("4")
     expect(page.locator("#sweep-cancel-form")).to_be_hidden()
     expect(page.locator("tr.is-best #best-badge")).to_have_text("best")
+    # Every column, the sample confidence last, fits a laptop's width unscrolled.
+    expect(page.locator("#sweep-table thead th").last).to_contain_text(
+        "Sample confidence"
+    )
+    assert page.eval_on_selector(
+        "#sweep-table",
+        "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth",
+    )
     browser.screenshot(page, "61-sweep-finished")
     check_phone_width(browser, page, "64-phone-sweep")
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.web.test_web_training import field_errors, form_values
+from webapp.gallery.models import Gallery
 from webapp.jobs import runner
 from webapp.jobs.models import Job, ModelVersion
 from webapp.sweeps.models import Sweep, SweepRun
@@ -210,6 +211,41 @@ def test_the_table_sorts_by_any_column(
     odd = owner_client.get(page + "?sort=nope&metric=nope")
     assert odd.status_code == 200
     assert row_positions(odd.content.decode()) == [0, 1, 2]
+
+
+def test_sample_confidence_is_each_models_newest_evaluated_gallerys(
+    owner: User, owner_client: Client, finished_sweep: Sweep, make_gallery: Any
+) -> None:
+    models = {
+        run.position: run.job.model_version
+        for run in SweepRun.objects.select_related("job__model_version")
+    }
+
+    def evaluated(model: ModelVersion, confidence: float, **fields: Any) -> None:
+        make_gallery(
+            owner,
+            model,
+            evaluation={"mean_confidence": confidence},
+            evaluation_state=Gallery.EvaluationState.DONE,
+            **fields,
+        )
+
+    evaluated(models[0], 0.5)
+    evaluated(models[0], 0.61)  # the newest of run 0's
+    evaluated(models[1], 0.7)
+    evaluated(models[1], 0.99, digit=3)  # a digit asked: not the model's samples
+    make_gallery(owner, models[1], evaluation_state=Gallery.EvaluationState.PENDING)
+    content = owner_client.get(
+        f"/sweeps/{finished_sweep.pk}/"
+        "?metric=sample_confidence&sort=sample_confidence&order=desc"
+    ).content.decode()
+    # Run 2's model has no gallery: its cell says so, and it sorts last.
+    assert row_positions(content) == [1, 0, 2]
+    assert re.findall(
+        r'<td class="num" data-label="Sample confidence">([^<]*)</td>', content
+    ) == ["70.0%", "61.0%", "—"]
+    assert re.search(r'<tr data-run="1" class="is-best"', content)
+    assert 'id="sample-confidence-help"' in content
 
 
 def test_the_partial_is_just_the_table(
