@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from webapp.gallery.models import Gallery
 from webapp.jobs import runner
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, ModelVersion
 from webapp.sweeps.models import Sweep, SweepRun
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +105,40 @@ def test_runs_are_fed_in_as_slots_free_up(
     assert (data["state"], data["total"], data["finished"]) == ("succeeded", 3, 3)
     assert all(run["model_version"] is not None for run in data["runs"])
     assert all(isinstance(run["test_log_likelihood"], float) for run in data["runs"])
+
+
+def test_each_run_gives_its_models_sample_confidence(
+    create: Any,
+    api_client: APIClient,
+    owner: User,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    response = create({"seed": [1, 2]})
+    assert response.status_code == 202, response.json()
+    assert [run["sample_confidence"] for run in response.json()["runs"]] == [
+        None,
+        None,
+    ]
+    runs = list(SweepRun.objects.select_related("job").order_by("position"))
+    for run in runs:
+        with django_capture_on_commit_callbacks(execute=True):
+            runner.run_training_job(run.job_id)
+    scored = ModelVersion.objects.get(training_job=runs[0].job_id)
+    for confidence, fields in ((0.8, {}), (0.95, {"digit": 4})):
+        Gallery.objects.create(
+            owner=owner,
+            model_version=scored,
+            n_images=1,
+            seed=1,
+            evaluation={"mean_confidence": confidence},
+            evaluation_state=Gallery.EvaluationState.DONE,
+            **fields,
+        )
+    detail = api_client.get(f"{URL}/{response.json()['id']}").json()
+    listed = api_client.get(URL).json()["results"][0]
+    for data in (detail, listed):
+        # A gallery with a digit asked says nothing of the model's own samples.
+        assert [run["sample_confidence"] for run in data["runs"]] == [0.8, None]
 
 
 def test_a_cancelled_job_frees_its_slot_for_a_waiting_run(

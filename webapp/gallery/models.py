@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Prefetch
+from django.db.models import FloatField, Prefetch, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from webapp.jobs.models import ModelVersionQuerySet
 from webapp.querysets import OwnedQuerySet
@@ -43,6 +45,29 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
             else GeneratedImage.objects.defer("png")
         )
         return self.prefetch_related(Prefetch("images", queryset=images))
+
+
+def sample_confidence(model_version: Any) -> Subquery:
+    """A model version's sample confidence: the digit classifier's mean confidence
+    on the newest evaluated gallery of its independent samples with no digit asked
+    (a gallery's own quality figure); ``model_version`` a value or an OuterRef."""
+    return Subquery(
+        Gallery.objects.filter(
+            model_version=model_version,
+            mode=Gallery.Mode.SAMPLES,
+            digit__isnull=True,
+            evaluation_state=Gallery.EvaluationState.DONE,
+        )
+        .order_by("-created_at")
+        # As a number on both backends: SQLite's JSON_EXTRACT gives one already,
+        # which a JSON field's converter would then try to decode.
+        .annotate(
+            confidence=Cast(
+                KeyTextTransform("mean_confidence", "evaluation"), FloatField()
+            )
+        )
+        .values("confidence")[:1]
+    )
 
 
 class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):

@@ -10,8 +10,9 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import models
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q
 
+from webapp.gallery.models import sample_confidence
 from webapp.jobs.models import Job, ModelVersionQuerySet
 from webapp.querysets import OwnedQuerySet
 
@@ -27,9 +28,14 @@ class SweepQuerySet(OwnedQuerySet["Sweep"]):
         )
 
     def with_runs(self) -> SweepQuerySet:
-        """Prefetch the runs with their jobs and model versions (files left out)."""
-        runs = SweepRun.objects.select_related("job", "job__model_version").defer(
-            ModelVersionQuerySet.file_through("job__model_version")
+        """Prefetch the runs with their jobs and model versions (files left out),
+        each run annotated with its model's ``sample_confidence`` (None without)."""
+        runs = (
+            SweepRun.objects.select_related("job", "job__model_version")
+            .defer(ModelVersionQuerySet.file_through("job__model_version"))
+            .annotate(
+                sample_confidence=sample_confidence(OuterRef("job__model_version"))
+            )
         )
         return self.prefetch_related(Prefetch("runs", queryset=runs))
 

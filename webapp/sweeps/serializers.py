@@ -104,6 +104,11 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
     state = serializers.CharField(source="job.state", read_only=True)
     model_version = serializers.SerializerMethodField()
     test_log_likelihood = serializers.SerializerMethodField()
+    sample_confidence = serializers.SerializerMethodField(
+        help_text="The digit classifier's mean confidence on the newest evaluated "
+        "gallery of the run's model (independent samples, no digit asked); null "
+        "until it has one."
+    )
 
     class Meta:
         model = SweepRun
@@ -114,12 +119,18 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
             "state",
             "model_version",
             "test_log_likelihood",
+            "sample_confidence",
         )
         read_only_fields = fields
 
     def get_model_version(self, run: SweepRun) -> int | None:
         model_version = getattr(run.job, "model_version", None)
         return model_version.pk if model_version is not None else None
+
+    def get_sample_confidence(self, run: SweepRun) -> float | None:
+        # Annotated by Sweep.objects.with_runs(); a sweep just made has no model.
+        value = getattr(run, "sample_confidence", None)
+        return float(value) if value is not None else None
 
     def get_test_log_likelihood(self, run: SweepRun) -> float | None:
         model_version = getattr(run.job, "model_version", None)

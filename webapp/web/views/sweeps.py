@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.gallery.models import Gallery
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.services import JobConflict
 from webapp.sweeps import services
@@ -86,35 +85,15 @@ class Row:
         return self.run.job
 
 
-def _sample_confidences(models: list[ModelVersion]) -> dict[int, float | None]:
-    """Each model version's sample confidence: the digit classifier's mean
-    confidence on the newest evaluated gallery of its independent samples with
-    no digit asked (a gallery's own quality figure), if it has one."""
-    confidences: dict[int, float | None] = {}
-    newest_first = (
-        Gallery.objects.filter(
-            model_version__in=models,
-            mode=Gallery.Mode.SAMPLES,
-            digit__isnull=True,
-            evaluation_state=Gallery.EvaluationState.DONE,
-        )
-        .order_by("model_version_id", "-created_at")
-        .values_list("model_version_id", "evaluation__mean_confidence")
-    )
-    for model_id, confidence in newest_first:
-        confidences.setdefault(model_id, confidence)
-    return confidences
-
-
 def _rows(sweep: Sweep) -> list[Row]:
-    runs = list(sweep.runs.all())
-    models = [m for run in runs if (m := getattr(run.job, "model_version", None))]
-    confidences = _sample_confidences(models)
     rows = []
-    for run in runs:
+    for run in sweep.runs.all():
         model = getattr(run.job, "model_version", None)
         metrics = (
-            {**model.metrics, "sample_confidence": confidences.get(model.pk)}
+            {
+                **model.metrics,
+                "sample_confidence": run.sample_confidence,  # type: ignore[attr-defined]
+            }
             if model is not None
             else {}
         )
