@@ -188,6 +188,9 @@ def test_the_dashboard_counts_and_a_queued_message_follow_the_jobs(
     expect(page.locator("#count-galleries")).to_have_text("1")
     expect(page.locator("#latest-galleries .gallery-list li")).to_have_count(1)
     expect(jobs).to_have_count(2)
+    # And a job deleted elsewhere leaves the list.
+    Job.objects.filter(owner__username="hopper", kind=Job.Kind.TRAINING).delete()
+    expect(jobs).to_have_count(1)
     assert_not_reloaded(page)
 
 

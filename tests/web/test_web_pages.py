@@ -276,26 +276,36 @@ def test_dashboard_counts_are_served_for_live_updates(
     make_model_version: Any,
     make_gallery: Any,
 ) -> None:
-    assert owner_client.get("/dashboard/counts/").json()["latest_job"] is None
-    make_gallery(owner, make_model_version(owner))
-    make_job(owner)
-    make_job(owner, state=Job.State.RUNNING)
-    newest = make_job(owner, state=Job.State.RUNNING)
+    assert owner_client.get("/dashboard/counts/").json()["listed"] == ";"
+    gallery = make_gallery(owner, make_model_version(owner))
+    jobs = [
+        make_job(owner),
+        make_job(owner, state=Job.State.RUNNING),
+        make_job(owner, state=Job.State.RUNNING),
+    ]
     make_job(other_user)
+    # The ids the dashboard lists, jobs then galleries, newest first.
+    listed = ",".join(str(job.pk) for job in [*reversed(jobs), gallery.job]) + (
+        f";{gallery.pk}"
+    )
     assert owner_client.get("/dashboard/counts/").json() == {
         "queued": 1,
         "running": 2,
         "models": 1,
         "galleries": 1,
-        "latest_job": str(newest.pk),
+        "listed": listed,
     }
     content = owner_client.get("/dashboard/").content.decode()
     assert 'data-counts-url="/dashboard/counts/"' in content
     assert 'data-recent-url="/dashboard/recent/"' in content
     assert '<div class="stat-value" id="count-galleries">1</div>' in content
+    assert f'id="recent-jobs" aria-labelledby="jobs-title" data-listed="{listed}"' in (
+        content
+    )
+    # A job deleted elsewhere changes what should be listed.
+    jobs[0].delete()
     assert (
-        f'id="recent-jobs" aria-labelledby="jobs-title" data-latest-job="{newest.pk}"'
-        in content
+        str(jobs[0].pk) not in owner_client.get("/dashboard/counts/").json()["listed"]
     )
     assert Client().get("/dashboard/counts/").status_code == 302
 
@@ -309,7 +319,7 @@ def test_the_dashboards_lists_are_served_alone_to_swap_in(
     make_gallery: Any,
 ) -> None:
     empty = owner_client.get("/dashboard/recent/").content.decode()
-    assert 'data-latest-job=""' in empty
+    assert 'data-listed=";"' in empty
     assert "Nothing has run yet" in empty
     assert "No galleries yet" in empty
     gallery = make_gallery(owner, make_model_version(owner))
@@ -329,7 +339,9 @@ def test_the_dashboards_lists_are_served_alone_to_swap_in(
     # A queued job's row says its place, as the row's live updates then do.
     assert "#1 in queue" in content
     assert f'href="/galleries/{gallery.pk}/"' in content
-    assert f'data-latest-job="{mine[-1].pk}"' in content
+    listed = ",".join(str(job.pk) for job in reversed(mine)) + f";{gallery.pk}"
+    assert f'data-listed="{listed}"' in content
+    assert owner_client.get("/dashboard/counts/").json()["listed"] == listed
     assert Client().get("/dashboard/recent/").status_code == 302
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -11,9 +12,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from webapp.gallery.models import Gallery
+from webapp.gallery.models import Gallery, GalleryQuerySet
 from webapp.jobs import serving
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.models import Job, JobQuerySet, ModelVersion
 from webapp.web.views.shared import PHASE_LABELS, request_user, sample_images
 
 LANDING_DEFAULT_SAMPLES = 8
@@ -57,13 +58,32 @@ def landing(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _counts(user: AbstractBaseUser) -> dict[str, int | str | None]:
+#: How many of the newest jobs and galleries the dashboard lists.
+RECENT_JOBS = 8
+LATEST_GALLERIES = 4
+
+
+def _newest_jobs(user: AbstractBaseUser) -> JobQuerySet:
+    return Job.objects.for_owner(user).order_by("-created_at", "-pk")
+
+
+def _newest_galleries(user: AbstractBaseUser) -> GalleryQuerySet:
+    return Gallery.objects.for_owner(user).order_by("-created_at", "-pk")
+
+
+def _listed(job_ids: Iterable[object], gallery_ids: Iterable[object]) -> str:
+    """What the dashboard lists, in one string: the ids of its jobs, then of its
+    galleries, newest first. dashboard.js compares the page's with the counts'
+    to see that a list is out of date (a job or gallery made or deleted elsewhere)."""
+    return ",".join(map(str, job_ids)) + ";" + ",".join(map(str, gallery_ids))
+
+
+def _counts(user: AbstractBaseUser) -> dict[str, int | str]:
     """The dashboard's figures: queued and running jobs, model versions, galleries,
-    and the id of the newest job (None before the first), by which dashboard.js
-    sees that its list of recent jobs is out of date."""
+    and what its lists should hold (`_listed`)."""
     # Filtered on the states counted, so that the owner's unfinished jobs are read
     # (through their index), not their whole history.
-    counts: dict[str, int | str | None] = (
+    counts: dict[str, int | str] = (
         Job.objects.for_owner(user)
         .filter(state__in=(Job.State.QUEUED, Job.State.RUNNING))
         .aggregate(
@@ -73,16 +93,23 @@ def _counts(user: AbstractBaseUser) -> dict[str, int | str | None]:
     )
     counts["models"] = ModelVersion.objects.for_owner(user).count()
     counts["galleries"] = Gallery.objects.for_owner(user).count()
-    latest_job = Job.objects.for_owner(user).values_list("pk", flat=True).first()
-    counts["latest_job"] = None if latest_job is None else str(latest_job)
+    counts["listed"] = _listed(
+        _newest_jobs(user).values_list("pk", flat=True)[:RECENT_JOBS],
+        _newest_galleries(user).values_list("pk", flat=True)[:LATEST_GALLERIES],
+    )
     return counts
 
 
 def _recent(user: AbstractBaseUser) -> dict[str, Any]:
     """The dashboard's lists of recent jobs and latest galleries."""
+    jobs = list(_newest_jobs(user).with_results()[:RECENT_JOBS])
+    galleries = list(_newest_galleries(user).with_model_version()[:LATEST_GALLERIES])
     return {
-        "recent_jobs": Job.objects.for_owner(user).with_results()[:8],
-        "recent_galleries": Gallery.objects.for_owner(user).with_model_version()[:4],
+        "recent_jobs": jobs,
+        "recent_galleries": galleries,
+        "listed": _listed(
+            (job.pk for job in jobs), (gallery.pk for gallery in galleries)
+        ),
         "phase_labels": PHASE_LABELS,
     }
 

@@ -1,6 +1,6 @@
 // The dashboard's counts, kept live: jobs queued and finished anywhere (another
-// tab, the API) move them. When a job or a gallery was made elsewhere, its lists
-// of recent jobs and latest galleries are fetched again and swapped in.
+// tab, the API) move them. When a job or a gallery was made or deleted elsewhere,
+// its lists of recent jobs and latest galleries are fetched again and swapped in.
 "use strict";
 
 (function () {
@@ -11,17 +11,14 @@
   const INTERVAL_MS = 2000;
   const fields = ["queued", "running", "models", "galleries"];
   const LISTS = ["latest-galleries", "recent-jobs"];
-  // The galleries count the listed galleries were rendered with.
-  let listedGalleries = document.getElementById("count-galleries").textContent;
 
-  // Resolves to whether the lists were swapped.
   async function refreshLists() {
     const response = await fetch(panel.dataset.recentUrl, {
       credentials: "same-origin",
       cache: "no-store",
     });
     if (!response.ok) {
-      return false;
+      return;
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     LISTS.forEach(function (id) {
@@ -32,15 +29,11 @@
       }
     });
     StudioJobsTable.watch(document.getElementById("recent-jobs"));
-    return true;
   }
 
+  // The ids the lists hold (data-listed) against those they should (the counts').
   function listsOutOfDate(data) {
-    const jobs = document.getElementById("recent-jobs");
-    return (
-      jobs.dataset.latestJob !== (data.latest_job || "") ||
-      listedGalleries !== String(data.galleries)
-    );
+    return document.getElementById("recent-jobs").dataset.listed !== data.listed;
   }
 
   async function poll() {
@@ -48,7 +41,6 @@
       try {
         const result = await Studio.requestJSON(panel.dataset.countsUrl);
         if (result.ok && result.data) {
-          const stale = listsOutOfDate(result.data);
           fields.forEach(function (field) {
             const element = document.getElementById("count-" + field);
             const value = String(result.data[field]);
@@ -56,8 +48,8 @@
               element.textContent = value;
             }
           });
-          if (stale && (await refreshLists())) {
-            listedGalleries = String(result.data.galleries);
+          if (listsOutOfDate(result.data)) {
+            await refreshLists();
           }
         }
       } catch (error) {
