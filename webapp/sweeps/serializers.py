@@ -129,8 +129,8 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
 
     def get_sample_confidence(self, run: SweepRun) -> float | None:
         # Annotated by Sweep.objects.with_runs(); a sweep just made has no model.
-        value = getattr(run, "sample_confidence", None)
-        return float(value) if value is not None else None
+        confidence: float | None = getattr(run, "sample_confidence", None)
+        return confidence
 
     def get_test_log_likelihood(self, run: SweepRun) -> float | None:
         model_version = getattr(run.job, "model_version", None)
