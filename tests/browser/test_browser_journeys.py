@@ -261,6 +261,10 @@ def test_every_page_fits_a_phone(browser: Any, stack: Any, browser_worker: Any) 
     page.get_by_label("Number of images").fill("24")
     page.get_by_role("button", name="Generate", exact=True).click()
     wait_for_state(page, "succeeded")
+    # The job page's sheet of the images shrinks to the phone's width.
+    expect(page.locator("#job-result-sheet")).to_be_visible()
+    assert no_sideways_scroll(page)
+    browser.screenshot(page, "42-phone-generation-succeeded")
     page.get_by_role("link", name="Open the gallery").click()
     # The gallery first: the job page, still showing, has no images to fail below.
     expect(page.locator("#gallery-images img")).to_have_count(24)
