@@ -261,8 +261,14 @@ def test_every_page_fits_a_phone(browser: Any, stack: Any, browser_worker: Any) 
     page.get_by_label("Number of images").fill("24")
     page.get_by_role("button", name="Generate", exact=True).click()
     wait_for_state(page, "succeeded")
-    # The job page's sheet of the images shrinks to the phone's width.
-    expect(page.locator("#job-result-sheet")).to_be_visible()
+    # The job page's sheet of the images fits the phone's width, 8 images a row:
+    # three rows of 56-pixel tiles 2 pixels apart, each drawn at least 30 px wide
+    # (16 a row would be about 17).
+    sheet = page.locator("#job-result-sheet")
+    expect(sheet).to_be_visible()
+    wait_for_images(sheet, loaded=True)
+    assert sheet.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [462, 172]
+    assert sheet.evaluate("img => img.getBoundingClientRect().width") / 8 >= 30
     assert no_sideways_scroll(page)
     browser.screenshot(page, "42-phone-generation-succeeded")
     page.get_by_role("link", name="Open the gallery").click()

@@ -135,6 +135,11 @@ def test_a_new_user_trains_generates_and_downloads(
     expect(sheet).to_be_visible()
     wait_for_images(sheet, loaded=True)
     assert sheet.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [926, 56]
+    # The poll set a phone's too.
+    srcset = page.locator("#job-result-sheet-narrow").get_attribute("srcset")
+    assert re.fullmatch(
+        r"/api/v1/galleries/[1-9]\d*/grid\.png\?columns=8", srcset or ""
+    )
     browser.screenshot(page, "06-generation-succeeded")
 
     page.get_by_role("link", name="Open the gallery").click()

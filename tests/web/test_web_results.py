@@ -74,6 +74,11 @@ def test_a_generations_page_shows_its_images_once_it_has_them(
     url = f"/api/v1/galleries/{done.pk}/grid.png?columns=16"
     assert f'src="{url}"' in sheet.group(0)
     assert " hidden" not in sheet.group(0)
+    # A phone's, 8 images a row.
+    narrow = re.search(r'<source id="job-result-sheet-narrow"[^>]*>', content)
+    assert narrow
+    assert 'media="(max-width: 640px)"' in narrow.group(0)
+    assert f'srcset="/api/v1/galleries/{done.pk}/grid.png?columns=8"' in narrow.group(0)
     # The sheet it points to is the gallery's, served to its owner.
     answer = owner_client.get(url)
     assert (answer.status_code, answer["Content-Type"]) == (200, "image/png")
@@ -87,6 +92,10 @@ def test_a_generations_page_shows_its_images_once_it_has_them(
     assert 'data-sheet-url="/api/v1/galleries/0/grid.png?columns=16"' in sheet.group(0)
     assert "src=" not in sheet.group(0)
     assert " hidden" in sheet.group(0)
+    narrow = re.search(r'<source id="job-result-sheet-narrow"[^>]*>', content)
+    assert narrow
+    assert 'data-sheet-url="/api/v1/galleries/0/grid.png?columns=8"' in narrow.group(0)
+    assert "srcset=" not in narrow.group(0)
     training = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, params={})
     content = owner_client.get(f"/jobs/{training.pk}/").content.decode()
     assert "job-result-sheet" not in content

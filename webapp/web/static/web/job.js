@@ -94,7 +94,12 @@
     // A generation's images, as one sheet, right where its page says it is done.
     const sheet = $("job-result-sheet");
     if (sheet && job.gallery && !sheet.getAttribute("src")) {
-      sheet.src = sheet.dataset.sheetUrl.replace("/0/", "/" + job.gallery + "/");
+      const galleryUrl = function (element) {
+        return element.dataset.sheetUrl.replace("/0/", "/" + job.gallery + "/");
+      };
+      const narrow = $("job-result-sheet-narrow");
+      narrow.srcset = galleryUrl(narrow);
+      sheet.src = galleryUrl(sheet);
       sheet.hidden = false;
     }
 
