@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -86,6 +87,23 @@ def test_png_bytes_are_deterministic_and_carry_no_metadata() -> None:
     assert image_to_png(fortran_copy, scale=3) == png
     assert image_to_png(strided[:, ::2], scale=3) == png
     assert chunk_types(png) == [b"IHDR", b"IDAT", b"IEND"]
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_every_png_chunk_carries_its_checksum(scale: int) -> None:
+    image = random_images(1, height=28, width=28, seed=4)[0]
+    png = image_to_png(image, scale=scale)
+
+    offset = 8
+    while offset < len(png):
+        (length,) = struct.unpack(">I", png[offset : offset + 4])
+        kind_and_data = png[offset + 4 : offset + 8 + length]
+        (checksum,) = struct.unpack(
+            ">I", png[offset + 8 + length : offset + 12 + length]
+        )
+        assert checksum == zlib.crc32(kind_and_data), kind_and_data[:4]
+        offset += 12 + length
+    assert offset == len(png)
 
 
 @pytest.mark.parametrize(
