@@ -229,6 +229,38 @@ def test_a_prepared_insert_writes_what_bulk_create_would(
     ]
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's arrays (UNNEST)"
+)
+def test_a_prepared_insert_of_several_rows_is_one_statement_of_one_array_a_column(
+    owner: User, django_assert_num_queries: Any
+) -> None:
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION)
+    gallery = Gallery.objects.create(owner=owner, job=job, n_images=0, seed=1)
+    insert = PreparedInsert(GeneratedImage)
+    with django_assert_num_queries(2):
+        for first, count in ((0, 2), (2, 16)):
+            insert.run(
+                [
+                    GeneratedImage(gallery=gallery, index=index, seed=index, png=b"p")
+                    for index in range(first, first + count)
+                ]
+            )
+    assert list(
+        GeneratedImage.objects.filter(gallery=gallery)
+        .order_by("index")
+        .values_list("index", "seed", "png")
+    ) == [(index, index, b"p") for index in range(18)]
+    # The same SQL for any number of rows, with a parameter a column (the binary
+    # one too): PostgreSQL plans it once, and psycopg parses it once, where it
+    # parsed anew at each run a statement of more than 50 parameters (16 rows).
+    text, by_column = insert._statement(16)
+    assert (text, by_column) == insert._statement(2)
+    assert by_column
+    assert "SELECT * FROM UNNEST(" in text
+    assert text.count("%s") == len(insert.fields) == 5
+
+
 def test_a_prepared_insert_without_a_binary_field_writes_its_objects(
     django_assert_num_queries: Any,
 ) -> None:
