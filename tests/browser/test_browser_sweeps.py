@@ -1,6 +1,7 @@
 """A parameter sweep in headless Chromium against the live server and a real
 Celery worker: the training form's sweep mode, the sweep's live table, sorting,
-comparing the top runs and making the best one the default."""
+comparing the top runs, sampling every run's model and making the best one the
+default."""
 
 from __future__ import annotations
 
@@ -88,6 +89,24 @@ def test_a_sweep_from_the_form_to_the_best_model(browser: Any, stack: Any) -> No
     )
     browser.screenshot(page, "62-sweep-compare-top-runs")
     page.go_back()
+
+    # The runs' models sampled in one click: the table stays live until each
+    # gallery's evaluation has given its run a sample confidence.
+    confidences = page.locator("#sweep-table tbody td[data-label='Sample confidence']")
+    expect(confidences).to_have_text(["—"] * 4)
+    page.get_by_role("button", name="Sample the 4 runs without it").click()
+    expect(page.locator("ul.messages")).to_contain_text(
+        "Queued a gallery of 64 images from 4 runs' models"
+    )
+    mark_page(page)
+    expect(confidences).to_have_text(
+        [re.compile(r"^\d+\.\d%$")] * 4, timeout=JOB_TIMEOUT_MS
+    )
+    assert_not_reloaded(page)
+    expect(page.locator("#sweep-sample-form")).to_have_count(0)
+    browser.screenshot(page, "65-sweep-sampled")
+    page.get_by_label("Best run by").select_option("explained_variance")
+    page.get_by_role("button", name="Show").click()
 
     page.get_by_role("button", name="Make the best one my default").click()
     expect(page).to_have_url(re.compile(r"/models/\d+/$"))

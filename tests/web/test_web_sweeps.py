@@ -293,3 +293,62 @@ def test_sweeps_are_listed_and_private(
     assert other_client_web.post(f"/sweeps/{sweep.pk}/cancel/").status_code == 404
     job_page = owner_client.get(f"/jobs/{sweep.runs.get().job_id}/").content.decode()
     assert f'href="/sweeps/{sweep.pk}/"' in job_page
+
+
+def test_the_runs_without_a_sample_confidence_are_sampled_in_one_click(
+    owner: User,
+    owner_client: Client,
+    finished_sweep: Sweep,
+    settings: Any,
+    make_gallery: Any,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    page = f"/sweeps/{finished_sweep.pk}/"
+    models = [
+        run.job.model_version
+        for run in SweepRun.objects.select_related("job__model_version").order_by(
+            "position"
+        )
+    ]
+    make_gallery(
+        owner,
+        models[0],
+        evaluation={"mean_confidence": 0.5},
+        evaluation_state=Gallery.EvaluationState.DONE,
+    )
+    # Without gallery evaluation a sample would give nothing: no button.
+    assert 'id="sweep-sample-form"' not in owner_client.get(page).content.decode()
+    settings.GALLERY_EVALUATION = True
+    content = owner_client.get(page).content.decode()
+    assert 'data-live="false"' in content
+    assert f'action="/sweeps/{finished_sweep.pk}/sample/"' in content
+    assert "Sample the 2 runs without it" in content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(f"{page}sample/", follow=True)
+    assert response.redirect_chain == [(page, 302)]
+    content = response.content.decode()
+    assert "Queued a gallery of 64 images from 2 runs&#x27; models" in content
+    jobs = Job.objects.filter(kind=Job.Kind.GENERATION, state=Job.State.QUEUED)
+    jobs = jobs.order_by("created_at")
+    assert [job.params["model_version"] for job in jobs] == [m.pk for m in models[1:]]
+    assert len(dispatched.job_ids) == 3 + 2
+    # Live while the samples are on their way; no button, no cancelling.
+    assert 'data-live="true"' in content
+    assert "2 runs' samples on their way" in content
+    assert 'id="sweep-sample-form"' not in content
+    assert 'id="sweep-cancel-form"' not in content
+    # A second click has nothing to queue, and says so.
+    again = owner_client.post(f"{page}sample/", follow=True).content.decode()
+    assert "Every run&#x27;s sample is on its way already." in again
+    assert jobs.count() == 2
+
+
+def test_sampling_someone_elses_sweep_is_404(
+    other_client_web: Client, finished_sweep: Sweep, settings: Any
+) -> None:
+    settings.GALLERY_EVALUATION = True
+    response = other_client_web.post(f"/sweeps/{finished_sweep.pk}/sample/")
+    assert response.status_code == 404
+    assert not Job.objects.filter(kind=Job.Kind.GENERATION).exists()

@@ -340,3 +340,134 @@ def test_a_full_storage_refuses_the_sweep_with_409(
     assert response.status_code == 409
     assert not Sweep.objects.exists()
     assert not Job.objects.exists()
+
+
+@pytest.fixture
+def trained_sweep(
+    create: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> tuple[str, list[ModelVersion | None]]:
+    """A sweep of three runs, the first two trained (the third still queued), and
+    gallery evaluation on: its id and each run's model."""
+    settings.GALLERY_EVALUATION = True
+    response = create({"seed": [1, 2, 3]})
+    assert response.status_code == 202, response.json()
+    runs = list(SweepRun.objects.select_related("job").order_by("position"))
+    for run in runs[:2]:
+        with django_capture_on_commit_callbacks(execute=True):
+            runner.run_training_job(run.job_id)
+    models = [
+        ModelVersion.objects.filter(training_job=run.job_id).first() for run in runs
+    ]
+    return response.json()["id"], models
+
+
+def sample(client: APIClient, sweep_id: str, capture: Any) -> Any:
+    with capture(execute=True):
+        return client.post(f"{URL}/{sweep_id}/sample")
+
+
+def test_sampling_queues_a_gallery_from_each_runs_model_without_a_confidence(
+    trained_sweep: tuple[str, list[ModelVersion | None]],
+    api_client: APIClient,
+    owner: User,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sweep_id, (scored, unscored, untrained) = trained_sweep
+    assert untrained is None
+    Gallery.objects.create(
+        owner=owner,
+        model_version=scored,
+        n_images=1,
+        seed=1,
+        evaluation={"mean_confidence": 0.8},
+        evaluation_state=Gallery.EvaluationState.DONE,
+    )
+    response = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.json()
+    (job,) = Job.objects.filter(kind=Job.Kind.GENERATION)
+    assert response.json() == {
+        "jobs": [str(job.pk)],
+        "images_per_run": 64,
+        "on_the_way": 0,
+        "refused": None,
+    }
+    assert (job.owner, job.state) == (owner, Job.State.QUEUED)
+    assert (job.params["model_version"], job.params["n_images"]) == (unscored.pk, 64)
+    assert (job.params["seed"], job.params["digit"]) == (0, None)
+    assert dispatched.calls[-1][:2] == ("generation", job.pk)
+
+    # Its sample is on its way: queued, then being evaluated; nothing more to do.
+    for _ in range(2):
+        again = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+        assert again.status_code == 409
+        assert again.json()["detail"] == "Every run's sample is on its way already."
+        Job.objects.filter(pk=job.pk).update(state=Job.State.SUCCEEDED)
+        gallery = Gallery.objects.create(
+            owner=owner,
+            model_version=unscored,
+            n_images=64,
+            seed=0,
+            evaluation_state=Gallery.EvaluationState.PENDING,
+        )
+    # Evaluated: every run with a model has its confidence.
+    Gallery.objects.filter(pk=gallery.pk).update(
+        evaluation={"mean_confidence": 0.9},
+        evaluation_state=Gallery.EvaluationState.DONE,
+    )
+    runs = api_client.get(f"{URL}/{sweep_id}").json()["runs"]
+    assert [run["sample_confidence"] for run in runs] == [0.8, 0.9, None]
+    done = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+    assert done.status_code == 409
+    assert done.json()["detail"].startswith("No run's model lacks a sample confidence")
+    assert Job.objects.filter(kind=Job.Kind.GENERATION).count() == 1
+
+
+def test_sampling_queues_what_the_generation_limit_allows(
+    trained_sweep: tuple[str, list[ModelVersion | None]],
+    api_client: APIClient,
+    settings: Any,
+    dispatched: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sweep_id, models = trained_sweep
+    settings.MAX_ACTIVE_GENERATION_JOBS = 1
+    response = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.json()
+    data = response.json()
+    assert len(data["jobs"]) == 1
+    assert "the most allowed at once (1)" in data["refused"], data["refused"]
+    job = Job.objects.get(kind=Job.Kind.GENERATION)
+    assert job.params["model_version"] == models[0].pk
+    # The second run's model is not on its way, and no slot is free.
+    refused = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+    assert refused.status_code == 429
+    assert "Retry-After" in refused
+    assert Job.objects.filter(kind=Job.Kind.GENERATION).count() == 1
+
+
+def test_sampling_is_refused_without_gallery_evaluation_or_for_others(
+    trained_sweep: tuple[str, list[ModelVersion | None]],
+    api_client: APIClient,
+    other_client: APIClient,
+    anonymous_client: APIClient,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sweep_id, _ = trained_sweep
+    assert (
+        sample(other_client, sweep_id, django_capture_on_commit_callbacks).status_code
+        == 404
+    )
+    assert (
+        sample(
+            anonymous_client, sweep_id, django_capture_on_commit_callbacks
+        ).status_code
+        == 401
+    )
+    assert api_client.post(f"{URL}/not-a-uuid/sample").status_code == 404
+    settings.GALLERY_EVALUATION = False
+    off = sample(api_client, sweep_id, django_capture_on_commit_callbacks)
+    assert off.status_code == 409
+    assert "GALLERY_EVALUATION is off" in off.json()["detail"]
+    assert not Job.objects.filter(kind=Job.Kind.GENERATION).exists()

@@ -20,7 +20,11 @@ from webapp.jobs.permissions import IsOwner
 from webapp.jobs.services import JobConflict
 from webapp.sweeps import services
 from webapp.sweeps.models import Sweep
-from webapp.sweeps.serializers import SweepCreateSerializer, SweepSerializer
+from webapp.sweeps.serializers import (
+    SweepCreateSerializer,
+    SweepSamplingSerializer,
+    SweepSerializer,
+)
 
 
 class SweepViewSet(
@@ -87,4 +91,34 @@ class SweepViewSet(
                 self.get_queryset().get(pk=sweep.pk),
                 context=self.get_serializer_context(),
             ).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SweepSamplingSerializer,
+            409: OpenApiResponse(
+                description="No run's model lacks a sample confidence, every "
+                "sample is on its way, gallery evaluation is off, or your storage "
+                "quota is full."
+            ),
+            429: OpenApiResponse(
+                description="Your active generation jobs leave no slot (Retry-After)."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def sample(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a gallery of independent samples from each run's model that has no
+        sample confidence yet (64 images, seed 0); once evaluated, each gives its
+        run's ``sample_confidence``. As many as your limits allow."""
+        sweep = self.get_object()
+        try:
+            sampling = services.sample_runs(sweep, _owner(request))
+        except JobConflict as conflict:
+            return _conflict(conflict)
+        except limits.JobRefused as refusal:
+            return _refused(refusal)
+        return Response(
+            SweepSamplingSerializer(sampling).data, status=status.HTTP_202_ACCEPTED
         )

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from webapp.jobs import services as job_services
 from webapp.jobs.serializers import TrainingRunSerializer
+from webapp.sweeps import services as sweep_services
 from webapp.sweeps.models import Sweep, SweepRun
 
 
@@ -179,3 +180,28 @@ class SweepSerializer(serializers.ModelSerializer[Sweep]):
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
     def get_jobs(self, sweep: Sweep) -> list[str]:
         return [str(run.job_id) for run in sweep.runs.all()]
+
+
+class SweepSamplingSerializer(serializers.Serializer[Any]):
+    """What ``POST /api/v1/sweeps/{id}/sample`` queued (a `services.Sampling`)."""
+
+    jobs = serializers.SerializerMethodField(
+        help_text="The generation jobs queued, one per run's model, in run order."
+    )
+    images_per_run = serializers.SerializerMethodField()
+    on_the_way = serializers.IntegerField(
+        help_text="Runs whose sample was queued or being evaluated already."
+    )
+    refused = serializers.SerializerMethodField(
+        help_text="Why the other runs were not sampled now (your active-job limit "
+        "or storage quota), or null."
+    )
+
+    def get_jobs(self, sampling: sweep_services.Sampling) -> list[str]:
+        return [str(job.pk) for job in sampling.jobs]
+
+    def get_images_per_run(self, sampling: sweep_services.Sampling) -> int:
+        return sweep_services.SAMPLE_IMAGES
+
+    def get_refused(self, sampling: sweep_services.Sampling) -> str | None:
+        return None if sampling.refused is None else str(sampling.refused)

@@ -1,4 +1,5 @@
-"""Use cases of parameter sweeps: create one, feed its runs in, cancel it.
+"""Use cases of parameter sweeps: create one, feed its runs in, cancel it, sample
+its runs' models.
 
 A sweep's training jobs are written up front in the ``waiting`` state, which the
 per-user limits do not count and no worker claims. `feed_waiting_jobs` moves the
@@ -11,19 +12,27 @@ waits forever if a signal is missed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
+from webapp.gallery.models import Gallery
 from webapp.jobs import limits
-from webapp.jobs.models import Job, lock_owner
-from webapp.jobs.services import JobConflict, cancel_job, dispatch_on_commit
+from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.services import (
+    JobConflict,
+    cancel_job,
+    create_generation_job,
+    dispatch_on_commit,
+)
 from webapp.sweeps.models import Sweep, SweepRun
 
 if TYPE_CHECKING:
@@ -168,3 +177,100 @@ def cancel_sweep(sweep: Sweep) -> None:
         for job in jobs.filter(state__in=states):
             with contextlib.suppress(JobConflict):  # ended in between
                 cancel_job(job)
+
+
+#: A run's sample: enough images for a steady mean confidence, all from one seed,
+#: so that every run's model is judged on the same draws.
+SAMPLE_IMAGES = 64
+SAMPLE_SEED = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSamples:
+    """The runs' models without a sample confidence: ``missing`` (in run order)
+    and, of those, the ids of the ones whose sample is on its way (a generation
+    job queued or running, or a gallery being evaluated)."""
+
+    missing: list[ModelVersion]
+    on_the_way: frozenset[int]
+
+    @property
+    def to_sample(self) -> list[ModelVersion]:
+        return [model for model in self.missing if model.pk not in self.on_the_way]
+
+
+def run_samples(sweep: Sweep) -> RunSamples:
+    """What sampling would do; ``sweep`` from `SweepQuerySet.with_runs`."""
+    missing = [
+        model
+        for run in sweep.runs.all()
+        if (model := getattr(run.job, "model_version", None)) is not None
+        and run.sample_confidence is None  # type: ignore[attr-defined]
+    ]
+    if not missing:
+        return RunSamples([], frozenset())
+    ids = [model.pk for model in missing]
+    evaluating = Gallery.objects.filter(
+        model_version__in=ids,
+        mode=Gallery.Mode.SAMPLES,
+        digit__isnull=True,
+        evaluation_state=Gallery.EvaluationState.PENDING,
+    ).values_list("model_version_id", flat=True)
+    generating = Job.objects.filter(
+        owner_id=sweep.owner_id,
+        kind=Job.Kind.GENERATION,
+        state__in=(Job.State.QUEUED, Job.State.RUNNING),
+        params__model_version__in=ids,
+    ).values_list("params__model_version", flat=True)
+    return RunSamples(missing, frozenset([*evaluating, *map(int, generating)]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """What `sample_runs` did: the jobs queued, how many samples were on their way
+    already, and why the rest were not queued (None: nothing was refused)."""
+
+    jobs: list[Job]
+    on_the_way: int
+    refused: limits.JobRefused | None
+
+
+def sample_runs(sweep: Sweep, owner: AbstractBaseUser) -> Sampling:
+    """Queue a gallery of SAMPLE_IMAGES independent samples (no digit asked, seed
+    SAMPLE_SEED, the model's own temperature) from each run's model that has no
+    sample confidence and no sample on its way: evaluated by themselves, they
+    fill the runs' sample confidence. ``sweep`` from `SweepQuerySet.with_runs`.
+
+    Queues as many as the owner's limits allow (`Sampling.refused` says why not
+    the rest); raises `JobConflict` when there is nothing to sample, and
+    `limits.JobRefused` when not even the first could be queued.
+    """
+    if not settings.GALLERY_EVALUATION:
+        raise JobConflict(
+            "Galleries are not evaluated on this server (GALLERY_EVALUATION is "
+            "off): a sample would give no confidence."
+        )
+    samples = run_samples(sweep)
+    if not samples.missing:
+        raise JobConflict(
+            "No run's model lacks a sample confidence (a run gets its model "
+            "when its training succeeds)."
+        )
+    to_sample = samples.to_sample
+    if not to_sample:
+        raise JobConflict("Every run's sample is on its way already.")
+    jobs: list[Job] = []
+    refused = None
+    for model in to_sample:
+        try:
+            jobs.append(
+                create_generation_job(
+                    owner, model_version=model, n_images=SAMPLE_IMAGES, seed=SAMPLE_SEED
+                )
+            )
+        except limits.JobRefused as refusal:
+            if not jobs:
+                raise
+            refused = refusal
+            break
+    return Sampling(jobs, len(samples.on_the_way), refused)

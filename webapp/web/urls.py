@@ -69,5 +69,6 @@ urlpatterns: list[URLPattern] = [
     path("sweeps/", sweeps.sweep_list, name="sweeps"),
     path("sweeps/<uuid:pk>/", sweeps.sweep_detail, name="sweep"),
     path("sweeps/<uuid:pk>/cancel/", sweeps.sweep_cancel, name="sweep-cancel"),
+    path("sweeps/<uuid:pk>/sample/", sweeps.sweep_sample, name="sweep-sample"),
     path("compare/", compare.compare, name="compare"),
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from webapp.jobs import limits
 from webapp.jobs.models import Job, ModelVersion
 from webapp.jobs.services import JobConflict
 from webapp.sweeps import services
@@ -167,6 +169,8 @@ def sweep_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The runs as a table the page's script refreshes (``?partial=1``)."""
     sweep = _own_sweep(request, pk)
     rows = _rows(sweep)
+    samples = services.run_samples(sweep)
+    is_running = sweep.state == Sweep.State.RUNNING
     metric = request.GET.get("metric", "test_log_likelihood")
     if metric not in BEST_BY:
         metric = "test_log_likelihood"
@@ -197,7 +201,12 @@ def sweep_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         "can_compare": len(ranked) >= COMPARE_MIN,
         "sort": sort,
         "descending": descending,
-        "is_live": sweep.state == Sweep.State.RUNNING,
+        "is_running": is_running,
+        # Live too while samples are on their way: their confidence fills in.
+        "is_live": is_running or bool(samples.on_the_way),
+        "samples": samples,
+        "sample_images": services.SAMPLE_IMAGES,
+        "can_sample": bool(samples.to_sample) and django_settings.GALLERY_EVALUATION,
     }
     template = (
         "web/_sweep_runs.html" if request.GET.get("partial") else "web/sweep.html"
@@ -217,5 +226,30 @@ def sweep_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
     else:
         messages.info(
             request, "Sweep cancelled: runs not started never will; running ones stop."
+        )
+    return redirect("web:sweep", pk=pk)
+
+
+@login_required
+@require_POST
+def sweep_sample(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The "Sample every run" button: ``POST /api/v1/sweeps/{id}/sample``'s service."""
+    sweep = _own_sweep(request, pk)
+    try:
+        sampling = services.sample_runs(sweep, request_user(request))
+    except (JobConflict, limits.JobRefused) as refusal:
+        messages.error(request, str(refusal))
+        return redirect("web:sweep", pk=pk)
+    count = len(sampling.jobs)
+    text = (
+        f"Queued a gallery of {services.SAMPLE_IMAGES} images from {count} run"
+        f"{'' if count == 1 else 's'}' model{'' if count == 1 else 's'}: "
+        "the sample confidence fills in here once each is evaluated."
+    )
+    if sampling.refused is None:
+        messages.success(request, text)
+    else:
+        messages.warning(
+            request, f"{text} The other runs were not sampled: {sampling.refused}"
         )
     return redirect("web:sweep", pk=pk)
