@@ -339,9 +339,14 @@ def test_the_runs_without_a_sample_confidence_are_sampled_in_one_click(
     assert "2 runs' samples on their way" in content
     assert 'id="sweep-sample-form"' not in content
     assert 'id="sweep-cancel-form"' not in content
-    # A second click has nothing to queue, and says so.
-    again = owner_client.post(f"{page}sample/", follow=True).content.decode()
-    assert "Every run&#x27;s sample is on its way already." in again
+    # A second click has nothing to queue, and says so, back on the table as it
+    # was shown.
+    shown = {"metric": "sample_confidence", "sort": "state", "order": "desc"}
+    again = owner_client.post(f"{page}sample/", shown, follow=True)
+    assert again.redirect_chain == [
+        (f"{page}?metric=sample_confidence&sort=state&order=desc", 302)
+    ]
+    assert "Every run&#x27;s sample is on its way already." in again.content.decode()
     assert jobs.count() == 2
 
 

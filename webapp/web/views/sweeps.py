@@ -14,6 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.jobs import limits
@@ -233,13 +235,22 @@ def sweep_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def sweep_sample(request: HttpRequest, pk: UUID) -> HttpResponse:
-    """The "Sample every run" button: ``POST /api/v1/sweeps/{id}/sample``'s service."""
+    """The sample button: ``POST /api/v1/sweeps/{id}/sample``'s service, then back
+    to the table as it was shown (its best-by metric and order)."""
     sweep = _own_sweep(request, pk)
+    shown = {
+        key: request.POST[key]
+        for key in ("metric", "sort", "order")
+        if key in request.POST
+    }
+    back = reverse("web:sweep", kwargs={"pk": pk})
+    if shown:
+        back += f"?{urlencode(shown)}"
     try:
         sampling = services.sample_runs(sweep, request_user(request))
     except (JobConflict, limits.JobRefused) as refusal:
         messages.error(request, str(refusal))
-        return redirect("web:sweep", pk=pk)
+        return redirect(back)
     count = len(sampling.jobs)
     text = (
         f"Queued a gallery of {services.SAMPLE_IMAGES} images from {count} run"
@@ -252,4 +263,4 @@ def sweep_sample(request: HttpRequest, pk: UUID) -> HttpResponse:
         messages.warning(
             request, f"{text} The other runs were not sampled: {sampling.refused}"
         )
-    return redirect("web:sweep", pk=pk)
+    return redirect(back)
