@@ -221,18 +221,19 @@ def test_sample_confidence_is_each_models_newest_evaluated_gallerys(
         for run in SweepRun.objects.select_related("job__model_version")
     }
 
-    def evaluated(model: ModelVersion, confidence: float, **fields: Any) -> None:
-        make_gallery(
+    def evaluated(model: ModelVersion, confidence: float, **fields: Any) -> Gallery:
+        gallery: Gallery = make_gallery(
             owner,
             model,
             evaluation={"mean_confidence": confidence},
             evaluation_state=Gallery.EvaluationState.DONE,
             **fields,
         )
+        return gallery
 
     evaluated(models[0], 0.5)
-    evaluated(models[0], 0.61)  # the newest of run 0's
-    evaluated(models[1], 0.7)
+    newest = evaluated(models[0], 0.61)  # the newest of run 0's
+    only = evaluated(models[1], 0.7)
     evaluated(models[1], 0.99, digit=3)  # a digit asked: not the model's samples
     make_gallery(owner, models[1], evaluation_state=Gallery.EvaluationState.PENDING)
     content = owner_client.get(
@@ -241,9 +242,16 @@ def test_sample_confidence_is_each_models_newest_evaluated_gallerys(
     ).content.decode()
     # Run 2's model has no gallery: its cell says so, and it sorts last.
     assert row_positions(content) == [1, 0, 2]
+    # Each figure links to the gallery it comes from.
     assert re.findall(
-        r'<td class="num" data-label="Sample confidence">([^<]*)</td>', content
-    ) == ["70.0%", "61.0%", "—"]
+        r'<td class="num" data-label="Sample confidence">(?:<a href="([^"]*)"[^>]*>)?'
+        r"([^<]*)(?:</a>)?</td>",
+        content,
+    ) == [
+        (f"/galleries/{only.pk}/", "70.0%"),
+        (f"/galleries/{newest.pk}/", "61.0%"),
+        ("", "—"),
+    ]
     assert re.search(r'<tr data-run="1" class="is-best"', content)
     assert 'id="sample-confidence-help"' in content
 

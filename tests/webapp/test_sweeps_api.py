@@ -124,7 +124,7 @@ def test_each_run_gives_its_models_sample_confidence(
         with django_capture_on_commit_callbacks(execute=True):
             runner.run_training_job(run.job_id)
     scored = ModelVersion.objects.get(training_job=runs[0].job_id)
-    for confidence, fields in ((0.8, {}), (0.95, {"digit": 4})):
+    galleries = [
         Gallery.objects.create(
             owner=owner,
             model_version=scored,
@@ -134,11 +134,17 @@ def test_each_run_gives_its_models_sample_confidence(
             evaluation_state=Gallery.EvaluationState.DONE,
             **fields,
         )
+        for confidence, fields in ((0.8, {}), (0.95, {"digit": 4}))
+    ]
     detail = api_client.get(f"{URL}/{response.json()['id']}").json()
     listed = api_client.get(URL).json()["results"][0]
     for data in (detail, listed):
         # A gallery with a digit asked says nothing of the model's own samples.
         assert [run["sample_confidence"] for run in data["runs"]] == [0.8, None]
+        assert [run["sample_gallery"] for run in data["runs"]] == [
+            galleries[0].pk,
+            None,
+        ]
 
 
 def test_a_cancelled_job_frees_its_slot_for_a_waiting_run(

@@ -47,18 +47,23 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
         return self.prefetch_related(Prefetch("images", queryset=images))
 
 
+def _newest_sample_gallery(model_version: Any) -> GalleryQuerySet:
+    """The newest evaluated gallery of a model version's independent samples with
+    no digit asked (first of this); ``model_version`` a value or an OuterRef."""
+    return Gallery.objects.filter(
+        model_version=model_version,
+        mode=Gallery.Mode.SAMPLES,
+        digit__isnull=True,
+        evaluation_state=Gallery.EvaluationState.DONE,
+    ).order_by("-created_at", "-pk")
+
+
 def sample_confidence(model_version: Any) -> Subquery:
     """A model version's sample confidence: the digit classifier's mean confidence
-    on the newest evaluated gallery of its independent samples with no digit asked
-    (a gallery's own quality figure); ``model_version`` a value or an OuterRef."""
+    on its newest evaluated sample gallery (`sample_gallery`), a gallery's own
+    quality figure; ``model_version`` a value or an OuterRef."""
     return Subquery(
-        Gallery.objects.filter(
-            model_version=model_version,
-            mode=Gallery.Mode.SAMPLES,
-            digit__isnull=True,
-            evaluation_state=Gallery.EvaluationState.DONE,
-        )
-        .order_by("-created_at")
+        _newest_sample_gallery(model_version)
         # As a number on both backends: SQLite's JSON_EXTRACT gives one already,
         # which a JSON field's converter would then try to decode.
         .annotate(
@@ -68,6 +73,11 @@ def sample_confidence(model_version: Any) -> Subquery:
         )
         .values("confidence")[:1]
     )
+
+
+def sample_gallery(model_version: Any) -> Subquery:
+    """The id of the gallery a model version's sample confidence comes from."""
+    return Subquery(_newest_sample_gallery(model_version).values("pk")[:1])
 
 
 class GeneratedImageQuerySet(models.QuerySet["GeneratedImage"]):

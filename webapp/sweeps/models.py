@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Count, OuterRef, Prefetch, Q
 
-from webapp.gallery.models import sample_confidence
+from webapp.gallery.models import sample_confidence, sample_gallery
 from webapp.jobs.models import Job, ModelVersionQuerySet
 from webapp.querysets import OwnedQuerySet
 
@@ -29,12 +29,14 @@ class SweepQuerySet(OwnedQuerySet["Sweep"]):
 
     def with_runs(self) -> SweepQuerySet:
         """Prefetch the runs with their jobs and model versions (files left out),
-        each run annotated with its model's ``sample_confidence`` (None without)."""
+        each run annotated with its model's ``sample_confidence`` and the id of
+        the ``sample_gallery`` it comes from (None without)."""
         runs = (
             SweepRun.objects.select_related("job", "job__model_version")
             .defer(ModelVersionQuerySet.file_through("job__model_version"))
             .annotate(
-                sample_confidence=sample_confidence(OuterRef("job__model_version"))
+                sample_confidence=sample_confidence(OuterRef("job__model_version")),
+                sample_gallery=sample_gallery(OuterRef("job__model_version")),
             )
         )
         return self.prefetch_related(Prefetch("runs", queryset=runs))

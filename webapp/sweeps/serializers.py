@@ -110,6 +110,9 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
         "gallery of the run's model (independent samples, no digit asked); null "
         "until it has one."
     )
+    sample_gallery = serializers.SerializerMethodField(
+        help_text="The id of the gallery sample_confidence comes from, or null."
+    )
 
     class Meta:
         model = SweepRun
@@ -121,6 +124,7 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
             "model_version",
             "test_log_likelihood",
             "sample_confidence",
+            "sample_gallery",
         )
         read_only_fields = fields
 
@@ -132,6 +136,10 @@ class SweepRunSerializer(serializers.ModelSerializer[SweepRun]):
         # Annotated by Sweep.objects.with_runs(); a sweep just made has no model.
         confidence: float | None = getattr(run, "sample_confidence", None)
         return confidence
+
+    def get_sample_gallery(self, run: SweepRun) -> int | None:
+        gallery: int | None = getattr(run, "sample_gallery", None)
+        return gallery
 
     def get_test_log_likelihood(self, run: SweepRun) -> float | None:
         model_version = getattr(run.job, "model_version", None)
