@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
+from tests.integration.integration_support import wait_for
 from webapp.gallery.models import Gallery
 from webapp.jobs import runner
-from webapp.jobs.models import Job, ModelVersion
+from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.jobs.services import JobConflict, create_generation_job
+from webapp.sweeps import services
 from webapp.sweeps.models import Sweep, SweepRun
 
 pytestmark = pytest.mark.django_db
@@ -477,3 +482,48 @@ def test_sampling_is_refused_without_gallery_evaluation_or_for_others(
     assert off.status_code == 409
     assert "GALLERY_EVALUATION is off" in off.json()["detail"]
     assert not Job.objects.filter(kind=Job.Kind.GENERATION).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sampling_clicks_at_once_queue_each_sample_once(
+    owner: User, settings: Any, make_model_version: Any, dispatched: Any
+) -> None:
+    """The second click waits for the owner's lock, then sees the first one's job:
+    it cannot have looked before the first queued it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("watches PostgreSQL's lock table")
+    settings.GALLERY_EVALUATION = True
+    job = Job.objects.create(owner=owner, kind=Job.Kind.TRAINING, state="succeeded")
+    model = make_model_version(owner)
+    ModelVersion.objects.filter(pk=model.pk).update(training_job=job)
+    sweep = Sweep.objects.create(owner=owner, name="race")
+    SweepRun.objects.create(sweep=sweep, job=job, position=0)
+    outcome: list[str] = []
+
+    def click() -> None:
+        try:
+            loaded = Sweep.objects.with_progress().with_runs().get(pk=sweep.pk)
+            services.sample_runs(loaded, owner)
+            outcome.append("queued")
+        except JobConflict as conflict:
+            outcome.append(str(conflict))
+        finally:
+            connections.close_all()
+
+    second = threading.Thread(target=click)
+    with transaction.atomic():
+        # The first click holds the lock, and queues its sample under it.
+        lock_owner(owner.pk)
+        second.start()
+
+        def second_waits() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                (waiting,) = cursor.fetchone()
+            return waiting > 0
+
+        wait_for(second_waits, timeout=30, what="the second click")
+        create_generation_job(owner, model_version=model, n_images=64, seed=0)
+    second.join(timeout=30)
+    assert outcome == ["Every run's sample is on its way already."]
+    assert Job.objects.filter(kind=Job.Kind.GENERATION).count() == 1

@@ -250,27 +250,34 @@ def sample_runs(sweep: Sweep, owner: AbstractBaseUser) -> Sampling:
             "Galleries are not evaluated on this server (GALLERY_EVALUATION is "
             "off): a sample would give no confidence."
         )
-    samples = run_samples(sweep)
-    if not samples.missing:
-        raise JobConflict(
-            "No run's model lacks a sample confidence (a run gets its model "
-            "when its training succeeds)."
-        )
-    to_sample = samples.to_sample
-    if not to_sample:
-        raise JobConflict("Every run's sample is on its way already.")
-    jobs: list[Job] = []
-    refused = None
-    for model in to_sample:
-        try:
-            jobs.append(
-                create_generation_job(
-                    owner, model_version=model, n_images=SAMPLE_IMAGES, seed=SAMPLE_SEED
-                )
+    with transaction.atomic():
+        # Every submission's lock, taken before looking: of two clicks at once,
+        # the second sees the first one's samples on their way.
+        lock_owner(owner.pk)
+        samples = run_samples(sweep)
+        if not samples.missing:
+            raise JobConflict(
+                "No run's model lacks a sample confidence (a run gets its model "
+                "when its training succeeds)."
             )
-        except limits.JobRefused as refusal:
-            if not jobs:
-                raise
-            refused = refusal
-            break
+        to_sample = samples.to_sample
+        if not to_sample:
+            raise JobConflict("Every run's sample is on its way already.")
+        jobs: list[Job] = []
+        refused = None
+        for model in to_sample:
+            try:
+                jobs.append(
+                    create_generation_job(
+                        owner,
+                        model_version=model,
+                        n_images=SAMPLE_IMAGES,
+                        seed=SAMPLE_SEED,
+                    )
+                )
+            except limits.JobRefused as refusal:
+                if not jobs:
+                    raise
+                refused = refusal
+                break
     return Sampling(jobs, len(samples.on_the_way), refused)
