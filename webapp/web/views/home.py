@@ -78,12 +78,11 @@ def _listed(job_ids: Iterable[object], gallery_ids: Iterable[object]) -> str:
     return ",".join(map(str, job_ids)) + ";" + ",".join(map(str, gallery_ids))
 
 
-def _counts(user: AbstractBaseUser) -> dict[str, int | str]:
-    """The dashboard's figures: queued and running jobs, model versions, galleries,
-    and what its lists should hold (`_listed`)."""
+def _counts(user: AbstractBaseUser) -> dict[str, int]:
+    """The dashboard's figures: queued and running jobs, model versions, galleries."""
     # Filtered on the states counted, so that the owner's unfinished jobs are read
     # (through their index), not their whole history.
-    counts: dict[str, int | str] = (
+    counts: dict[str, int] = (
         Job.objects.for_owner(user)
         .filter(state__in=(Job.State.QUEUED, Job.State.RUNNING))
         .aggregate(
@@ -93,10 +92,6 @@ def _counts(user: AbstractBaseUser) -> dict[str, int | str]:
     )
     counts["models"] = ModelVersion.objects.for_owner(user).count()
     counts["galleries"] = Gallery.objects.for_owner(user).count()
-    counts["listed"] = _listed(
-        _newest_jobs(user).values_list("pk", flat=True)[:RECENT_JOBS],
-        _newest_galleries(user).values_list("pk", flat=True)[:LATEST_GALLERIES],
-    )
     return counts
 
 
@@ -117,8 +112,14 @@ def _recent(user: AbstractBaseUser) -> dict[str, Any]:
 @login_required
 @require_GET
 def dashboard_counts(request: HttpRequest) -> JsonResponse:
-    """The dashboard's figures as JSON, polled to keep them live."""
-    return JsonResponse(_counts(request_user(request)))
+    """The dashboard's figures as JSON, polled to keep them live, with what its
+    lists should hold (`_listed`; the page itself has the ids it lists)."""
+    user = request_user(request)
+    listed = _listed(
+        _newest_jobs(user).values_list("pk", flat=True)[:RECENT_JOBS],
+        _newest_galleries(user).values_list("pk", flat=True)[:LATEST_GALLERIES],
+    )
+    return JsonResponse({**_counts(user), "listed": listed})
 
 
 @login_required
