@@ -26,6 +26,12 @@ MAX_OUTPUT_PIXELS = 100_000_000
 # Fixed so that the bytes do not change with zlib's default.
 _PNG_COMPRESS_LEVEL = 6
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The filter types _filtered_rows tries, in the order libpng tries them.
+_FILTER_TYPES = np.array([0, 2, 1, 4], dtype=np.uint8)  # None, Up, Sub, Paeth
+# Pixels filtered at a time: temporaries of about a megabyte, which stay in
+# the allocator's heap and the cache (the whole of a 1,000x1,000 sheet at once
+# takes three times as long).
+_FILTER_BLOCK_PIXELS = 1 << 16
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -80,21 +86,78 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", checksum)
 
 
-def _encode(pixels: npt.NDArray[np.uint8]) -> bytes:
-    """An 8-bit grayscale PNG, written directly: every row unfiltered, one IDAT.
-
-    For one digit (64 to 784 pixels) this takes a fifth of the time of Pillow's
-    encoder, whose set-up outweighs compressing so few bytes, and its files are
-    5-10% smaller; a sheet takes 10-40% less time, and is 5% smaller, or, when
-    its tiles are upscaled MNIST digits, 20% larger (Pillow picks a filter per
-    row).
-    """
+def _unfiltered_rows(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     height, width = pixels.shape
     rows = np.zeros((height, width + 1), dtype=np.uint8)  # each led by filter 0
     rows[:, 1:] = pixels
+    return rows
+
+
+def _filtered_rows(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Each row led by the PNG filter (None, Up, Sub or Paeth) that libpng's
+    heuristic, which Pillow follows, picks for it: the one whose bytes, read as
+    signed, sum smallest in absolute value (the first of equals)."""
+    height, width = pixels.shape
+    # Zeros above and left of the image, as the format has it.
+    padded = np.zeros((height + 1, width + 1), dtype=np.uint8)
+    padded[1:, 1:] = pixels
+    rows = np.empty((height, width + 1), dtype=np.uint8)
+    block = max(1, _FILTER_BLOCK_PIXELS // width)  # bounds the temporaries
+    for top in range(0, height, block):
+        bottom = min(height, top + block)
+        current = padded[top + 1 : bottom + 1, 1:]
+        left = padded[top + 1 : bottom + 1, :-1]
+        above = padded[top:bottom, 1:]
+        upper_left = padded[top:bottom, :-1]
+        # Paeth: of left, above and upper left, the one nearest
+        # left + above - upper left.
+        wide_left, wide_above = left.astype(np.int16), above.astype(np.int16)
+        wide_upper_left = upper_left.astype(np.int16)
+        near_left = np.abs(wide_above - wide_upper_left)
+        near_above = np.abs(wide_left - wide_upper_left)
+        near_upper_left = np.abs(wide_left + wide_above - 2 * wide_upper_left)
+        paeth = np.where(
+            (near_left <= near_above) & (near_left <= near_upper_left),
+            left,
+            np.where(near_above <= near_upper_left, above, upper_left),
+        )
+        # Differences wrap modulo 256, as the format's bytes do.
+        candidates = np.empty((4, bottom - top, width), dtype=np.uint8)
+        candidates[0] = current
+        np.subtract(current, above, out=candidates[1])
+        np.subtract(current, left, out=candidates[2])
+        np.subtract(current, paeth, out=candidates[3])
+        # A byte's distance from zero read as signed: the smaller of it and its
+        # negation, modulo 256.
+        distance = np.minimum(candidates, 0 - candidates)
+        choice = distance.sum(axis=2, dtype=np.uint32).argmin(axis=0)
+        rows[top:bottom, 0] = _FILTER_TYPES[choice]
+        rows[top:bottom, 1:] = candidates[choice, np.arange(bottom - top)]
+    return rows
+
+
+def _encode(pixels: npt.NDArray[np.uint8], *, filtered: bool = False) -> bytes:
+    """An 8-bit grayscale PNG, written directly, in one IDAT.
+
+    Unfiltered rows suit one digit (64 to 784 pixels): this takes a fifth of the
+    time of Pillow's encoder, whose set-up outweighs compressing so few bytes,
+    and its files are 5-10% smaller than Pillow's, which filters each row.
+    ``filtered`` (for contact sheets) filters the rows as Pillow does and tunes
+    the compression to filtered data: a sheet of upscaled MNIST digits shrinks
+    by a sixth that way (one of upscaled 8x8 digits grows by a twentieth), in
+    about the time Pillow takes.
+    """
+    height, width = pixels.shape
     # 8 bits a pixel, grayscale; deflate, the one filter method, not interlaced.
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    data = zlib.compress(rows.tobytes(), _PNG_COMPRESS_LEVEL)
+    if filtered:
+        compressor = zlib.compressobj(
+            _PNG_COMPRESS_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_FILTERED
+        )
+        rows = _filtered_rows(pixels).tobytes()
+        data = compressor.compress(rows) + compressor.flush()
+    else:
+        data = zlib.compress(_unfiltered_rows(pixels).tobytes(), _PNG_COMPRESS_LEVEL)
     return b"".join(
         (
             _PNG_SIGNATURE,
@@ -220,7 +283,7 @@ def grid_to_png(
         top = row * (tile_height + padding)
         left = column * (tile_width + padding)
         sheet[top : top + tile_height, left : left + tile_width] = tiles[index]
-    return _encode(sheet)
+    return _encode(sheet, filtered=True)
 
 
 def frames_to_gif(

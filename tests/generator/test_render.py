@@ -18,14 +18,58 @@ def decode(png: bytes) -> tuple[str, np.ndarray]:
         return picture.mode, np.asarray(picture)
 
 
-def chunk_types(png: bytes) -> list[bytes]:
+def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    types, offset = [], 8
+    found, offset = [], 8
     while offset < len(png):
         (length,) = struct.unpack(">I", png[offset : offset + 4])
-        types.append(png[offset + 4 : offset + 8])
+        found.append(
+            (png[offset + 4 : offset + 8], png[offset + 8 : offset + 8 + length])
+        )
         offset += 12 + length
-    return types
+    return found
+
+
+def chunk_types(png: bytes) -> list[bytes]:
+    return [kind for kind, _ in chunks(png)]
+
+
+def stored_rows(png: bytes) -> list[bytes]:
+    """The PNG's rows as stored: each a filter type byte, then the row's bytes."""
+    (header,) = [data for kind, data in chunks(png) if kind == b"IHDR"]
+    width, height = struct.unpack(">II", header[:8])
+    data = zlib.decompress(b"".join(d for kind, d in chunks(png) if kind == b"IDAT"))
+    assert len(data) == height * (width + 1)
+    return [data[row * (width + 1) : (row + 1) * (width + 1)] for row in range(height)]
+
+
+def reference_filtered_row(image: np.ndarray, y: int) -> bytes:
+    """libpng's choice for row ``y``, pixel by pixel from the PNG specification:
+    of None, Up, Sub and Paeth, the first whose bytes read as signed sum
+    smallest in absolute value."""
+
+    def pixel(row: int, column: int) -> int:
+        return int(image[row, column]) if row >= 0 and column >= 0 else 0
+
+    def paeth(left: int, above: int, upper_left: int) -> int:
+        estimate = left + above - upper_left
+        distances = [abs(estimate - v) for v in (left, above, upper_left)]
+        return (left, above, upper_left)[distances.index(min(distances))]
+
+    best: tuple[int, bytes] | None = None
+    for kind, predict in (
+        (0, lambda x: 0),
+        (2, lambda x: pixel(y - 1, x)),
+        (1, lambda x: pixel(y, x - 1)),
+        (4, lambda x: paeth(pixel(y, x - 1), pixel(y - 1, x), pixel(y - 1, x - 1))),
+    ):
+        filtered = bytes(
+            (pixel(y, x) - predict(x)) % 256 for x in range(image.shape[1])
+        )
+        cost = sum(min(value, 256 - value) for value in filtered)
+        if best is None or cost < best[0]:
+            best, chosen = (cost, filtered), bytes([kind]) + filtered
+    return chosen
 
 
 def random_images(n: int, height: int = 5, width: int = 3, seed: int = 0) -> np.ndarray:
@@ -187,10 +231,40 @@ def test_grid_geometry_and_tile_placement(
     assert (sheet[~covered] == 77).all()
 
 
-def test_grid_of_one_image_equals_the_single_image_png() -> None:
-    image = random_images(1, height=8, width=8)
+def smooth_images(n: int) -> np.ndarray:
+    """Strokes blurred like MNIST's, on black: rows that Up, Sub or Paeth shrink."""
+    rng = np.random.default_rng(1)
+    x = np.arange(28)
+    images = []
+    for _ in range(n):
+        row, column = rng.uniform(6, 22, size=2)
+        spread = rng.uniform(2, 5)
+        blob = np.exp(
+            -((x[:, None] - row) ** 2 + (x[None, :] - column) ** 2) / spread**2
+        )
+        images.append(np.round(255 * blob).astype(np.uint8))
+    return np.stack(images)
 
-    assert grid_to_png(image, scale=2) == image_to_png(image[0], scale=2)
+
+def test_sheet_rows_carry_the_filter_libpng_would_pick() -> None:
+    kinds = set()
+    # The smooth sheet (694x114) is filtered in two blocks of rows.
+    sheets = ((smooth_images(24), 12, 2), (random_images(12, 28, 28), 4, 1))
+    for tiles, columns, scale in sheets:
+        png = grid_to_png(tiles, columns=columns, scale=scale, background=128)
+        _, sheet = decode(png)
+
+        rows = stored_rows(png)
+
+        assert rows == [reference_filtered_row(sheet, y) for y in range(sheet.shape[0])]
+        kinds |= {row[0] for row in rows}
+    assert kinds == {0, 1, 2, 4}  # None (noise), Sub, Up and Paeth all taken
+
+
+def test_single_images_are_stored_unfiltered() -> None:
+    png = image_to_png(smooth_images(1)[0], scale=2)
+
+    assert {row[0] for row in stored_rows(png)} == {0}
 
 
 def test_grid_is_deterministic() -> None:
