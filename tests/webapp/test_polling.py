@@ -61,6 +61,37 @@ def test_a_token_poll_of_ones_own_job_reads_token_user_and_job_in_one_query(
     assert response.wsgi_request.user == owner
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
+)
+def test_postgresql_plans_a_token_poll_once_not_at_every_poll(
+    token_client: APIClient, owner: User, make_job: Any
+) -> None:
+    # A table as a working site's: most jobs long finished, a few queued. The
+    # statistics (rolled back with the test) let the planner know it.
+    finished = make_job(owner, state=Job.State.SUCCEEDED)
+    Job.objects.bulk_create(
+        Job(owner=owner, kind=finished.kind, params=finished.params, state=state)
+        for state in [Job.State.SUCCEEDED] * 950 + [Job.State.FAILED] * 50
+    )
+    jobs = [make_job(owner) for _ in range(4)] + [
+        make_job(owner, state=state) for state in Job.State
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_job")
+    for job in jobs:  # beyond the five runs PostgreSQL plans for their values
+        assert token_client.get(f"/api/v1/jobs/{job.pk}").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ['%"authtoken_token"."key" = ($%'],
+        )
+        (generic_plans, custom_plans), *others = cursor.fetchall()
+    assert others == []
+    assert (generic_plans, custom_plans) == (len(jobs) - 5, 5)
+
+
 def test_a_token_poll_of_a_job_not_ones_own_costs_at_most_two_queries(
     token_client: APIClient, other_user: User, make_job: Any
 ) -> None:

@@ -313,6 +313,30 @@ def test_a_placeholder_may_stand_at_several_places_of_a_prepared_query(
     }
 
 
+def test_a_prepared_query_with_constants_finds_what_the_queryset_finds(
+    owner: User, other_user: User, make_job: Any
+) -> None:
+    """On PostgreSQL its constants are written into its SQL: strings with
+    percent signs and quotes, a LIKE pattern's escapes, integers, booleans."""
+    for user in (owner, other_user):
+        for name in ("it's 100% done", "100 % done", "it's 100% done too", "done"):
+            make_job(user, name=name)
+    make_job(owner, name="it's 100% done", cancel_requested=True)
+    make_job(owner, name="it's 100% done", attempts=1)
+    queryset = Job.objects.filter(
+        name__contains="it's 100%", cancel_requested=False, attempts__lt=1
+    ).order_by("-name")
+    owner_id = Placeholder("owner_id", User._meta.pk)
+
+    prepared = PreparedQuery(queryset.filter(owner_id=owner_id).values("name"))
+
+    for user in (owner, other_user):
+        assert prepared.first(owner_id=user.pk) == {"name": "it's 100% done too"}
+        assert queryset.filter(owner=user).count() == 2
+    if connection.vendor == "postgresql":
+        assert prepared.params == [owner_id]
+
+
 def test_a_placeholder_name_stands_for_one_field() -> None:
     queryset = Job.objects.filter(
         pk=Placeholder("value", Job._meta.pk),
