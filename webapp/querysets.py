@@ -121,7 +121,9 @@ def _with_constants_written_in(
     anew; a parameter it cannot see it reckons an average value, and a rare
     constant so hidden (the few queued jobs of ``state = $2``) makes the generic
     plan look dear: a status poll was planned at every run (0.5 ms of its 0.75 ms
-    in PostgreSQL). Written in, the constants are estimated as themselves.
+    in PostgreSQL). Written in, the constants are estimated as themselves, and a
+    generic plan may read a partial index whose condition they meet (the live
+    jobs' ``job_unfinished`` and ``job_queued``), which a parameter never proves.
     """
     from psycopg import sql as psycopg_sql
 
@@ -154,12 +156,9 @@ class _PreparedStatement:
     (`_with_constants_written_in`).
     """
 
-    def __init__(
-        self, using: str, statement: str, params: Sequence[Any], *, prepare: bool = True
-    ) -> None:
+    def __init__(self, using: str, statement: str, params: Sequence[Any]) -> None:
         self.using = using
-        self.prepare = prepare
-        if prepare and connections[using].vendor == "postgresql":
+        if connections[using].vendor == "postgresql":
             statement, params = _with_constants_written_in(statement, params)
         self.sql = statement
         self.params = list(params)
@@ -203,7 +202,7 @@ class _PreparedStatement:
     def _execute(self, params: list[Any]) -> Any:
         """A cursor that ran the statement with these parameters (`_params`)."""
         connection = connections[self.using]
-        cursor = _preparing_cursor(connection) if self.prepare else connection.cursor()
+        cursor = _preparing_cursor(connection)
         try:
             cursor.execute(self.sql, params)
         except BaseException:
@@ -214,21 +213,15 @@ class _PreparedStatement:
 
 class PreparedQuery(_PreparedStatement):
     """A ``values()`` queryset compiled to SQL once, then run with new values in
-    place of its placeholders; rows come back as ``values()`` gives them.
+    place of its placeholders; rows come back as ``values()`` gives them."""
 
-    With ``prepare=False`` PostgreSQL plans it at each run, for its values: a
-    prepared statement's plan is made without them after a few runs, and where
-    the best plan depends on them (how many rows a value matches), that plan can
-    read far more than it needs.
-    """
-
-    def __init__(self, queryset: models.QuerySet[Any], *, prepare: bool = True) -> None:
+    def __init__(self, queryset: models.QuerySet[Any]) -> None:
         query = queryset.query
         if query.selected is None:  # a values() queryset selects its names
             raise ValueError("A PreparedQuery needs a values() queryset.")
         self.names = list(query.selected)
         compiler = query.get_compiler(queryset.db)
-        super().__init__(queryset.db, *compiler.as_sql(), prepare=prepare)
+        super().__init__(queryset.db, *compiler.as_sql())
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         # Bound to this thread's connection's operations, which read only the
         # backend's settings (the time zone): the same for every thread.

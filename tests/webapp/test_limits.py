@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection, connections, transaction
 from django.db.transaction import TransactionManagementError
+from psycopg.sql import Literal
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
@@ -18,6 +19,7 @@ from tests.webapp.job_rows import generation_job, training_job
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import limits, services
 from webapp.jobs.models import Job, ModelVersion, lock_owner
+from webapp.querysets import Placeholder
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +227,47 @@ def test_the_owner_lock_needs_a_transaction(
         lock_owner(owner.pk)
     with transaction.atomic():
         lock_owner(owner.pk)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
+)
+def test_a_submissions_figures_plan_made_once_reads_only_the_live_jobs(
+    owner: User,
+) -> None:
+    """The plan PostgreSQL keeps after five runs, made without the owner and the
+    kind, counts the owner's live jobs and the queue from the partial indexes of
+    live jobs (job_unfinished, job_queued), never the owner's history or the
+    table."""
+    figures = limits._figures_query()
+    for _ in range(6):
+        assert figures.first(owner_id=owner.pk, kind=Job.Kind.GENERATION) == {
+            "active": 0,
+            "used": 0,
+            "queued": 0,
+        }
+    values = {"owner_id": owner.pk, "kind": Job.Kind.GENERATION}
+    arguments = ", ".join(
+        Literal(
+            values[param.name] if isinstance(param, Placeholder) else param
+        ).as_string(None)
+        for param in figures.params
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['SELECT COALESCE((SELECT COUNT(U0."state")%'],
+        )
+        [(name,)] = cursor.fetchall()
+        # Tables this small are read whole when allowed: only an index the plan
+        # cannot use would still be passed over.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"EXPLAIN EXECUTE {name}({arguments})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    job_scans = [line for line in plan.splitlines() if " on jobs_job " in line]
+    assert len(job_scans) == 2, plan  # the owner's live jobs, and the queue
+    assert all(
+        "using job_unfinished" in line or "using job_queued" in line
+        for line in job_scans
+    ), plan

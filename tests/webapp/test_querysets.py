@@ -13,7 +13,6 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Upper
 
 from webapp.gallery.models import Gallery, GeneratedImage
-from webapp.jobs import limits
 from webapp.jobs.models import Job, ModelVersion
 from webapp.querysets import (
     Placeholder,
@@ -391,27 +390,6 @@ def test_postgresql_plans_a_prepared_query_once_per_connection(
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = [row[0] for row in cursor.fetchall()]
     assert statements == [prepared.sql.replace("%s", "$1")]
-
-
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
-)
-def test_a_query_that_is_not_prepared_is_planned_at_each_run(
-    owner: User, make_job: Any
-) -> None:
-    """Its values reach the planner each time (no prepared statement to keep a
-    plan made without them); the limits' figures are run this way."""
-    planned = PreparedQuery(
-        Job.objects.filter(pk=Placeholder("pk", Job._meta.pk)).values("id"),
-        prepare=False,
-    )
-    jobs = [make_job(owner) for _ in range(8)]  # beyond PostgreSQL's five
-    assert [planned.first(pk=job.pk) for job in jobs] == [{"id": j.pk} for j in jobs]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        statements = [row[0] for row in cursor.fetchall()]
-    assert planned.sql.replace("%s", "$1") not in statements
-    assert limits._figures_query().prepare is False
 
 
 def test_a_prepared_insert_leaves_database_defaults_to_the_database(

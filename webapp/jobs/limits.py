@@ -175,10 +175,6 @@ def _figures_query() -> PreparedQuery:
                 Job.objects.filter(kind=kind, state=Job.State.QUEUED), "COUNT", "pk"
             ),
         ),
-        # Planned for the owner at hand: a plan made without knowing them (a
-        # prepared statement's, after a few runs) may read an owner's whole
-        # history, or the whole table, instead of the live jobs' indexes.
-        prepare=False,
     )
 
 
