@@ -113,6 +113,23 @@ def test_database_and_redis_come_from_the_environment(tmp_path: Path) -> None:
     assert loaded["cache"] == "redis://cache.example:6379/3"
 
 
+@pytest.mark.parametrize(("raw", "threshold"), [(None, 0), ("1", 0), ("0", None)])
+def test_prepared_statements_are_on_unless_turned_off_for_a_pooler(
+    tmp_path: Path, raw: str | None, threshold: int | None
+) -> None:
+    env = {"DATABASE_URL": "postgres://user@db.example:5432/studio"}
+    if raw is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = raw
+    result = run_with_settings(
+        "print(json.dumps(s.DATABASES['default'].get('OPTIONS', {})"
+        ".get('prepare_threshold')))",
+        env,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == threshold
+
+
 @pytest.mark.parametrize(
     ("broker", "cache"),
     [

@@ -336,6 +336,32 @@ def test_a_prepared_query_with_constants_finds_what_the_queryset_finds(
         assert prepared.params == [owner_id]
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL prepares statements"
+)
+def test_with_prepared_statements_off_a_prepared_query_runs_unprepared(
+    owner: User, make_job: Any
+) -> None:
+    """DATABASE_PREPARED_STATEMENTS=0 (a pooler that cannot keep them): Django's
+    own cursor runs the SQL, constants written in, and PostgreSQL keeps nothing."""
+    jobs = [make_job(owner, name="it's 100% done"), make_job(owner, name="done")]
+    prepared = PreparedQuery(
+        Job.objects.filter(
+            pk=Placeholder("pk", Job._meta.pk), name__contains="100%", attempts=0
+        ).values("name")
+    )
+    psycopg_connection = connection.connection
+    psycopg_connection.prepare_threshold = None
+    try:
+        found = [prepared.first(pk=job.pk) for job in jobs * 3]
+    finally:
+        psycopg_connection.prepare_threshold = 0
+    assert found == [{"name": "it's 100% done"}, None] * 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)
+
+
 def test_a_placeholder_name_stands_for_one_field() -> None:
     queryset = Job.objects.filter(
         pk=Placeholder("value", Job._meta.pk),
