@@ -358,9 +358,8 @@ class PreparedInsert:
         self.columns = _returned_columns(
             [_column(field) for field in self.returning], connections[self.using]
         )
-        # Number of rows (0: any number above 1) -> (SQL, whether it takes one
-        # array per column).
-        self._statements: dict[int, tuple[str, bool]] = {}
+        # Number of rows (0: any number above 1, one array per column) -> SQL.
+        self._statements: dict[int, str] = {}
 
     def _unnest_statement(self) -> str:
         """PostgreSQL's INSERT of any number of rows, each column one array.
@@ -389,18 +388,19 @@ class PreparedInsert:
         )
 
     def _statement(self, rows: int) -> tuple[str, bool]:
-        if rows > 1 and connections[self.using].vendor == "postgresql":
-            rows = 0
-        statement = self._statements.get(rows)
+        """The SQL of ``rows`` objects, and whether it takes one array a column
+        (several rows on PostgreSQL: `_unnest_statement`)."""
+        key = 0 if rows > 1 and connections[self.using].vendor == "postgresql" else rows
+        statement = self._statements.get(key)
         if statement is None:
-            statement = self._statements[rows] = (
-                (self._unnest_statement(), True) if rows == 0 else self._compile(rows)
+            statement = self._statements[key] = (
+                self._unnest_statement() if key == 0 else self._compile(key)
             )
-        return statement
+        return statement, key == 0
 
-    def _compile(self, rows: int) -> tuple[str, bool]:
-        """Django's SQL of ``rows`` objects, and whether it takes one array a
-        column."""
+    def _compile(self, rows: int) -> str:
+        """Django's SQL of ``rows`` objects, one value a parameter (Django's own
+        arrays are for several rows on PostgreSQL, `_unnest_statement`'s case)."""
         query = sql.InsertQuery(self.model)
         # Rows of NULLs read as they are (raw: not through pre_save): the SQL of
         # literal values depends on their number only.
@@ -411,9 +411,8 @@ class PreparedInsert:
         compiler = query.get_compiler(self.using)
         compiler.returning_fields = self.returning
         [(text, params)] = compiler.as_sql()
-        by_column = isinstance(params[0], list)
-        assert len(params) == len(self.fields) * (1 if by_column else rows)
-        return text, by_column
+        assert len(params) == len(self.fields) * rows
+        return str(text)
 
     def run(self, objs: Sequence[models.Model]) -> None:
         """Insert these new objects, and set what the database gave them."""
