@@ -37,6 +37,11 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
             ModelVersionQuerySet.file_through("model_version")
         )
 
+    def independent_samples(self) -> GalleryQuerySet:
+        """Galleries of independent samples with no digit asked: those whose
+        evaluation is a model version's sample confidence."""
+        return self.filter(mode=Gallery.Mode.SAMPLES, digit__isnull=True)
+
     def with_images(self, *, pngs: bool = False) -> GalleryQuerySet:
         """Prefetch each gallery's images, without their PNG bytes unless ``pngs``."""
         images = (
@@ -50,12 +55,14 @@ class GalleryQuerySet(OwnedQuerySet["Gallery"]):
 def _newest_sample_gallery(model_version: Any) -> GalleryQuerySet:
     """The newest evaluated gallery of a model version's independent samples with
     no digit asked (first of this); ``model_version`` a value or an OuterRef."""
-    return Gallery.objects.filter(
-        model_version=model_version,
-        mode=Gallery.Mode.SAMPLES,
-        digit__isnull=True,
-        evaluation_state=Gallery.EvaluationState.DONE,
-    ).order_by("-created_at", "-pk")
+    return (
+        Gallery.objects.independent_samples()
+        .filter(
+            model_version=model_version,
+            evaluation_state=Gallery.EvaluationState.DONE,
+        )
+        .order_by("-created_at", "-pk")
+    )
 
 
 def sample_confidence(model_version: Any) -> Subquery:

@@ -210,12 +210,11 @@ def run_samples(sweep: Sweep) -> RunSamples:
     if not missing:
         return RunSamples([], frozenset())
     ids = [model.pk for model in missing]
-    evaluating = Gallery.objects.filter(
-        model_version__in=ids,
-        mode=Gallery.Mode.SAMPLES,
-        digit__isnull=True,
-        evaluation_state=Gallery.EvaluationState.PENDING,
-    ).values_list("model_version_id", flat=True)
+    evaluating = (
+        Gallery.objects.independent_samples()
+        .filter(model_version__in=ids, evaluation_state=Gallery.EvaluationState.PENDING)
+        .values_list("model_version_id", flat=True)
+    )
     generating = Job.objects.filter(
         owner_id=sweep.owner_id,
         kind=Job.Kind.GENERATION,
