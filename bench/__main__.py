@@ -89,14 +89,7 @@ def polling_figures() -> None:
 
 
 def generation_figures() -> None:
-    job, floor, peak, where = generation.latency(200, 16)
-    _indented(job.line())
-    _indented(floor.line())
-    ratio = statistics.median(job.seconds) / statistics.median(floor.seconds)
-    _indented(f"=> p50 {ratio:.1f} x the Celery ping's")
-    _indented(where)
-    _indented(f"peak RSS of the generation worker process: {peak:.0f} MB")
-    for line in generation.throughput(200, 16, 10, 2).splitlines():
+    for line in generation.figures(200, 16, 10, 2):
         _indented(line)
 
 

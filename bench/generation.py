@@ -6,14 +6,16 @@ DATABASE_URL and REDIS_URL (PostgreSQL and a Redis database this may fill):
 1. ``--jobs`` (200) jobs of ``--images`` (16) images, one after the other, with one
    generation worker: submit (``POST /api/v1/generations``) -> ``succeeded``, polled
    without pause (or every ``--poll-interval`` ms); p50 and p99. Beside it, the
-   floor: a Celery round trip to the same worker that does nothing
-   (``app.control.ping``), as often.
+   floors: the same jobs through the issue's bare-bones probe of the same path
+   (bench/probe.py: one table, no authentication, no middleware, the same
+   gunicorn, Celery, Redis and PostgreSQL, sampling the same model), and a Celery
+   round trip to the same worker that does nothing (``app.control.ping``), as often.
 2. The same number of jobs from ``--clients`` (10) concurrent clients, with
    ``--throughput-workers`` (2) worker processes: jobs/s from the first submission
    to the last success, and that none was lost or duplicated; and the CPU time
    each job cost the web workers, the Celery worker and PostgreSQL (what a busy,
    shared machine changes least), with the rate the machine's cores would allow
-   at that cost.
+   at that cost. Then the same through the probe.
 
     python -m bench.generation [--jobs 200]
 """
@@ -24,12 +26,14 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from bench import probe
 from bench.load import (
     REPO,
     call,
@@ -75,10 +79,15 @@ class Latencies:
         )
 
 
-def worker_command(concurrency: int, name: str) -> list[str]:
+def worker_command(
+    concurrency: int,
+    name: str,
+    app: str = "worker",
+    queues: str = "training,generation",
+) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "worker", "worker",
-        "-Q", "training,generation", "--loglevel=WARNING", "--without-gossip",
+        sys.executable, "-m", "celery", "-A", app, "worker",
+        "-Q", queues, "--loglevel=WARNING", "--without-gossip",
         "--without-mingle", f"--concurrency={concurrency}", f"--hostname={name}",
     ]  # fmt: skip
 
@@ -89,6 +98,8 @@ class Stack:
     worker_name: str
     worker_pid: int
     web_pid: int
+    submit_path: str = "/api/v1/generations"
+    job_path: str = "/api/v1/jobs/{}"  # the job's id in the braces
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by the web workers, the Celery worker (its main
@@ -113,6 +124,33 @@ def stack(worker_concurrency: int) -> Iterator[Stack]:
         yield Stack(base_url, name, worker.pid, web.pid)
 
 
+@contextmanager
+def probe_stack(worker_concurrency: int, model_id: int) -> Iterator[Stack]:
+    """The bare-bones probe (bench/probe.py) of the same path, with the same
+    gunicorn and Celery worker settings, sampling the model ``model_id``."""
+    from webapp.jobs.models import ModelVersion
+    from webapp.jobs.serving import model_file_bytes
+
+    probe.create_table()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    name = f"bench-probe-{port}@localhost"
+    content = model_file_bytes(ModelVersion.objects.get(pk=model_id))
+    with tempfile.NamedTemporaryFile(suffix=".npz") as model_file:
+        model_file.write(content)
+        model_file.flush()
+        env = {**os.environ, "PROBE_MODEL_FILE": model_file.name}
+        commands = [
+            gunicorn_command(port, 2, app="bench.probe:application"),
+            worker_command(
+                worker_concurrency, name, app="bench.probe", queues=probe.QUEUE
+            ),
+        ]
+        with running(commands, env) as (web, worker):
+            wait_until_up(base_url, timeout=60)
+            yield Stack(base_url, name, worker.pid, web.pid, "/jobs", "/jobs/{}")
+
+
 @dataclass(frozen=True)
 class JobRun:
     """One job as its client saw it."""
@@ -124,18 +162,18 @@ class JobRun:
 
 
 def one_job(
-    base_url: str, token: str, body: dict[str, object], poll_interval: float = 0.0
+    api: Stack, token: str, body: dict[str, object], poll_interval: float = 0.0
 ) -> JobRun:
     """Submit and poll, ``poll_interval`` seconds apart (none: without pause),
     until finished."""
     started = time.perf_counter()
-    answer = call(base_url, "POST", "/api/v1/generations", token=token, body=body)
+    answer = call(api.base_url, "POST", api.submit_path, token=token, body=body)
     if answer.status != 202:
         raise RuntimeError(f"submission refused: {answer.status} {answer.body}")
     submitted = time.perf_counter() - started
-    path = f"/api/v1/jobs/{answer.body['id']}"
+    path = api.job_path.format(answer.body["id"])
     while True:
-        state = call(base_url, "GET", path, token=token).body["state"]
+        state = call(api.base_url, "GET", path, token=token).body["state"]
         if state in ("succeeded", "failed", "cancelled"):
             seconds = time.perf_counter() - started
             return JobRun(seconds, submitted, state, answer.body["id"])
@@ -208,73 +246,125 @@ def breakdown(runs: Sequence[JobRun]) -> str:
     )
 
 
-def latency(
-    jobs: int, images: int, poll_interval: float = 0.0
-) -> tuple[Latencies, Latencies, float, str]:
-    """Jobs one at a time with one worker process, the ping floor, the peak RSS
-    of the worker process (MB) and where the jobs' time went (`breakdown`)."""
-    tokens, public_model = prepare(1)
-    body = {"model_version": trained_model(public_model), "n_images": images}
-    with stack(1) as running_stack:
-        base_url = running_stack.base_url
-        for seed in range(3):  # warm up: the worker loads the model once
-            one_job(base_url, tokens[0], {**body, "seed": seed})
-        results = [
-            one_job(base_url, tokens[0], {**body, "seed": seed}, poll_interval)
-            for seed in range(jobs)
+def sequential_jobs(
+    api: Stack, token: str, body: dict[str, object], jobs: int, poll_interval: float
+) -> list[JobRun]:
+    """``jobs`` jobs one after the other (after three to warm up: the worker
+    loads the model once); each must succeed."""
+    for seed in range(3):
+        one_job(api, token, {**body, "seed": seed})
+    results = [
+        one_job(api, token, {**body, "seed": seed}, poll_interval)
+        for seed in range(jobs)
+    ]
+    if any(run.state != "succeeded" for run in results):
+        raise RuntimeError(f"a job of {api.base_url} did not succeed")
+    return results
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Jobs from concurrent clients, as they saw them, and the CPU time each job
+    cost the server side (`Stack.cpu_seconds`), in ms."""
+
+    runs: list[JobRun]
+    seconds: float
+    cpu_ms: dict[str, float]
+
+    @property
+    def jobs_per_second(self) -> float:
+        return len(self.runs) / self.seconds
+
+    def lines(self, name: str) -> list[str]:
+        jobs = len(self.runs)
+        succeeded = sum(run.state == "succeeded" for run in self.runs)
+        distinct = len({run.job_id for run in self.runs})
+        total = sum(self.cpu_ms.values())
+        cores = os.cpu_count() or 1
+        return [
+            f"{name}: {self.jobs_per_second:.1f} jobs/s, {succeeded}/{jobs} "
+            f"succeeded ({distinct} distinct jobs); p50 "
+            f"{statistics.median(r.seconds for r in self.runs) * 1000:.0f} ms per job",
+            "  CPU per job: "
+            + ", ".join(f"{part} {ms:.2f} ms" for part, ms in self.cpu_ms.items())
+            + f" (total {total:.1f} ms: {cores} cores allow "
+            f"{1e3 * cores / total:.0f} jobs/s at that, the client's own CPU aside)",
         ]
-        if any(run.state != "succeeded" for run in results):
-            raise RuntimeError("a generation job did not succeed")
-        floor = ping_round_trips(running_stack.worker_name, jobs)
-        peak = children_peak_rss_mb(running_stack.worker_pid)
-    return (
-        Latencies(
-            f"{images}-image job, submit -> succeeded", [r.seconds for r in results]
-        ),
-        Latencies("no-op Celery round trip (control ping)", floor),
-        peak,
-        breakdown(results),
-    )
 
 
-def throughput(
+def concurrent_jobs(
+    api: Stack,
+    tokens: Sequence[str],
+    body: dict[str, object],
+    jobs: int,
+    poll_interval: float,
+) -> Throughput:
+    """``jobs`` jobs from one client per token (after one to warm up)."""
+    one_job(api, tokens[0], {**body, "seed": 0})
+    clients = len(tokens)
+
+    def client(index: int) -> list[JobRun]:
+        return [
+            one_job(api, tokens[index], {**body, "seed": seed}, poll_interval)
+            for seed in range(index, jobs, clients)
+        ]
+
+    before = api.cpu_seconds()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        runs = [run for runs in pool.map(client, range(clients)) for run in runs]
+    elapsed = time.perf_counter() - started
+    after = api.cpu_seconds()
+    cpu_ms = {part: 1e3 * (after[part] - before[part]) / jobs for part in after}
+    return Throughput(runs, elapsed, cpu_ms)
+
+
+def figures(
     jobs: int, images: int, clients: int, workers: int, poll_interval: float = 0.0
-) -> str:
-    """``jobs`` jobs from ``clients`` clients: a line with jobs/s and the tally,
-    and one with the CPU time each job cost."""
+) -> list[str]:
+    """The lines of both parts (see the module's doc), each beside its floors:
+    the same jobs through the bare-bones probe (bench/probe.py) in the same run,
+    and for one job at a time a Celery ping too."""
     tokens, public_model = prepare(clients)
-    body = {"model_version": trained_model(public_model), "n_images": images}
-    with stack(workers) as running_stack:
-        base_url = running_stack.base_url
-        one_job(base_url, tokens[0], {**body, "seed": 0})  # warm up
-
-        def client(index: int) -> list[JobRun]:
-            return [
-                one_job(base_url, tokens[index], {**body, "seed": seed}, poll_interval)
-                for seed in range(index, jobs, clients)
-            ]
-
-        before = running_stack.cpu_seconds()
-        started = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            results = [r for rs in pool.map(client, range(clients)) for r in rs]
-        elapsed = time.perf_counter() - started
-        after = running_stack.cpu_seconds()
-    succeeded = sum(run.state == "succeeded" for run in results)
-    distinct = len({run.job_id for run in results})
-    per_job = {name: 1e3 * (after[name] - before[name]) / jobs for name in after}
-    total = sum(per_job.values())
-    return (
-        f"{jobs} jobs from {clients} clients, {workers} worker processes: "
-        f"{jobs / elapsed:.1f} jobs/s, {succeeded}/{jobs} succeeded "
-        f"({distinct} distinct jobs); p50 "
-        f"{statistics.median(r.seconds for r in results) * 1000:.0f} ms per job\n"
-        "CPU per job: "
-        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_job.items())
-        + f" (total {total:.1f} ms: {os.cpu_count()} cores allow "
-        f"{1e3 * (os.cpu_count() or 1) / total:.0f} jobs/s at that, the client's "
-        "own CPU aside)"
+    model_id = trained_model(public_model)
+    body: dict[str, object] = {"model_version": model_id, "n_images": images}
+    with stack(1) as running_stack:
+        runs = sequential_jobs(running_stack, tokens[0], body, jobs, poll_interval)
+        ping = ping_round_trips(running_stack.worker_name, jobs)
+        peak = children_peak_rss_mb(running_stack.worker_pid)
+    with probe_stack(1, model_id) as running_probe:
+        probe_runs = sequential_jobs(running_probe, "", body, jobs, poll_interval)
+    job = Latencies(
+        f"{images}-image job, submit -> succeeded", [r.seconds for r in runs]
     )
+    probe_job = Latencies(
+        "the same through the probe (bench/probe.py)", [r.seconds for r in probe_runs]
+    )
+    floor = Latencies("no-op Celery round trip (control ping)", ping)
+    p50 = statistics.median(job.seconds)
+    lines = [
+        job.line(),
+        probe_job.line(),
+        floor.line(),
+        f"=> p50 {p50 / statistics.median(floor.seconds):.1f} x the Celery ping's, "
+        f"{p50 / statistics.median(probe_job.seconds):.2f} x the probe's",
+        breakdown(runs),
+        f"peak RSS of the generation worker process: {peak:.0f} MB",
+    ]
+    with stack(workers) as running_stack:
+        product = concurrent_jobs(running_stack, tokens, body, jobs, poll_interval)
+    with probe_stack(workers, model_id) as running_probe:
+        probe_jobs = concurrent_jobs(
+            running_probe, [""] * clients, body, jobs, poll_interval
+        )
+    where = f"{jobs} jobs from {clients} clients, {workers} worker processes"
+    return [
+        *lines,
+        *product.lines(where),
+        *probe_jobs.lines("the same through the probe"),
+        f"=> {product.jobs_per_second / probe_jobs.jobs_per_second:.2f} x the "
+        "probe's jobs/s",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,17 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     require_services(parser)
     os.environ.update(BENCH_ENV)
-    poll_interval = args.poll_interval / 1000
-    job, floor, peak, where = latency(args.jobs, args.images, poll_interval)
-    print(job.line())
-    print(floor.line())
-    print(where)
-    print(f"peak RSS of the generation worker process: {peak:.0f} MB")
-    print(
-        throughput(
-            args.jobs, args.images, args.clients, args.throughput_workers, poll_interval
-        )
-    )
+    for line in figures(
+        args.jobs,
+        args.images,
+        args.clients,
+        args.throughput_workers,
+        args.poll_interval / 1000,
+    ):
+        print(line)
     return 0
 
 

@@ -177,12 +177,12 @@ def measure(repeats: int, clicks: int = 20) -> list[PageLoad | ClicksToImages]:
     body: dict[str, object] = {"model_version": demo_model, "n_images": 256}
     with stack(1) as running_stack:
         base_url = running_stack.base_url
-        job_id = one_job(base_url, token, body).job_id
+        job_id = one_job(running_stack, token, body).job_id
         mnist_body: dict[str, object] = {
             "model_version": train(base_url, token),
             "n_images": 256,
         }
-        mnist_job_id = one_job(base_url, token, mnist_body).job_id
+        mnist_job_id = one_job(running_stack, token, mnist_body).job_id
         galleries = [
             call(base_url, "GET", f"/api/v1/jobs/{job}", token=token).body["gallery"]
             for job in (job_id, mnist_job_id)

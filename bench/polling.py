@@ -135,10 +135,12 @@ def prepare_job() -> tuple[str, str]:
     return Token.objects.create(user=user).key, str(job.pk)
 
 
-def gunicorn_command(port: int, workers: int) -> list[str]:
+def gunicorn_command(
+    port: int, workers: int, app: str = "webapp.wsgi:application"
+) -> list[str]:
     """deploy/Dockerfile's command, on loopback (its access log included)."""
     return [
-        sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         f"--bind=127.0.0.1:{port}", f"--workers={workers}", "--timeout=120",
         "--access-logfile=/dev/null",
     ]  # fmt: skip
