@@ -322,7 +322,13 @@ class KernelDensity:
         temperature = float(temperature)
         if not (math.isfinite(temperature) and temperature >= 0):
             raise ValueError(f"temperature must be finite and >= 0, got {temperature}")
-        rng = check_random_state(random_state)
+        return self._draw(n_samples, check_random_state(random_state), temperature)
+
+    def _draw(
+        self, n_samples: int, rng: np.random.Generator, temperature: float
+    ) -> FloatArray:
+        """`sample` of checked arguments: the same draws from ``rng``, the same
+        arithmetic (`ImageGenerator.sample_seeds` draws one point per call)."""
         n_points, d = self.X_.shape
         if self._weights is None:
             centres = rng.integers(0, n_points, size=n_samples)

@@ -592,7 +592,7 @@ class ImageGenerator:
         temperature = self._sampling_temperature(temperature)
         count = int(n_samples)
         rng = np.random.default_rng(random_state)
-        drawn = self._draw_classes(count, digit, rng)
+        drawn = self._class_drawer(digit)(count, rng)
         pixels = np.empty((count, self.n_features_in_), dtype=np.float64)
         if self.is_per_class:
             # Each class's points live in its own PCA space.
@@ -648,12 +648,13 @@ class ImageGenerator:
         temperature = self._sampling_temperature(temperature)
         seeds = list(seeds)
         pixels = np.empty((len(seeds), self.n_features_in_), dtype=np.float64)
+        draw_class = self._class_drawer(digit)
         for row, seed in enumerate(seeds):
             rng = np.random.default_rng(seed)
-            (index,) = self._draw_classes(1, digit, rng)
-            points = self._sample_kde(int(index), 1, rng, temperature)
-            pca = self.pcas_[int(index) if self.is_per_class else 0]
-            pixels[row] = pca.inverse_transform(points)[0]
+            index = int(draw_class(1, rng)[0])
+            points = self.kdes_[index]._draw(1, rng, temperature)
+            pca = self.pcas_[index if self.is_per_class else 0]
+            pixels[row] = pca._restore(points)[0]
         return self.render(pixels)
 
     def _sampling_temperature(self, temperature: float | None) -> float:
@@ -662,22 +663,28 @@ class ImageGenerator:
         _check_temperature(temperature)
         return float(temperature)
 
-    def _draw_classes(
-        self, count: int, digit: int | None, rng: np.random.Generator
-    ) -> NDArray[np.int64]:
-        """Each image's class index: the digit's, the only one, or drawn."""
+    def _class_drawer(
+        self, digit: int | None
+    ) -> Callable[[int, np.random.Generator], NDArray[np.int64]]:
+        """``draw(count, rng)``: each image's class index, the digit's, the only
+        one, or drawn from the priors with ``rng``; checked and prepared once for
+        all of `sample_seeds`' images."""
         if digit is not None:
-            return np.full(count, self._class_index(digit))
+            index = self._class_index(digit)
+            return lambda count, rng: np.full(count, index)
         if self.classes_ is None:
-            return np.zeros(count, dtype=np.int64)
+            return lambda count, rng: np.zeros(count, dtype=np.int64)
         assert self.class_priors_ is not None
         # What rng.choice(len(classes_), size=count, p=class_priors_) draws, by
-        # numpy's own algorithm for it, without re-checking the priors at every
-        # call (a sixth of `sample_seeds`' time, which draws one image per call).
+        # numpy's own algorithm for it, without checking the priors at every call.
         cdf = np.cumsum(self.class_priors_)
         cdf /= cdf[-1]
-        drawn: NDArray[np.int64] = cdf.searchsorted(rng.random(count), side="right")
-        return drawn
+
+        def draw(count: int, rng: np.random.Generator) -> NDArray[np.int64]:
+            drawn: NDArray[np.int64] = cdf.searchsorted(rng.random(count), side="right")
+            return drawn
+
+        return draw
 
     def render(self, pixels: FloatArray) -> NDArray[np.uint8]:
         """Images from the pixels of PCA points mapped back (the last step of `sample`).

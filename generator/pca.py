@@ -238,6 +238,11 @@ class PCA:
                 f"Z has {projected.shape[1]} columns, but PCA keeps "
                 f"{self.n_components_} components"
             )
+        return self._restore(projected)
+
+    def _restore(self, projected: FloatArray) -> FloatArray:
+        """`inverse_transform` of a checked float64 matrix, the same arithmetic
+        (`ImageGenerator.sample_seeds` restores one row per call)."""
         if self.whiten:
             projected = projected * self._whitening_scale()
         restored: FloatArray = projected @ self.components_ + self.mean_

@@ -351,7 +351,7 @@ def test_a_seed_draws_the_classes_numpys_choice_draws(
     assert conditional.class_priors_ is not None
     for seed in range(300):
         ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
-        drawn = conditional._draw_classes(count, None, ours)
+        drawn = conditional._class_drawer(None)(count, ours)
         expected = numpys.choice(
             len(conditional.class_priors_), size=count, p=conditional.class_priors_
         )
