@@ -418,6 +418,26 @@ class PreparedInsert:
         """Insert these new objects, and set what the database gave them."""
         if not objs:
             return
+        values = self.values(objs)
+        text, by_column = self._statement(len(objs))
+        params = (
+            [list(column) for column in zip(*values, strict=True)]
+            if by_column
+            else [value for row in values for value in row]
+        )
+        connection = connections[self.using]
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            _preparing_cursor(connection) as cursor,
+        ):
+            cursor.execute(text, params)
+            rows = cursor.fetchall()
+        for obj, row in zip(objs, rows, strict=True):
+            self.saved(obj, row)
+
+    def values(self, objs: Sequence[models.Model]) -> list[list[Any]]:
+        """What the INSERT writes of each new object, ``fields``' values as the
+        database takes them."""
         connection = connections[self.using]
         for obj in objs:
             for field in self._database_defaults:
@@ -425,29 +445,137 @@ class PreparedInsert:
                     raise ValueError(
                         f"{field.name} is the database's own (its db_default)."
                     )
-        values = [
+        return [
             [
                 field.get_db_prep_save(field.pre_save(obj, add=True), connection)
                 for field in self.fields
             ]
             for obj in objs
         ]
-        text, by_column = self._statement(len(objs))
-        params = (
-            [list(column) for column in zip(*values, strict=True)]
-            if by_column
-            else [value for row in values for value in row]
+
+    def saved(self, obj: models.Model, row: Sequence[Any]) -> None:
+        """Set on the object what the INSERT returned of it (``returning``)."""
+        connection = connections[self.using]
+        [converted] = _converted_rows([row], self.columns, connection)
+        for field, value in zip(self.returning, converted, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = self.using
+
+
+class GuardedInsert:
+    """A new object and its children (new objects of another model that point at
+    it), written only if an UPDATE (the guard: a job's success, say) changes a
+    row, all or nothing.
+
+    On PostgreSQL one statement does it, as data-modifying ``WITH`` queries: the
+    UPDATE; the parent's INSERT, whose one row is selected from the rows the
+    UPDATE changed (none if it changed none); the children's, whose rows are
+    selected from the parent's with its key. One round trip where a transaction
+    of the three took five (BEGIN and COMMIT besides); its SQL is compiled once,
+    PostgreSQL prepares it, and the children go one array a column, as
+    `PreparedInsert` sends several rows. Elsewhere (SQLite) the three statements
+    run in a transaction. Either way the parent gets what the database gave it
+    (its primary key); the children's own keys are not read back.
+    """
+
+    def __init__(
+        self,
+        guard: PreparedUpdate,
+        parent: PreparedInsert,
+        children: PreparedInsert,
+        link: str,
+    ) -> None:
+        if guard.columns:
+            raise ValueError("The guard's UPDATE must return nothing of its own.")
+        link_field = children.model._meta.get_field(link)
+        if not (
+            isinstance(link_field, models.ForeignKey)
+            and link_field.related_model is parent.model
+            and link_field.target_field in parent.returning
+        ):
+            raise ValueError(f"{link} is no link to what the parent's INSERT returns.")
+        self.guard, self.parent, self.children = guard, parent, children
+        self.link = link_field
+        self.using = guard.using
+        self._sql: str | None = None
+
+    def _statement(self) -> str:
+        """PostgreSQL's one statement: the guard's parameters, then the parent's
+        values, then one array a column of the children's."""
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+
+        def typed(field: models.Field[Any, Any], suffix: str = "") -> str:
+            # As `PreparedInsert._unnest_statement`: the type without its size,
+            # which the column checks on assignment.
+            return f"(%s)::{cast(str, field.db_type(connection)).split('(')[0]}{suffix}"
+
+        def names(fields: Sequence[models.Field[Any, Any]]) -> str:
+            return ", ".join(quote(cast(str, field.column)) for field in fields)
+
+        parent, children = self.parent, self.children
+        child_fields = [field for field in children.fields if field is not self.link]
+        returned = names(parent.returning)
+        target = quote(cast(str, self.link.target_field.column))
+        return (
+            f'WITH "guard" AS ({self.guard.sql} RETURNING 1), '
+            f'"parent" AS (INSERT INTO {quote(parent.model._meta.db_table)} '
+            f"({names(parent.fields)}) "
+            f"SELECT {', '.join(typed(field) for field in parent.fields)} "
+            f'FROM "guard" LIMIT 1 RETURNING {returned}), '
+            f'"children" AS (INSERT INTO {quote(children.model._meta.db_table)} '
+            f"({quote(self.link.column)}, {names(child_fields)}) "
+            f'SELECT "parent".{target}, "rows".* FROM "parent", UNNEST('
+            f"{', '.join(typed(field, '[]') for field in child_fields)}) "
+            f'AS "rows") SELECT {returned} FROM "parent"'
         )
+
+    def run(
+        self,
+        guard_values: dict[str, Any],
+        parent: models.Model,
+        children: Sequence[models.Model],
+    ) -> bool:
+        """Run the guard with these values of its placeholders; if it changed a
+        row, insert the new ``parent`` and its new ``children`` (their link is set
+        to it here) and return True; else write nothing and return False."""
+        connection = connections[self.using]
+        if connection.vendor != "postgresql":
+            with transaction.atomic(using=self.using):
+                if not self.guard.count(**guard_values):
+                    return False
+                self.parent.run([parent])
+                for child in children:
+                    setattr(child, self.link.name, parent)
+                self.children.run(children)
+            return True
+        guard_params = self.guard._params(guard_values)
+        if guard_params is None:
+            return False
+        child_index = self.children.fields.index(self.link)
+        arrays = (
+            [
+                list(column)
+                for index, column in enumerate(
+                    zip(*self.children.values(children), strict=True)
+                )
+                if index != child_index
+            ]
+            if children
+            else [[] for _ in range(len(self.children.fields) - 1)]
+        )
+        if self._sql is None:
+            self._sql = self._statement()
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
             _preparing_cursor(connection) as cursor,
         ):
-            cursor.execute(text, params)
-            rows = cursor.fetchall()
-        for obj, row in zip(
-            objs, _converted_rows(rows, self.columns, connection), strict=True
-        ):
-            for field, value in zip(self.returning, row, strict=True):
-                setattr(obj, field.attname, value)
-            obj._state.adding = False
-            obj._state.db = self.using
+            cursor.execute(
+                self._sql, [*guard_params, *self.parent.values([parent])[0], *arrays]
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        self.parent.saved(parent, row)
+        return True

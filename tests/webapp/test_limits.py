@@ -15,7 +15,7 @@ from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from tests.integration.integration_support import wait_for
-from tests.webapp.job_rows import generation_job, training_job
+from tests.webapp.job_rows import generation_job, stored_gallery, training_job
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import limits, services
 from webapp.jobs.models import Job, ModelVersion, lock_owner
@@ -117,20 +117,8 @@ def test_a_full_storage_quota_is_a_409_with_the_figures(
 def test_storage_counts_the_bytes_of_generated_images(
     owner: User, other_user: User, make_model_version: Any
 ) -> None:
-    from webapp.gallery.services import create_gallery
-
     def gallery(user: User, pngs: list[bytes]) -> Gallery:
-        model_version = make_model_version(user, model_size=1000)
-        return create_gallery(
-            job_id=generation_job(user, model_version).pk,
-            owner_id=user.pk,
-            model_version=model_version,
-            digit=None,
-            seed=1,
-            temperature=1.0,
-            evaluate=False,
-            pngs=pngs,
-        )
+        return stored_gallery(user, make_model_version(user, model_size=1000), pngs)
 
     first = gallery(owner, [b"x" * 300, b"y" * 500])
     gallery(owner, [b"w" * 40])

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from tests.webapp.job_rows import stored_gallery
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs import services
 from webapp.jobs.models import Job, ModelVersion
@@ -185,22 +186,9 @@ def test_deleting_the_default_model_promotes_the_newest_remaining_one(
 @pytest.fixture
 def make_gallery_of() -> Any:
     """A gallery of two images from a model version, without running a job."""
-    from webapp.gallery.services import create_gallery
 
     def make(owner: User, model_version: ModelVersion) -> Gallery:
-        job = Job.objects.create(
-            owner=owner, kind=Job.Kind.GENERATION, state=Job.State.SUCCEEDED
-        )
-        return create_gallery(
-            job_id=job.pk,
-            owner_id=owner.pk,
-            model_version=model_version,
-            digit=None,
-            seed=1,
-            temperature=1.0,
-            evaluate=False,
-            pngs=[b"png-0", b"png-1"],
-        )
+        return stored_gallery(owner, model_version, [b"png-0", b"png-1"])
 
     return make
 

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet, ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Upper
 
 from webapp.gallery.models import Gallery, GeneratedImage
 from webapp.jobs.models import Job, ModelVersion
 from webapp.querysets import (
+    GuardedInsert,
     Placeholder,
     PreparedInsert,
     PreparedQuery,
@@ -258,6 +259,122 @@ def test_a_prepared_insert_of_several_rows_is_one_statement_of_one_array_a_colum
     assert by_column
     assert "SELECT * FROM UNNEST(" in text
     assert text.count("%s") == len(insert.fields) == 5
+
+
+def _guarded_gallery_insert() -> GuardedInsert:
+    """A gallery and its images, written if their job's phase was "running"."""
+    return GuardedInsert(
+        PreparedUpdate(
+            Job.objects.filter(
+                pk=Placeholder("pk", Job._meta.get_field("id")), phase="running"
+            ),
+            phase=Placeholder("phase", Job._meta.get_field("phase")),
+        ),
+        PreparedInsert(Gallery),
+        PreparedInsert(GeneratedImage),
+        "gallery",
+    )
+
+
+def _gallery_and_images(
+    owner: User, job: Job, pngs: list[bytes]
+) -> tuple[Gallery, list[GeneratedImage]]:
+    gallery = Gallery(
+        owner=owner, job=job, n_images=len(pngs), seed=3, digit=4, walk={"to": 3}
+    )
+    images = [
+        GeneratedImage(index=index, digit=4, seed=3 + index, png=png)
+        for index, png in enumerate(pngs)
+    ]
+    return gallery, images
+
+
+def test_a_guarded_insert_writes_its_objects_once_the_guard_changed_a_row(
+    owner: User, django_assert_num_queries: Any
+) -> None:
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, phase="running")
+    gallery, images = _gallery_and_images(owner, job, [b"\x00a", b"", b"c" * 1000])
+    insert = _guarded_gallery_insert()
+    # One statement on PostgreSQL; elsewhere the three in a transaction (a
+    # savepoint here: the test's own transaction is open).
+    postgresql = connection.vendor == "postgresql"
+    with django_assert_num_queries(1 if postgresql else 5):
+        assert insert.run({"pk": job.pk, "phase": "done"}, gallery, images)
+    job.refresh_from_db()
+    assert job.phase == "done"
+    assert not gallery._state.adding
+    # What a save() gives: defaults, created_at from pre_save (auto_now_add).
+    stored = Gallery.objects.get(pk=gallery.pk)
+    assert (stored.job_id, stored.name, stored.walk, stored.digit, stored.n_images) == (
+        job.pk,
+        "",
+        {"to": 3},
+        4,
+        3,
+    )
+    assert stored.created_at == gallery.created_at is not None
+    rows = stored.images.order_by("index").values_list("index", "digit", "seed", "png")
+    assert [(*row[:3], bytes(row[3])) for row in rows] == [
+        (0, 4, 3, b"\x00a"),
+        (1, 4, 4, b""),
+        (2, 4, 5, b"c" * 1000),
+    ]
+
+
+def test_a_guarded_insert_writes_nothing_when_the_guard_changes_no_row(
+    owner: User,
+) -> None:
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, phase="queued")
+    insert = _guarded_gallery_insert()
+    for pk in (job.pk, uuid.uuid4()):
+        gallery, images = _gallery_and_images(owner, job, [b"a", b"b"])
+        assert not insert.run({"pk": pk, "phase": "done"}, gallery, images)
+        assert gallery.pk is None
+    assert (Gallery.objects.count(), GeneratedImage.objects.count()) == (0, 0)
+    job.refresh_from_db()
+    assert job.phase == "queued"
+
+
+def test_a_guarded_insert_writes_its_objects_once_whatever_rows_the_guard_changed(
+    owner: User,
+) -> None:
+    jobs = [
+        Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, phase="running")
+        for _ in range(2)
+    ]
+    insert = GuardedInsert(
+        PreparedUpdate(Job.objects.filter(phase="running"), phase="done"),
+        PreparedInsert(Gallery),
+        PreparedInsert(GeneratedImage),
+        "gallery",
+    )
+    gallery, images = _gallery_and_images(owner, jobs[0], [b"a"])
+    assert insert.run({}, gallery, images)
+    assert (Gallery.objects.count(), GeneratedImage.objects.count()) == (1, 1)
+    assert set(Job.objects.values_list("phase", flat=True)) == {"done"}
+
+
+def test_a_guarded_insert_writes_all_or_nothing(owner: User) -> None:
+    job = Job.objects.create(owner=owner, kind=Job.Kind.GENERATION, phase="running")
+    gallery, images = _gallery_and_images(owner, job, [b"a", b"b"])
+    images[1].index = 0  # one image per index of a gallery: the second fails
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _guarded_gallery_insert().run({"pk": job.pk, "phase": "done"}, gallery, images)
+    assert (Gallery.objects.count(), GeneratedImage.objects.count()) == (0, 0)
+    job.refresh_from_db()
+    assert job.phase == "running"
+
+
+def test_a_guarded_insert_needs_a_guard_without_returning_and_a_link() -> None:
+    guard = PreparedUpdate(Job.objects.all(), phase="x")
+    returning = PreparedUpdate(Job.objects.all(), ("phase",), phase="x")
+    gallery, image = PreparedInsert(Gallery), PreparedInsert(GeneratedImage)
+    with pytest.raises(ValueError, match="return nothing"):
+        GuardedInsert(returning, gallery, image, "gallery")
+    with pytest.raises(ValueError, match="no link"):
+        GuardedInsert(guard, gallery, image, "digit")
+    with pytest.raises(ValueError, match="no link"):
+        GuardedInsert(guard, image, gallery, "job")
 
 
 def test_a_prepared_insert_without_a_binary_field_writes_its_objects(

@@ -16,7 +16,7 @@ from PIL import Image
 
 from generator.render import frames_to_gif, grid_to_png
 from webapp.gallery.models import Gallery, GeneratedImage
-from webapp.querysets import PreparedInsert
+from webapp.querysets import GuardedInsert, PreparedInsert, PreparedUpdate
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -39,6 +39,7 @@ def gallery_seeds(seed: int, n_images: int) -> Sequence[int]:
 
 def create_gallery(
     *,
+    success: tuple[PreparedUpdate, dict[str, Any]],
     job_id: UUID | str,
     owner_id: int,
     model_version: ModelVersion,
@@ -48,9 +49,13 @@ def create_gallery(
     evaluate: bool,
     pngs: Sequence[bytes],
     walk: dict[str, int | None] | None = None,
-) -> Gallery:
+) -> Gallery | None:
     """Write a generation job's gallery and its images, ``pngs[i]`` from seed + i;
     with ``walk`` (its end points), the frames of a walk, all from the one seed.
+
+    Written with the job's ``success`` (its UPDATE and the values of its
+    placeholders), all or nothing (`GuardedInsert`): None, and nothing written,
+    when that UPDATE changes no row (the job was cancelled or taken over).
 
     With ``evaluate``, the gallery waits in the ``pending`` evaluation state for
     the ``gallery.evaluate`` task that the caller queues once this is committed.
@@ -70,23 +75,23 @@ def create_gallery(
         mode=Gallery.Mode.SAMPLES if walk is None else Gallery.Mode.WALK,
         walk=walk,
     )
-    _insert(Gallery).run([gallery])
     seeds = gallery_seeds(seed, len(pngs)) if walk is None else [seed] * len(pngs)
-    _insert(GeneratedImage).run(
-        [
-            GeneratedImage(
-                gallery=gallery, index=index, digit=digit, seed=image_seed, png=png
-            )
-            for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
-        ]
-    )
+    images = [
+        GeneratedImage(index=index, digit=digit, seed=image_seed, png=png)
+        for index, (image_seed, png) in enumerate(zip(seeds, pngs, strict=True))
+    ]
+    update, values = success
+    if not _insert_with(update).run(values, gallery, images):
+        return None
     return gallery
 
 
 @functools.cache
-def _insert(model: type[Gallery] | type[GeneratedImage]) -> PreparedInsert:
-    """A gallery's INSERTs, compiled once per process (and number of rows)."""
-    return PreparedInsert(model)
+def _insert_with(success: PreparedUpdate) -> GuardedInsert:
+    """A gallery's INSERTs after its job's success, compiled once per process."""
+    return GuardedInsert(
+        success, PreparedInsert(Gallery), PreparedInsert(GeneratedImage), "gallery"
+    )
 
 
 def _images(gallery: Gallery) -> list[GeneratedImage]:

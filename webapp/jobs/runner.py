@@ -11,10 +11,11 @@ Running a job follows one protocol for both kinds:
    with ``_Cancelled`` at the first report after a cancel request, or with
    ``_HandedBack`` after a stopping worker asked for its training back (the job
    is queued again with its attempt given back, and sent once this run is over).
-3. Mark the job succeeded and create the result (model version or gallery) in
-   one transaction whose first statement, the success's conditional UPDATE,
-   re-checks the token and takes the row lock, so a redelivery can never add a
-   second result.
+3. Mark the job succeeded and create the result (model version or gallery) all
+   or nothing, the success's conditional UPDATE first: it re-checks the token
+   and takes the row lock, so a redelivery can never add a second result. A
+   training's is a transaction; a gallery's is one statement on PostgreSQL
+   (`webapp.querysets.GuardedInsert`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -198,27 +199,27 @@ def _generate(run: _Run) -> None:
     else:
         images = walk_frames(model, params, owner_id=run.owner_id)
     pngs = [image_to_png(image) for image in images]
-    # No "saving" progress write: the result transaction's first statement checks
-    # the claim and a cancellation a moment later, and the phase would last
-    # milliseconds.
+    # No "saving" progress write: the result's write checks the claim and a
+    # cancellation a moment later, and the phase would last milliseconds.
     evaluate = settings.GALLERY_EVALUATION
-    with transaction.atomic():
-        run.succeed()
-        gallery = create_gallery(
-            job_id=run.job_id,
-            owner_id=run.owner_id,
-            model_version=model_version,
-            digit=digit,
-            seed=int(params["seed"]),
-            temperature=float(params["temperature"]),
-            evaluate=evaluate,
-            pngs=pngs,
-            walk=walk,
-        )
-        if evaluate:
-            # The images are the user's result; the quality figures follow from
-            # their own task, so the job never waits for the classifier.
-            transaction.on_commit(functools.partial(_queue_evaluation, gallery.pk))
+    gallery = create_gallery(
+        success=run.success(),
+        job_id=run.job_id,
+        owner_id=run.owner_id,
+        model_version=model_version,
+        digit=digit,
+        seed=int(params["seed"]),
+        temperature=float(params["temperature"]),
+        evaluate=evaluate,
+        pngs=pngs,
+        walk=walk,
+    )
+    if gallery is None:
+        run._stop()
+    if evaluate:
+        # The images are the user's result; the quality figures follow from
+        # their own task, so the job never waits for the classifier.
+        transaction.on_commit(functools.partial(_queue_evaluation, gallery.pk))
 
 
 def fail_at_hard_time_limit(job_id: str | UUID, task_id: str, limit: int) -> bool:
@@ -422,7 +423,8 @@ class _Run:
             logger.info("Job %s: %s", self.job_id, phase)
         self._last_phase, self._last_write = phase, now
 
-    def _stop(self) -> None:
+    def _stop(self) -> NoReturn:
+        """Raise what ended this run's claim (cancelled, handed back or lost)."""
         row = (
             Job.objects.filter(pk=self.job_id)
             .values("state", "attempts", "cancel_requested", "requeue_requested")
@@ -442,14 +444,21 @@ class _Run:
             raise _HandedBack
         raise _LostClaim(f"the job is now {row['state']}, attempt {row['attempts']}")
 
-    def succeed(self) -> None:
-        """Mark the job succeeded: the first statement of the result transaction.
+    def success(self) -> tuple[PreparedUpdate, dict[str, Any]]:
+        """The job's success, written with its result: the UPDATE and its values.
 
-        Its conditional UPDATE takes the row lock and checks at once that this run
-        still owns the job and that no cancellation was asked; if not, it raises
-        like a progress report (and the transaction rolls back).
+        Its condition checks at once, under the row's lock, that this run still
+        owns the job and that no cancellation was asked. When it changes no row,
+        nothing of the result is written and the caller calls `_stop`.
         """
-        if not _success_update().count(pk=self.job_id, attempt=self.attempt):
+        return _success_update(), {"pk": self.job_id, "attempt": self.attempt}
+
+    def succeed(self) -> None:
+        """Mark the job succeeded: the first statement of a result's transaction
+        (a training's). It takes the row lock; if the run no longer owns the job,
+        it raises like a progress report (and the transaction rolls back)."""
+        update, values = self.success()
+        if not update.count(**values):
             self._stop()
 
     def _end(self, state: str, error: str = "", **columns: Any) -> None:
