@@ -14,7 +14,9 @@ Sections, in this order (each module also runs alone, ``python -m bench.<module>
 - polling: the job poll, /healthz and /api/schema/ under gunicorn beside a
   constant DRF view, with wrk, and a web worker's peak RSS (bench/polling.py);
 - generation: 16-image jobs one at a time beside a Celery ping, then from 10
-  clients, and the generation worker's peak RSS (bench/generation.py);
+  clients, each beside the same jobs through the issue's bare-bones probe of
+  their path (bench/probe.py), and the generation worker's peak RSS
+  (bench/generation.py);
 - backlog: a submission's figures and a queued job's poll against the queue's
   length, beside the empty queue (bench/backlog.py);
 - writes: the WAL and database CPU of one generation job (bench/writes.py);
