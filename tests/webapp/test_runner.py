@@ -552,6 +552,58 @@ def test_heartbeat_thread_keeps_a_long_step_alive(
     assert beats == sorted(beats)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_thread_is_woken_only_for_a_beat_before_its_own_wake(
+    owner: User, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> None:
+    import time
+
+    from tests.integration.integration_support import wait_for
+
+    long_ago = timezone.now() - timedelta(hours=1)
+    jobs = [
+        training_job(owner, state=Job.State.RUNNING, attempts=1, heartbeat_at=long_ago)
+        for _ in range(3)
+    ]
+    heartbeats = runner._Heartbeats()
+    wakes: list[float] = []
+    real_notify = heartbeats._changed.notify
+
+    def notify(n: int = 1) -> None:
+        wakes.append(time.monotonic())
+        real_notify(n)
+
+    monkeypatch.setattr(heartbeats._changed, "notify", notify)
+
+    def waiting_until() -> float:
+        with heartbeats._changed:
+            return heartbeats._wakes_at
+
+    settings.JOB_HEARTBEAT_SECONDS = 30
+    with heartbeats.keep(jobs[0].pk, 1):
+        # The thread waits for the first job's beat, 30 s away.
+        wait_for(
+            lambda: waiting_until() < float("inf"),
+            timeout=10,
+            what="the heartbeat thread waiting",
+        )
+        woken = len(wakes)
+        # A job whose first beat comes later: the thread wakes in time anyway.
+        settings.JOB_HEARTBEAT_SECONDS = 60
+        with heartbeats.keep(jobs[1].pk, 1):
+            assert len(wakes) == woken
+        # One whose beat comes first wakes it, and is beaten in time.
+        settings.JOB_HEARTBEAT_SECONDS = 0.05
+        with heartbeats.keep(jobs[2].pk, 1):
+            assert len(wakes) == woken + 1
+            wait_for(
+                lambda: Job.objects.get(pk=jobs[2].pk).heartbeat_at > long_ago,
+                timeout=10,
+                what="the third job's beat",
+            )
+    assert Job.objects.get(pk=jobs[1].pk).heartbeat_at == long_ago
+
+
 def test_a_generation_run_takes_few_queries(
     owner: User, make_model_version: Any, django_assert_num_queries: Any
 ) -> None:
