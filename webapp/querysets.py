@@ -322,6 +322,28 @@ class PreparedUpdate(_PreparedStatement):
         return _converted_rows(rows, self.columns, connections[self.using])
 
 
+def _column_names(
+    fields: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper
+) -> str:
+    """The fields' columns, quoted, as an INSERT lists them."""
+    return ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
+
+
+def _typed_parameter(
+    field: models.Field[Any, Any], connection: BaseDatabaseWrapper, *, array: bool
+) -> str:
+    """A parameter cast to the field's type (or an array of it). As Django, the
+    type without its size (varchar, not varchar(50)): the column checks that on
+    assignment."""
+    type_name = cast(str, field.db_type(connection)).split("(")[0]
+    return f"(%s)::{type_name}{'[]' if array else ''}"
+
+
+def _by_column(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows of ``width`` values as one list a column (none when there are no rows)."""
+    return [[row[index] for row in rows] for index in range(width)]
+
+
 class PreparedInsert:
     """``bulk_create`` of ``model`` objects, its SQL compiled once per number of
     objects, then run with new ones.
@@ -373,12 +395,10 @@ class PreparedInsert:
         """
         connection = connections[self.using]
         ops = connection.ops
-        # Concrete fields: each has its column and type. As Django, the types
-        # without their size (varchar[], not varchar(50)[]).
-        columns = ", ".join(ops.quote_name(cast(str, f.column)) for f in self.fields)
+        # Concrete fields: each has its column and type.
+        columns = _column_names(self.fields, connection)
         arrays = ", ".join(
-            f"(%s)::{cast(str, field.db_type(connection)).split('(')[0]}[]"
-            for field in self.fields
+            _typed_parameter(field, connection, array=True) for field in self.fields
         )
         # PostgreSQL's operations have it; django-stubs type the base class's.
         returning, _ = ops.return_insert_columns(self.returning)  # type: ignore[attr-defined]
@@ -421,19 +441,17 @@ class PreparedInsert:
         values = self.values(objs)
         text, by_column = self._statement(len(objs))
         params = (
-            [list(column) for column in zip(*values, strict=True)]
+            _by_column(values, len(self.fields))
             if by_column
             else [value for row in values for value in row]
         )
-        connection = connections[self.using]
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
-            _preparing_cursor(connection) as cursor,
+            _preparing_cursor(connections[self.using]) as cursor,
         ):
             cursor.execute(text, params)
             rows = cursor.fetchall()
-        for obj, row in zip(objs, rows, strict=True):
-            self.saved(obj, row)
+        self.saved(objs, rows)
 
     def values(self, objs: Sequence[models.Model]) -> list[list[Any]]:
         """What the INSERT writes of each new object, ``fields``' values as the
@@ -453,14 +471,18 @@ class PreparedInsert:
             for obj in objs
         ]
 
-    def saved(self, obj: models.Model, row: Sequence[Any]) -> None:
-        """Set on the object what the INSERT returned of it (``returning``)."""
+    def saved(
+        self, objs: Sequence[models.Model], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Set on each object what the INSERT returned of it (``returning``)."""
         connection = connections[self.using]
-        [converted] = _converted_rows([row], self.columns, connection)
-        for field, value in zip(self.returning, converted, strict=True):
-            setattr(obj, field.attname, value)
-        obj._state.adding = False
-        obj._state.db = self.using
+        for obj, row in zip(
+            objs, _converted_rows(rows, self.columns, connection), strict=True
+        ):
+            for field, value in zip(self.returning, row, strict=True):
+                setattr(obj, field.attname, value)
+            obj._state.adding = False
+            obj._state.db = self.using
 
 
 class GuardedInsert:
@@ -505,29 +527,24 @@ class GuardedInsert:
         values, then one array a column of the children's."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
-
-        def typed(field: models.Field[Any, Any], suffix: str = "") -> str:
-            # As `PreparedInsert._unnest_statement`: the type without its size,
-            # which the column checks on assignment.
-            return f"(%s)::{cast(str, field.db_type(connection)).split('(')[0]}{suffix}"
-
-        def names(fields: Sequence[models.Field[Any, Any]]) -> str:
-            return ", ".join(quote(cast(str, field.column)) for field in fields)
-
         parent, children = self.parent, self.children
         child_fields = [field for field in children.fields if field is not self.link]
-        returned = names(parent.returning)
+        returned = _column_names(parent.returning, connection)
         target = quote(cast(str, self.link.target_field.column))
+        values = ", ".join(
+            _typed_parameter(field, connection, array=False) for field in parent.fields
+        )
+        arrays = ", ".join(
+            _typed_parameter(field, connection, array=True) for field in child_fields
+        )
         return (
             f'WITH "guard" AS ({self.guard.sql} RETURNING 1), '
             f'"parent" AS (INSERT INTO {quote(parent.model._meta.db_table)} '
-            f"({names(parent.fields)}) "
-            f"SELECT {', '.join(typed(field) for field in parent.fields)} "
+            f"({_column_names(parent.fields, connection)}) SELECT {values} "
             f'FROM "guard" LIMIT 1 RETURNING {returned}), '
             f'"children" AS (INSERT INTO {quote(children.model._meta.db_table)} '
-            f"({quote(self.link.column)}, {names(child_fields)}) "
-            f'SELECT "parent".{target}, "rows".* FROM "parent", UNNEST('
-            f"{', '.join(typed(field, '[]') for field in child_fields)}) "
+            f"({quote(self.link.column)}, {_column_names(child_fields, connection)}) "
+            f'SELECT "parent".{target}, "rows".* FROM "parent", UNNEST({arrays}) '
             f'AS "rows") SELECT {returned} FROM "parent"'
         )
 
@@ -553,18 +570,9 @@ class GuardedInsert:
         guard_params = self.guard._params(guard_values)
         if guard_params is None:
             return False
-        child_index = self.children.fields.index(self.link)
-        arrays = (
-            [
-                list(column)
-                for index, column in enumerate(
-                    zip(*self.children.values(children), strict=True)
-                )
-                if index != child_index
-            ]
-            if children
-            else [[] for _ in range(len(self.children.fields) - 1)]
-        )
+        link = self.children.fields.index(self.link)
+        arrays = _by_column(self.children.values(children), len(self.children.fields))
+        del arrays[link]  # the parent's key, which the statement reads itself
         if self._sql is None:
             self._sql = self._statement()
         with (
@@ -577,5 +585,5 @@ class GuardedInsert:
             row = cursor.fetchone()
         if row is None:
             return False
-        self.parent.saved(parent, row)
+        self.parent.saved([parent], [row])
         return True
