@@ -38,6 +38,7 @@ from generator.model import ImageGenerator
 from generator.render import image_to_png
 
 QUEUE = "probe"
+MAX_IMAGES = 1024
 TASK = "probe.generate"
 TABLE = """
 CREATE TABLE IF NOT EXISTS bench_probe_job (
@@ -128,13 +129,23 @@ def application(
         return _answer(start_response, "200 OK", {"status": "ok"})
     connection = _connection()
     if method == "POST" and path == "/jobs":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = json.loads(environ["wsgi.input"].read(length))
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length))
+            seed, n_images = int(body["seed"]), int(body["n_images"])
+            if not (0 <= seed < 2**31 and 1 <= n_images <= MAX_IMAGES):
+                raise ValueError
+        except (ValueError, TypeError, KeyError):
+            detail = (
+                'a JSON object: "seed" an integer from 0 to 2**31 - 1, '
+                f'"n_images" from 1 to {MAX_IMAGES}'
+            )
+            return _answer(start_response, "400 Bad Request", {"detail": detail})
         job_id = str(uuid.uuid4())
         connection.execute(
             "INSERT INTO bench_probe_job (id, state, seed, n_images) "
             "VALUES (%s, 'queued', %s, %s)",
-            (job_id, int(body["seed"]), int(body["n_images"])),
+            (job_id, seed, n_images),
         )
         app.send_task(TASK, args=[job_id], queue=QUEUE)
         return _answer(start_response, "202 Accepted", {"id": job_id})
