@@ -83,26 +83,33 @@ class Placeholder(Expression):
         return "%s", (self,)
 
 
-def _preparing_cursor(connection: Any) -> Any:
-    """A cursor of ``connection`` whose statements PostgreSQL prepares.
+class _PreparingCursor:
+    """``with _PreparingCursor(connection) as cursor``: a cursor whose statements
+    PostgreSQL prepares.
 
     Django's cursors bind values into the SQL text on the client, which PostgreSQL
     parses and plans anew every time. Where the connection prepares statements
-    (its ``prepare_threshold``, see DATABASES in the settings), this cursor sends
-    the values apart, so that a statement run often is planned once per
-    connection. Elsewhere (SQLite, or prepared statements turned off for a
-    connection pooler) it is Django's own cursor.
+    (webapp.postgresql's ``statement_cursor``; see DATABASES in the settings),
+    this is its kept cursor, which sends the values apart, so that a statement run
+    often is planned once per connection; it stays open. Elsewhere (SQLite, or
+    prepared statements turned off for a connection pooler) it is Django's own,
+    closed after use. A class, not a generator: it runs for every statement.
     """
-    cursor = connection.cursor()
-    if connection.vendor == "postgresql" and (
-        connection.connection.prepare_threshold is not None
-    ):
-        from django.db.backends.postgresql.base import ServerBindingCursor
 
-        cursor.cursor.close()
-        # django-stubs leave out psycopg's Cursor arguments.
-        cursor.cursor = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
-    return cursor
+    __slots__ = ("_close", "cursor")
+
+    def __init__(self, connection: Any) -> None:
+        statement_cursor = getattr(connection, "statement_cursor", None)
+        cursor = statement_cursor() if statement_cursor is not None else None
+        self._close = cursor is None
+        self.cursor = connection.cursor() if cursor is None else cursor
+
+    def __enter__(self) -> Any:
+        return self.cursor
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._close:
+            self.cursor.close()
 
 
 # A parameter of a statement's SQL, or an escaped percent sign.
@@ -151,7 +158,7 @@ class _PreparedStatement:
     Compiling a query (resolving its expressions, writing its SQL) costs the
     Python of a status poll several times what running it does; the SQL of these
     statements never depends on the values they are run with, so it is written
-    once, and PostgreSQL plans it once per connection (`_preparing_cursor`),
+    once, and PostgreSQL plans it once per connection (`_PreparingCursor`),
     after five runs planned for their values, its constants written into it
     (`_with_constants_written_in`).
     """
@@ -199,16 +206,16 @@ class _PreparedStatement:
                 params[index] = value
         return params
 
-    def _execute(self, params: list[Any]) -> Any:
-        """A cursor that ran the statement with these parameters (`_params`)."""
-        connection = connections[self.using]
-        cursor = _preparing_cursor(connection)
+    def _execute(self, params: list[Any]) -> _PreparingCursor:
+        """``with self._execute(params) as cursor``: a cursor that ran the
+        statement with these parameters (`_params`)."""
+        statement = _PreparingCursor(connections[self.using])
         try:
-            cursor.execute(self.sql, params)
+            statement.cursor.execute(self.sql, params)
         except BaseException:
-            cursor.close()
+            statement.__exit__()
             raise
-        return cursor
+        return statement
 
 
 class PreparedQuery(_PreparedStatement):
@@ -354,7 +361,7 @@ class PreparedInsert:
     INSERT's RETURNING onto the objects. A field with a ``db_default`` is always
     the database's: an object with a value of its own for one is refused. The
     values are sent apart from the SQL where the connection prepares statements
-    (`_preparing_cursor`). The SQL is Django's, but for several rows on
+    (`_PreparingCursor`). The SQL is Django's, but for several rows on
     PostgreSQL: one array per column (``UNNEST``), one statement whatever their
     number (`_unnest_statement`).
     """
@@ -447,7 +454,7 @@ class PreparedInsert:
         )
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
-            _preparing_cursor(connections[self.using]) as cursor,
+            _PreparingCursor(connections[self.using]) as cursor,
         ):
             cursor.execute(text, params)
             rows = cursor.fetchall()
@@ -577,7 +584,7 @@ class GuardedInsert:
             self._sql = self._statement()
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
-            _preparing_cursor(connection) as cursor,
+            _PreparingCursor(connection) as cursor,
         ):
             cursor.execute(
                 self._sql, [*guard_params, *self.parent.values([parent])[0], *arrays]
