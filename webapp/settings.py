@@ -459,6 +459,10 @@ if _LONGEST_HARD_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
         f"({_LONGEST_HARD_TIME_LIMIT} s)."
     )
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# kombu's Redis transport with one client for its commands (webapp/jobs/dispatch.py).
+# Not for rediss:// (kombu sets up TLS by the scheme's name) or other transports.
+if urlsplit(CELERY_BROKER_URL).scheme == "redis":
+    CELERY_BROKER_TRANSPORT = "webapp.jobs.dispatch:RedisTransport"
 # The in-memory scheduler: the default one keeps its state in a shelve (pickle)
 # file, and a 60-second sweep loses nothing by forgetting its last run.
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"

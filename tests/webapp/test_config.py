@@ -131,6 +131,26 @@ def test_prepared_statements_are_on_unless_turned_off_for_a_pooler(
 
 
 @pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("redis://cache.example:6379/2", "webapp.jobs.dispatch:RedisTransport"),
+        # kombu sets up TLS by the scheme's name: its own transport keeps it.
+        ("rediss://cache.example:6379/2", None),
+    ],
+)
+def test_a_redis_broker_gets_the_transport_of_one_client(
+    tmp_path: Path, url: str, transport: str | None
+) -> None:
+    result = run_with_settings(
+        "print(json.dumps(getattr(s, 'CELERY_BROKER_TRANSPORT', None)))",
+        {"REDIS_URL": url},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == transport
+
+
+@pytest.mark.parametrize(
     ("broker", "cache"),
     [
         ("redis://:pw@redis:6379", "redis://:pw@redis:6379/1"),

@@ -11,12 +11,42 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 from uuid import UUID
 
 import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 from webapp.jobs.task_names import EVALUATE_GALLERY, GENERATE, TRAIN
+
+
+class _Channel(kombu_redis.Channel):
+    """kombu's Redis channel with one client for its commands (messages sent,
+    acknowledgements), on its connection pool.
+
+    kombu makes a new ``redis.Redis`` client on the pool for each one, and building
+    one took a submission a fifteenth of its instructions. A pool kombu replaced
+    (after the broker was lost) gets a client of its own.
+    """
+
+    _commands_client: redis.Redis | None = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return super()._create_client(asynchronous=True)  # type: ignore[no-untyped-call]
+        client = self._commands_client
+        if client is None or client.connection_pool is not self.pool:
+            client = self._commands_client = super()._create_client()  # type: ignore[no-untyped-call]
+        return client
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with `_Channel`: CELERY_BROKER_TRANSPORT for a
+    ``redis://`` broker, the web's and the workers'."""
+
+    Channel = _Channel
+
 
 # A sending-only app, configured from the same CELERY_* settings as
 # worker.celery_app: routing goes by task name (CELERY_TASK_ROUTES), so a message
