@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 from bench.load import REPO, create_database
@@ -31,28 +32,46 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(jobs: int, repeats: int) -> list[str]:
-    """The lines of figures; DATABASE_URL is migrated and given the demo model."""
+def stubbed_broker() -> Any:
+    """A patch of webapp's sending of jobs: what is measured is in-process."""
+    from webapp.jobs import dispatch
+
+    return mock.patch.multiple(dispatch, generate=mock.DEFAULT, train=mock.DEFAULT)
+
+
+def public_model() -> Any:
+    """Set up Django (bench.settings unless set), migrate DATABASE_URL and give it
+    the demo model, trained in this process the first time; its model version."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
-    from django.contrib.auth.models import User
     from django.core.management import call_command
-    from django.db import connection
 
-    from webapp.jobs import dispatch, maintenance, runner, services
+    from webapp.jobs import maintenance, runner
     from webapp.jobs.models import Job, ModelVersion
 
     call_command("migrate", verbosity=0)
-    broker = mock.patch.multiple(dispatch, generate=mock.DEFAULT, train=mock.DEFAULT)
     if (model := ModelVersion.objects.filter(is_public=True).first()) is None:
-        with broker:
+        with stubbed_broker():
             maintenance.seed_demo_model(preset="preview")
         training = Job.objects.demo_trainings().first()
         assert training is not None
         runner.run_training_job(training.pk)
         model = ModelVersion.objects.get(is_public=True)
+    return model
+
+
+def measure(jobs: int, repeats: int) -> list[str]:
+    """The lines of figures; DATABASE_URL is migrated and given the demo model."""
+    model = public_model()
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from webapp.jobs import runner, services
+    from webapp.jobs.models import Job
+
+    broker = stubbed_broker()
     owner = User.objects.create_user(f"bench-writes-{uuid.uuid4().hex[:8]}")
 
     def run(count: int, first_seed: int) -> None:
