@@ -47,7 +47,7 @@ def test_a_redis_broker_goes_through_the_transport() -> None:
         assert isinstance(connection.transport, dispatch.RedisTransport)
 
 
-def test_messages_are_sent_through_one_client(
+def test_celerys_messages_make_no_client_each(
     clients_made: list[redis.Redis], task_ids: list[str]
 ) -> None:
     first, *others = task_ids
@@ -56,7 +56,26 @@ def test_messages_are_sent_through_one_client(
     for task_id in others:
         dispatch.evaluate_gallery(1, task_id=task_id)
     assert len(clients_made) == made  # kombu's own made one a message
-    assert set(task_ids) <= dispatch.waiting_task_ids(delivered_within=0)
+
+
+def test_messages_arrive_through_one_client(clients_made: list[redis.Redis]) -> None:
+    # A queue of this test's own: a worker of another test may be consuming
+    # the generation queue.
+    with Connection(
+        dispatch.app.conf.broker_url, transport=dispatch.RedisTransport
+    ) as connection:
+        queue = connection.SimpleQueue(f"test-dispatch-{uuid.uuid4()}")
+        try:
+            queue.put({"n": 0})
+            made = len(clients_made)
+            for n in range(1, 6):
+                queue.put({"n": n})
+            assert len(queue) == 6
+            assert len(clients_made) == made
+            assert [queue.get(timeout=5).payload["n"] for _ in range(6)] == [*range(6)]
+        finally:
+            queue.queue.delete()
+            queue.close()
 
 
 def test_a_pool_kombu_replaced_gets_a_client_of_its_own() -> None:
