@@ -108,6 +108,10 @@ class _PreparingCursor:
         return self.cursor
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close Django's cursor; the kept one stays open."""
         if self._close:
             self.cursor.close()
 
@@ -213,7 +217,7 @@ class _PreparedStatement:
         try:
             statement.cursor.execute(self.sql, params)
         except BaseException:
-            statement.__exit__()
+            statement.close()
             raise
         return statement
 
